@@ -1,0 +1,471 @@
+//! Command descriptors and the registry.
+//!
+//! Commands come from two places: `inventory` registrations made at compile
+//! time (what `#[qmp_command]` generates, or [`submit!`](crate::submit)), and
+//! descriptors inserted through the builder or at run time. Names are unique:
+//! a duplicate is a start-up error naming both definitions.
+
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use thiserror::Error;
+
+use crate::args;
+use crate::error::CommandError;
+use crate::event::Emitter;
+use crate::value::Map;
+
+/// A command's successful result, already serialised in QEMU's format.
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::Reply;
+///
+/// assert_eq!(Reply::empty().as_bytes(), b"{}");
+/// assert_eq!(Reply::new(&vec![1, 2]).unwrap().as_bytes(), b"[1, 2]");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Reply(Box<[u8]>);
+
+impl Reply {
+    /// Serialises a result (one serialisation, reused for the response).
+    ///
+    /// # Errors
+    ///
+    /// A `GenericError` if the value cannot be serialised as JSON.
+    pub fn new<T: Serialize + ?Sized>(value: &T) -> Result<Reply, CommandError> {
+        let mut out = Vec::with_capacity(64);
+        crate::wire::to_writer(&mut out, value)
+            .map_err(|e| CommandError::generic(format!("Cannot serialise the result: {e}")))?;
+        if out == b"null" {
+            // `()` and unit structs: QEMU answers commands without a result with {}.
+            return Ok(Reply::empty());
+        }
+        Ok(Reply(out.into_boxed_slice()))
+    }
+
+    /// The `{}` result.
+    pub fn empty() -> Reply {
+        Reply(Box::from(&b"{}"[..]))
+    }
+
+    /// The serialised JSON text.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Reply")
+            .field(&String::from_utf8_lossy(&self.0))
+            .finish()
+    }
+}
+
+/// What a handler returns.
+pub type Outcome = Result<Reply, CommandError>;
+
+/// What the calling session looks like to a handler.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// Unique per connection for the life of the monitor.
+    pub id: u64,
+    /// The listener's address as given (`unix:/path` or `tcp:host:port`).
+    pub listener: String,
+    /// Whether the session negotiated the `oob` capability.
+    pub oob: bool,
+}
+
+/// VMM state registered with the builder, looked up by type.
+#[derive(Default, Clone)]
+pub struct StateMap {
+    items: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+}
+
+impl StateMap {
+    /// Adds (or replaces) the state of type `T`.
+    pub fn insert<T: Any + Send + Sync>(&mut self, value: T) {
+        self.items.insert(TypeId::of::<T>(), Arc::new(value));
+    }
+
+    /// The state of type `T`, if registered.
+    pub fn get<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.items.get(&TypeId::of::<T>())?.downcast_ref()
+    }
+}
+
+impl fmt::Debug for StateMap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StateMap")
+            .field("len", &self.items.len())
+            .finish()
+    }
+}
+
+/// Everything a handler can reach: VMM state by type, the session, events.
+#[derive(Debug)]
+pub struct Context<'a> {
+    pub(crate) state: &'a StateMap,
+    pub(crate) session: &'a SessionInfo,
+    pub(crate) emitter: &'a Emitter,
+    pub(crate) quit: &'a std::cell::Cell<bool>,
+}
+
+impl<'a> Context<'a> {
+    /// The VMM state of type `T` registered with the builder.
+    ///
+    /// # Errors
+    ///
+    /// A `GenericError` naming `T` when no such state was registered.
+    pub fn state<T: Any + Send + Sync>(&self) -> Result<&'a T, CommandError> {
+        self.state.get::<T>().ok_or_else(|| {
+            CommandError::generic(format!(
+                "Monitor state of type {} was never registered",
+                std::any::type_name::<T>()
+            ))
+        })
+    }
+
+    /// The calling session.
+    pub fn session(&self) -> &'a SessionInfo {
+        self.session
+    }
+
+    /// The event emitter.
+    pub fn emitter(&self) -> &'a Emitter {
+        self.emitter
+    }
+
+    /// Asks the monitor to stop once this command's response is out, and
+    /// the VMM's quit hook to run (what `quit` does).
+    pub fn request_quit(&self) {
+        self.quit.set(true);
+    }
+}
+
+/// A handler as the dispatcher calls it: raw arguments in, a reply out.
+pub type HandlerFn = dyn Fn(&Context<'_>, Map) -> Outcome + Send + Sync;
+
+/// How the dispatcher runs a command.
+#[derive(Clone)]
+pub enum Handler {
+    /// A plain function (what inventory registrations use).
+    Fn(fn(&Context<'_>, Map) -> Outcome),
+    /// A closure inserted at run time.
+    Boxed(Arc<HandlerFn>),
+    /// A command the session itself implements (`qmp_capabilities`).
+    Session(SessionCommand),
+}
+
+/// Commands implemented by the session rather than by a handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionCommand {
+    /// `qmp_capabilities`.
+    Capabilities,
+    /// `query-commands`.
+    QueryCommands,
+}
+
+impl fmt::Debug for Handler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Handler::Fn(_) => f.write_str("Handler::Fn"),
+            Handler::Boxed(_) => f.write_str("Handler::Boxed"),
+            Handler::Session(c) => write!(f, "Handler::Session({c:?})"),
+        }
+    }
+}
+
+/// Schema hook: describes a type for introspection (filled in by the
+/// derive crate; `None` means "not described").
+pub type SchemaHook = fn() -> &'static str;
+
+/// A command: name, handler and flags.
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::{Command, CommandError};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Args { a: i64, b: i64 }
+///
+/// let add = Command::typed("x-add", |_ctx, args: Args| Ok::<_, CommandError>(args.a + args.b));
+/// assert_eq!(add.name(), "x-add");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Command {
+    name: String,
+    handler: Handler,
+    allow_oob: bool,
+    origin: String,
+    doc: String,
+    arg_type: Option<SchemaHook>,
+    ret_type: Option<SchemaHook>,
+}
+
+impl Command {
+    /// A command from a raw handler (arguments unparsed).
+    pub fn new(name: impl Into<String>, handler: Handler) -> Self {
+        let name = name.into();
+        Command {
+            origin: format!("command `{name}` added at run time"),
+            name,
+            handler,
+            allow_oob: false,
+            doc: String::new(),
+            arg_type: None,
+            ret_type: None,
+        }
+    }
+
+    /// A command from a closure with typed arguments and result.
+    ///
+    /// Arguments are checked before the closure runs, with QEMU's messages.
+    /// Use `()` for a command without arguments.
+    pub fn typed<A, R, E, F>(name: impl Into<String>, f: F) -> Self
+    where
+        A: DeserializeOwned,
+        R: Serialize,
+        E: Into<CommandError>,
+        F: Fn(&Context<'_>, A) -> Result<R, E> + Send + Sync + 'static,
+    {
+        let handler = move |ctx: &Context<'_>, arguments: Map| -> Outcome {
+            let args: A = args::from_arguments(arguments)?;
+            let value = f(ctx, args).map_err(Into::into)?;
+            Reply::new(&value)
+        };
+        Self::new(name, Handler::Boxed(Arc::new(handler)))
+    }
+
+    /// Allows the command with `exec-oob`.
+    pub fn allow_oob(mut self, allow: bool) -> Self {
+        self.allow_oob = allow;
+        self
+    }
+
+    /// Documentation shown by help and introspection.
+    pub fn doc(mut self, doc: impl Into<String>) -> Self {
+        self.doc = doc.into();
+        self
+    }
+
+    /// Where it was defined, for duplicate-name errors.
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = origin.into();
+        self
+    }
+
+    /// The command name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The handler.
+    pub fn handler(&self) -> &Handler {
+        &self.handler
+    }
+
+    /// Whether `exec-oob` may run it.
+    pub fn allows_oob(&self) -> bool {
+        self.allow_oob
+    }
+
+    /// Its documentation.
+    pub fn documentation(&self) -> &str {
+        &self.doc
+    }
+
+    /// Schema hooks for arguments and result (introspection).
+    pub fn schema_hooks(&self) -> (Option<SchemaHook>, Option<SchemaHook>) {
+        (self.arg_type, self.ret_type)
+    }
+}
+
+/// A compile-time registration, collected with `inventory`.
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::{command::Registration, Context, Map, Outcome, Reply};
+///
+/// fn x_hello(_ctx: &Context<'_>, _args: Map) -> Outcome {
+///     Reply::new("hello")
+/// }
+///
+/// monitor_core::submit! {
+///     Registration::new("x-hello", x_hello, concat!(module_path!(), "::x_hello"))
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Registration {
+    /// Command name.
+    pub name: &'static str,
+    /// The handler.
+    pub handler: fn(&Context<'_>, Map) -> Outcome,
+    /// `allow-oob`.
+    pub allow_oob: bool,
+    /// Where it is defined (`module::function`).
+    pub origin: &'static str,
+    /// Documentation.
+    pub doc: &'static str,
+    /// Argument type schema hook.
+    pub arg_type: Option<SchemaHook>,
+    /// Result type schema hook.
+    pub ret_type: Option<SchemaHook>,
+}
+
+impl Registration {
+    /// A registration with default flags.
+    pub const fn new(
+        name: &'static str,
+        handler: fn(&Context<'_>, Map) -> Outcome,
+        origin: &'static str,
+    ) -> Self {
+        Registration {
+            name,
+            handler,
+            allow_oob: false,
+            origin,
+            doc: "",
+            arg_type: None,
+            ret_type: None,
+        }
+    }
+
+    fn to_command(&self) -> Command {
+        Command {
+            name: self.name.to_owned(),
+            handler: Handler::Fn(self.handler),
+            allow_oob: self.allow_oob,
+            origin: self.origin.to_owned(),
+            doc: self.doc.to_owned(),
+            arg_type: self.arg_type,
+            ret_type: self.ret_type,
+        }
+    }
+}
+
+inventory::collect!(Registration);
+
+/// Registers a command at compile time (re-export of `inventory::submit!`).
+#[macro_export]
+macro_rules! submit {
+    ($($tt:tt)*) => { $crate::__private::inventory::submit! { $($tt)* } };
+}
+
+/// Errors building the registry.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RegistryError {
+    /// Two commands share a name.
+    #[error("command `{name}` is defined twice: by {first} and by {second}")]
+    Duplicate {
+        /// The name.
+        name: String,
+        /// The definition kept.
+        first: String,
+        /// The definition refused.
+        second: String,
+    },
+}
+
+/// The command table: name to command, in registration order.
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    by_name: HashMap<String, Arc<Command>>,
+    order: Vec<String>,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The built-ins plus every `inventory` registration in the program.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::Duplicate`] when two share a name.
+    pub fn with_inventory() -> Result<Self, RegistryError> {
+        let mut registry = Registry::new();
+        for command in crate::builtins::commands() {
+            registry.insert(command)?;
+        }
+        let mut registrations: Vec<&Registration> =
+            inventory::iter::<Registration>.into_iter().collect();
+        registrations.sort_by_key(|r| r.name);
+        for r in registrations {
+            registry.insert(r.to_command())?;
+        }
+        Ok(registry)
+    }
+
+    /// Adds a command.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::Duplicate`] if the name is taken.
+    pub fn insert(&mut self, command: Command) -> Result<(), RegistryError> {
+        if let Some(existing) = self.by_name.get(&command.name) {
+            return Err(RegistryError::Duplicate {
+                name: command.name.clone(),
+                first: existing.origin.clone(),
+                second: command.origin,
+            });
+        }
+        self.order.push(command.name.clone());
+        self.by_name.insert(command.name.clone(), Arc::new(command));
+        Ok(())
+    }
+
+    /// Looks a command up by exact name.
+    pub fn get(&self, name: &str) -> Option<&Arc<Command>> {
+        self.by_name.get(name)
+    }
+
+    /// Command names in registration order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.order.iter().map(String::as_str)
+    }
+
+    /// Number of commands.
+    pub fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.order.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_names_both_origins() {
+        let mut r = Registry::new();
+        r.insert(Command::typed("x", |_, ()| Ok::<_, CommandError>(())).origin("a.rs"))
+            .unwrap();
+        let err = r
+            .insert(Command::typed("x", |_, ()| Ok::<_, CommandError>(())).origin("b.rs"))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "command `x` is defined twice: by a.rs and by b.rs"
+        );
+    }
+
+    #[test]
+    fn unit_result_is_empty_object() {
+        assert_eq!(Reply::new(&()).unwrap(), Reply::empty());
+    }
+}

@@ -1,0 +1,206 @@
+//! Events: built once, serialised once, delivered to every negotiated session.
+//!
+//! An [`Emitter`] is a cheap handle (Clone + Send + Sync) any thread may use;
+//! emission never blocks on I/O: the line is queued and the monitor thread is
+//! woken to copy it into each session's output buffer between responses.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use serde::Serialize;
+
+use crate::command::Reply;
+use crate::error::CommandError;
+use crate::wire;
+
+/// Events waiting for the monitor thread, at most this many (the oldest are
+/// dropped beyond it, with a warning).
+pub const EVENT_QUEUE_LIMIT: usize = 1 << 16;
+
+/// Wall-clock time split as QEMU sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Timestamp {
+    /// Seconds since the Unix epoch.
+    pub seconds: i64,
+    /// Microseconds within the second.
+    pub microseconds: i64,
+}
+
+impl Timestamp {
+    /// Now, from the host's real-time clock (`-1`/`-1` if it is before 1970,
+    /// which the QMP specification allows).
+    pub fn now() -> Self {
+        match SystemTime::now().duration_since(UNIX_EPOCH) {
+            Ok(d) => Timestamp {
+                seconds: d.as_secs() as i64,
+                microseconds: i64::from(d.subsec_micros()),
+            },
+            Err(_) => Timestamp {
+                seconds: -1,
+                microseconds: -1,
+            },
+        }
+    }
+}
+
+/// An event: a name and optional data, stamped when built.
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::Event;
+///
+/// let stop = Event::new("STOP");
+/// let shutdown = Event::new("SHUTDOWN")
+///     .with_data(&serde_json::json!({"guest": false, "reason": "host-qmp-quit"}))
+///     .unwrap();
+/// assert_eq!(shutdown.name(), "SHUTDOWN");
+/// assert!(stop.data().is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    name: Cow<'static, str>,
+    data: Option<Reply>,
+    timestamp: Timestamp,
+}
+
+impl Event {
+    /// An event without data, stamped now.
+    pub fn new(name: impl Into<Cow<'static, str>>) -> Self {
+        Event {
+            name: name.into(),
+            data: None,
+            timestamp: Timestamp::now(),
+        }
+    }
+
+    /// Attaches data (serialised now, once).
+    ///
+    /// # Errors
+    ///
+    /// When `data` cannot be serialised.
+    pub fn with_data<T: Serialize + ?Sized>(mut self, data: &T) -> Result<Self, CommandError> {
+        self.data = Some(Reply::new(data)?);
+        Ok(self)
+    }
+
+    /// Replaces the timestamp (tests, replay).
+    pub fn at(mut self, timestamp: Timestamp) -> Self {
+        self.timestamp = timestamp;
+        self
+    }
+
+    /// The event name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The serialised data, if any.
+    pub fn data(&self) -> Option<&Reply> {
+        self.data.as_ref()
+    }
+
+    /// When it was built.
+    pub fn timestamp(&self) -> Timestamp {
+        self.timestamp
+    }
+
+    /// The wire line: `{"timestamp": ..., "event": ..., "data": ...}\r\n`.
+    pub fn to_line(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(96);
+        out.extend_from_slice(b"{\"timestamp\": {\"seconds\": ");
+        out.extend_from_slice(self.timestamp.seconds.to_string().as_bytes());
+        out.extend_from_slice(b", \"microseconds\": ");
+        out.extend_from_slice(self.timestamp.microseconds.to_string().as_bytes());
+        out.extend_from_slice(b"}, \"event\": ");
+        wire::write_str(&mut out, &self.name);
+        if let Some(data) = &self.data {
+            out.extend_from_slice(b", \"data\": ");
+            out.extend_from_slice(data.as_bytes());
+        }
+        out.extend_from_slice(b"}\r\n");
+        out
+    }
+}
+
+/// Something to call when events are queued (the server's waker).
+pub(crate) type Notify = Arc<dyn Fn() + Send + Sync>;
+
+#[derive(Default)]
+struct Inner {
+    queue: Mutex<VecDeque<Arc<[u8]>>>,
+    pending: AtomicBool,
+    notify: Mutex<Option<Notify>>,
+}
+
+/// The handle that emits events, from any thread.
+///
+/// Rate limiting (a later layer) sits between [`Emitter::emit`] and the queue.
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::{Emitter, Event};
+///
+/// let emitter = Emitter::new();
+/// emitter.emit(Event::new("STOP"));
+/// let lines = emitter.take_pending();
+/// assert!(lines[0].ends_with(b"\"event\": \"STOP\"}\r\n"));
+/// ```
+#[derive(Clone, Default)]
+pub struct Emitter {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Emitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emitter")
+            .field("pending", &self.inner.queue.lock().len())
+            .finish()
+    }
+}
+
+impl Emitter {
+    /// A detached emitter (a monitor attaches its own when spawned).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Queues an event for every negotiated session. Never blocks on I/O.
+    pub fn emit(&self, event: Event) {
+        let line: Arc<[u8]> = event.to_line().into();
+        {
+            let mut queue = self.inner.queue.lock();
+            if queue.len() >= EVENT_QUEUE_LIMIT {
+                queue.pop_front();
+                log::warn!("event queue full; dropped the oldest event");
+            }
+            queue.push_back(line);
+        }
+        self.inner.pending.store(true, Ordering::Release);
+        let notify = self.inner.notify.lock().clone();
+        if let Some(notify) = notify {
+            notify();
+        }
+    }
+
+    /// Whether events are waiting (cheap).
+    pub fn has_pending(&self) -> bool {
+        self.inner.pending.load(Ordering::Acquire)
+    }
+
+    /// Takes every queued event line, oldest first.
+    pub fn take_pending(&self) -> Vec<Arc<[u8]>> {
+        let mut queue = self.inner.queue.lock();
+        self.inner.pending.store(false, Ordering::Release);
+        queue.drain(..).collect()
+    }
+
+    pub(crate) fn set_notify(&self, notify: Option<Notify>) {
+        *self.inner.notify.lock() = notify;
+    }
+}

@@ -1,0 +1,103 @@
+//! # monitor-core
+//!
+//! The protocol engine of an embeddable QMP monitor for Rust VMMs: link it
+//! into a rust-vmm based hypervisor and management software that speaks QMP
+//! to QEMU (libvirt, `qemu.qmp`, `qmp-shell`) speaks to your VMM too.
+//!
+//! What it does, byte for byte as QEMU 7.2 does it:
+//! - frames a JSON *stream* (not lines) with QEMU's dialect, limits and error
+//!   recovery ([`stream`]);
+//! - validates requests in QEMU's order and words ([`request`], [`args`]);
+//! - runs capability negotiation and command mode per connection ([`session`]);
+//! - answers one compact ASCII line per message, `\r\n` terminated ([`wire`]);
+//! - serves any number of clients on unix and TCP sockets from one mio
+//!   thread ([`Monitor`]), with events any thread can emit ([`Emitter`]).
+//!
+//! # Example
+//!
+//! Register a command, start a monitor, connect, negotiate and call it:
+//!
+//! ```
+//! use monitor_core::{client::Client, Command, CommandError, Monitor};
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Deserialize)]
+//! struct AddArgs { a: i64, b: i64 }
+//!
+//! #[derive(Serialize)]
+//! struct Sum { sum: i64 }
+//!
+//! let path = std::env::temp_dir().join(format!("crate-doc-{}.sock", std::process::id()));
+//! let monitor = Monitor::builder()
+//!     .version(1, 2, 0, "my-vmm")
+//!     .command(Command::typed("x-add", |_ctx, args: AddArgs| {
+//!         Ok::<_, CommandError>(Sum { sum: args.a + args.b })
+//!     }))
+//!     .listen_unix(&path)
+//!     .spawn()?;
+//!
+//! let mut client = Client::connect_unix(&path)?;
+//! client.negotiate()?;
+//! let sum = client.execute("x-add", serde_json::json!({"a": 2, "b": 3}))?;
+//! assert_eq!(sum["sum"], 5);
+//! let err = client.execute("x-add", serde_json::json!({"a": 2})).unwrap_err();
+//! assert_eq!(err.to_string(), "GenericError: Parameter 'b' is missing");
+//! monitor.shutdown();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs, missing_debug_implementations)]
+
+pub mod args;
+mod builtins;
+pub mod client;
+pub mod command;
+mod error;
+pub mod event;
+mod monitor;
+mod parse;
+pub mod request;
+pub mod response;
+pub mod server;
+pub mod session;
+pub mod stream;
+mod value;
+pub mod wire;
+
+pub use builtins::{VersionInfo, VersionTriple};
+pub use command::{
+    Command, Context, Handler, Outcome, Registry, RegistryError, Reply, SessionInfo, StateMap,
+};
+pub use error::{CommandError, ErrorClass};
+pub use event::{Emitter, Event, Timestamp};
+pub use monitor::{Monitor, MonitorBuilder};
+pub use server::{Exit, ListenAddr, ServerConfig, ServerError};
+pub use value::{Map, Value};
+
+/// Errors of the crate's embedding API.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The command table is inconsistent.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// The server could not start or failed.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    /// The monitor thread could not be started.
+    #[error("cannot start the monitor thread")]
+    Thread(#[source] std::io::Error),
+    /// The monitor thread panicked.
+    #[error("the monitor thread panicked")]
+    Panicked,
+}
+
+/// Result with the crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+/// What generated code uses; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use inventory;
+    pub use serde;
+    pub use serde_json;
+}

@@ -1,0 +1,256 @@
+//! The embedding API: build a monitor, spawn its thread, emit events.
+
+use std::any::Any;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::builtins::VersionInfo;
+use crate::command::{Command, Registry, RegistryError, StateMap};
+use crate::event::Emitter;
+use crate::server::{Exit, ListenAddr, Server, ServerConfig, ServerError, Shared};
+use crate::session::Dispatcher;
+use crate::stream::Limits;
+use crate::Error;
+
+/// Stack size of the monitor thread (parsing and dropping 1024-deep
+/// messages recurses).
+const MONITOR_STACK: usize = 8 << 20;
+
+type QuitHook = Box<dyn FnOnce() + Send>;
+
+/// Configures a [`Monitor`].
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::{Command, CommandError, Monitor};
+///
+/// let dir = std::env::temp_dir().join(format!("builder-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir).unwrap();
+/// let monitor = Monitor::builder()
+///     .version(1, 2, 0, "doc-vmm")
+///     .command(Command::typed("x-ping", |_, ()| Ok::<_, CommandError>(())))
+///     .listen_unix(dir.join("qmp.sock"))
+///     .spawn()
+///     .unwrap();
+/// monitor.shutdown();
+/// ```
+pub struct MonitorBuilder {
+    state: StateMap,
+    commands: Vec<Command>,
+    listeners: Vec<ListenAddr>,
+    config: ServerConfig,
+    emitter: Emitter,
+    on_quit: Option<QuitHook>,
+}
+
+impl std::fmt::Debug for MonitorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MonitorBuilder")
+            .field("listeners", &self.listeners)
+            .field("commands", &self.commands.len())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MonitorBuilder {
+    fn new() -> Self {
+        let mut state = StateMap::default();
+        state.insert(VersionInfo::default());
+        MonitorBuilder {
+            state,
+            commands: Vec::new(),
+            listeners: Vec::new(),
+            config: ServerConfig::default(),
+            emitter: Emitter::new(),
+            on_quit: None,
+        }
+    }
+
+    /// The version reported by the greeting and `query-version`.
+    pub fn version(
+        mut self,
+        major: i64,
+        minor: i64,
+        micro: i64,
+        package: impl Into<String>,
+    ) -> Self {
+        self.state
+            .insert(VersionInfo::new(major, minor, micro, package));
+        self
+    }
+
+    /// Registers VMM state that handlers look up by type.
+    pub fn state<T: Any + Send + Sync>(mut self, value: T) -> Self {
+        self.state.insert(value);
+        self
+    }
+
+    /// Adds a command (besides the built-ins and `inventory` registrations).
+    pub fn command(mut self, command: Command) -> Self {
+        self.commands.push(command);
+        self
+    }
+
+    /// Listens on a unix socket (created with mode 0600).
+    pub fn listen_unix(self, path: impl Into<PathBuf>) -> Self {
+        self.listen(ListenAddr::Unix(path.into()))
+    }
+
+    /// Listens on a TCP address (port 0 picks one; see [`Monitor::local_addrs`]).
+    pub fn listen_tcp(self, addr: SocketAddr) -> Self {
+        self.listen(ListenAddr::Tcp(addr))
+    }
+
+    /// Adds a listener.
+    pub fn listen(mut self, addr: ListenAddr) -> Self {
+        self.listeners.push(addr);
+        self
+    }
+
+    /// Unsent output after which a client is disconnected (default 16 MiB).
+    pub fn output_limit(mut self, bytes: usize) -> Self {
+        self.config.output_limit = bytes;
+        self.config.pause_threshold = self.config.pause_threshold.min(bytes);
+        self
+    }
+
+    /// Framing limits per message (default: QEMU's).
+    pub fn input_limits(mut self, limits: Limits) -> Self {
+        self.config.limits = limits;
+        self
+    }
+
+    /// Called on the monitor thread after `quit` has been answered.
+    pub fn on_quit(mut self, hook: impl FnOnce() + Send + 'static) -> Self {
+        self.on_quit = Some(Box::new(hook));
+        self
+    }
+
+    /// The emitter the monitor will use (to hand to devices before spawning).
+    pub fn emitter(&self) -> Emitter {
+        self.emitter.clone()
+    }
+
+    /// Binds the listeners and starts the monitor thread.
+    ///
+    /// # Errors
+    ///
+    /// Duplicate command names, or a listener that cannot be bound.
+    pub fn spawn(self) -> Result<Monitor, Error> {
+        let mut registry = Registry::with_inventory()?;
+        for command in self.commands {
+            registry.insert(command)?;
+        }
+        let dispatcher = Dispatcher::new(registry, self.state, self.emitter.clone());
+        let registry = Arc::clone(dispatcher.registry());
+        let (server, addrs) = Server::new(&self.listeners, dispatcher, self.config)?;
+        let shared = server.shared();
+        let notify_shared = Arc::clone(&shared);
+        self.emitter
+            .set_notify(Some(Arc::new(move || notify_shared.wake())));
+        let on_quit = self.on_quit;
+        let thread = std::thread::Builder::new()
+            .name("qmp-monitor".into())
+            .stack_size(MONITOR_STACK)
+            .spawn(move || {
+                let exit = server.run()?;
+                if exit == Exit::Quit {
+                    if let Some(hook) = on_quit {
+                        hook();
+                    }
+                }
+                Ok(exit)
+            })
+            .map_err(Error::Thread)?;
+        Ok(Monitor {
+            emitter: self.emitter,
+            shared,
+            registry,
+            addrs,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+}
+
+/// A running monitor: its thread, listeners and event emitter.
+///
+/// Dropping it shuts the monitor down and waits for its thread.
+pub struct Monitor {
+    emitter: Emitter,
+    shared: Arc<Shared>,
+    registry: Arc<RwLock<Registry>>,
+    addrs: Vec<ListenAddr>,
+    thread: Mutex<Option<JoinHandle<Result<Exit, ServerError>>>>,
+}
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Monitor")
+            .field("addrs", &self.addrs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Monitor {
+    /// Starts configuring a monitor.
+    pub fn builder() -> MonitorBuilder {
+        MonitorBuilder::new()
+    }
+
+    /// The event emitter (Clone + Send + Sync).
+    pub fn events(&self) -> &Emitter {
+        &self.emitter
+    }
+
+    /// The addresses actually bound, in the order they were added.
+    pub fn local_addrs(&self) -> &[ListenAddr] {
+        &self.addrs
+    }
+
+    /// Adds a command while the monitor runs.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::Duplicate`] if the name is taken.
+    pub fn register(&self, command: Command) -> Result<(), RegistryError> {
+        self.registry.write().insert(command)
+    }
+
+    /// Asks the monitor thread to close every client and stop.
+    pub fn shutdown(&self) {
+        self.shared
+            .stop
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.shared.wake();
+    }
+
+    /// Waits for the monitor thread to end (after `quit` or [`shutdown`](Self::shutdown)).
+    ///
+    /// # Errors
+    ///
+    /// The event loop's error, if it failed.
+    pub fn wait(&self) -> Result<Exit, Error> {
+        let handle = self.thread.lock().take();
+        match handle {
+            Some(handle) => match handle.join() {
+                Ok(result) => Ok(result?),
+                Err(_) => Err(Error::Panicked),
+            },
+            None => Ok(Exit::Shutdown),
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        self.shutdown();
+        let _ = self.wait();
+        self.emitter.set_notify(None);
+    }
+}

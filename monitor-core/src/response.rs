@@ -1,0 +1,52 @@
+//! Responses on the wire: `{"return": ..., "id": ...}` and
+//! `{"error": {"class": ..., "desc": ...}, "id": ...}`, one per line, `\r\n`.
+
+use crate::command::Reply;
+use crate::error::CommandError;
+use crate::value::Value;
+use crate::wire;
+
+/// Appends a success response.
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::{response, Reply, Value};
+///
+/// let mut out = Vec::new();
+/// response::write_return(&mut out, &Reply::empty(), Some(&Value::Int(1)));
+/// assert_eq!(out, b"{\"return\": {}, \"id\": 1}\r\n");
+/// ```
+pub fn write_return(out: &mut Vec<u8>, reply: &Reply, id: Option<&Value>) {
+    out.extend_from_slice(b"{\"return\": ");
+    out.extend_from_slice(reply.as_bytes());
+    finish(out, id);
+}
+
+/// Appends an error response.
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::{response, CommandError};
+///
+/// let mut out = Vec::new();
+/// response::write_error(&mut out, &CommandError::generic("no"), None);
+/// assert_eq!(out, b"{\"error\": {\"class\": \"GenericError\", \"desc\": \"no\"}}\r\n");
+/// ```
+pub fn write_error(out: &mut Vec<u8>, error: &CommandError, id: Option<&Value>) {
+    out.extend_from_slice(b"{\"error\": {\"class\": \"");
+    out.extend_from_slice(error.class().as_str().as_bytes());
+    out.extend_from_slice(b"\", \"desc\": ");
+    wire::write_str(out, error.desc());
+    out.push(b'}');
+    finish(out, id);
+}
+
+fn finish(out: &mut Vec<u8>, id: Option<&Value>) {
+    if let Some(id) = id {
+        out.extend_from_slice(b", \"id\": ");
+        wire::write_value(out, id);
+    }
+    out.extend_from_slice(b"}\r\n");
+}

@@ -1,0 +1,106 @@
+//! One client connection: its socket, session and buffers.
+
+use std::io::{self, Read, Write};
+
+use mio::net::{TcpStream, UnixStream};
+
+use crate::session::Session;
+
+/// A connected socket.
+#[derive(Debug)]
+pub(crate) enum Stream {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+}
+
+impl Stream {
+    pub(crate) fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            Stream::Unix(s) => s,
+            Stream::Tcp(s) => s,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.read(buf),
+            Stream::Tcp(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.write(buf),
+            Stream::Tcp(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A client of the monitor.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub(crate) stream: Stream,
+    pub(crate) session: Session,
+    /// Bytes read but not yet framed (kept when the client is paused).
+    pub(crate) input: Vec<u8>,
+    pub(crate) input_pos: usize,
+    /// Bytes waiting to be written.
+    pub(crate) output: Vec<u8>,
+    pub(crate) output_pos: usize,
+    /// The socket may have more to read (edge-triggered readiness).
+    pub(crate) readable: bool,
+    /// The peer closed its side; finish what was read, then drop.
+    pub(crate) read_closed: bool,
+}
+
+impl Connection {
+    pub(crate) fn new(stream: Stream, session: Session) -> Self {
+        Connection {
+            stream,
+            session,
+            input: Vec::new(),
+            input_pos: 0,
+            output: Vec::new(),
+            output_pos: 0,
+            readable: true,
+            read_closed: false,
+        }
+    }
+
+    /// Bytes queued for the client.
+    pub(crate) fn pending_output(&self) -> usize {
+        self.output.len() - self.output_pos
+    }
+
+    /// Writes as much queued output as the socket takes.
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        while self.output_pos < self.output.len() {
+            match self.stream.write(&self.output[self.output_pos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.output_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if self.output_pos == self.output.len() {
+            self.output.clear();
+            self.output_pos = 0;
+            if self.output.capacity() > 1 << 20 {
+                self.output.shrink_to(1 << 16);
+            }
+        } else if self.output_pos > (1 << 20) && self.output_pos * 2 > self.output.len() {
+            self.output.drain(..self.output_pos);
+            self.output_pos = 0;
+        }
+        Ok(())
+    }
+}

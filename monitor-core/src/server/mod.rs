@@ -1,0 +1,438 @@
+//! The mio event loop: listeners, connections, the waker. The only I/O code.
+//!
+//! One thread owns every socket and session. Per turn it accepts new
+//! clients, reads a bounded amount from each readable client, frames and
+//! dispatches what it read, copies queued events into the negotiated
+//! sessions' output, and writes what the sockets accept. A client whose
+//! output backlog passes the pause threshold is not read until it drains;
+//! one whose backlog passes the output limit is disconnected.
+
+mod connection;
+mod listener;
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token, Waker};
+use thiserror::Error;
+
+pub use listener::ListenAddr;
+
+use crate::session::{Dispatcher, Session};
+use crate::stream::Limits;
+use connection::Connection;
+use listener::Listener;
+
+/// Errors of the server side.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    /// A listener could not be set up.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// Another process is serving on the socket path.
+    #[error("a monitor is already listening on {}", path.display())]
+    InUse {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The path exists and is not a socket; it is left alone.
+    #[error("{} exists and is not a socket", path.display())]
+    NotASocket {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The poller failed.
+    #[error("the event loop failed")]
+    Poll(#[source] io::Error),
+}
+
+/// Tunables of the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// A client whose unsent output exceeds this is disconnected.
+    pub output_limit: usize,
+    /// A client whose unsent output exceeds this is not read until it drains.
+    pub pause_threshold: usize,
+    /// Bytes read from one client per turn, for fairness.
+    pub read_budget: usize,
+    /// Framing limits per message.
+    pub limits: Limits,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            output_limit: 16 << 20,
+            pause_threshold: 1 << 20,
+            read_budget: 256 << 10,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// How the loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// A client ran `quit`.
+    Quit,
+    /// [`Monitor::shutdown`](crate::Monitor::shutdown) was called.
+    Shutdown,
+}
+
+/// State shared between the loop and the handles.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) stop: AtomicBool,
+    pub(crate) waker: Waker,
+}
+
+impl Shared {
+    pub(crate) fn wake(&self) {
+        if let Err(e) = self.waker.wake() {
+            log::error!("cannot wake the monitor thread: {e}");
+        }
+    }
+}
+
+const WAKER: Token = Token(0);
+const READ_CHUNK: usize = 64 << 10;
+/// How long shutdown keeps trying to deliver queued output.
+const FLUSH_GRACE: Duration = Duration::from_secs(1);
+
+pub(crate) struct Server {
+    poll: Poll,
+    listeners: Vec<(Listener, String)>,
+    conns: HashMap<Token, Connection>,
+    next_token: usize,
+    next_session: u64,
+    dispatcher: Dispatcher,
+    config: ServerConfig,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    pub(crate) fn new(
+        addrs: &[ListenAddr],
+        dispatcher: Dispatcher,
+        config: ServerConfig,
+    ) -> Result<(Server, Vec<ListenAddr>), ServerError> {
+        let poll = Poll::new().map_err(ServerError::Poll)?;
+        let waker = Waker::new(poll.registry(), WAKER).map_err(ServerError::Poll)?;
+        let mut listeners = Vec::new();
+        let mut bound = Vec::new();
+        for (i, addr) in addrs.iter().enumerate() {
+            let mut l = Listener::bind(addr)?;
+            poll.registry()
+                .register(l.source(), Token(i + 1), Interest::READABLE)
+                .map_err(ServerError::Poll)?;
+            let local = l.local_addr();
+            listeners.push((l, local.to_string()));
+            bound.push(local);
+        }
+        let shared = Arc::new(Shared {
+            stop: AtomicBool::new(false),
+            waker,
+        });
+        let server = Server {
+            poll,
+            next_token: addrs.len() + 1,
+            listeners,
+            conns: HashMap::new(),
+            next_session: 1,
+            dispatcher,
+            config,
+            shared,
+        };
+        Ok((server, bound))
+    }
+
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
+    }
+
+    pub(crate) fn run(mut self) -> Result<Exit, ServerError> {
+        let mut events = Events::with_capacity(256);
+        let exit = loop {
+            let busy = self.conns.values().any(|c| self.has_work(c));
+            let timeout = if busy { Some(Duration::ZERO) } else { None };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                self.close_all();
+                return Err(ServerError::Poll(e));
+            }
+            for event in events.iter() {
+                let token = event.token();
+                if token == WAKER {
+                    continue;
+                }
+                if token.0 <= self.listeners.len() {
+                    self.accept_all(token.0 - 1);
+                    continue;
+                }
+                let Some(conn) = self.conns.get_mut(&token) else {
+                    continue;
+                };
+                if event.is_readable() || event.is_read_closed() || event.is_error() {
+                    conn.readable = true;
+                }
+                if event.is_writable() || event.is_error() {
+                    if let Err(e) = conn.flush() {
+                        self.drop_conn(token, &format!("write failed: {e}"));
+                    }
+                }
+            }
+            if self.shared.stop.load(Ordering::Acquire) {
+                break Exit::Shutdown;
+            }
+            self.deliver_events(None);
+            let mut quit = false;
+            let tokens: Vec<(Token, bool)> = self
+                .conns
+                .iter()
+                .filter(|(_, c)| self.has_work(c) || c.read_closed || c.pending_output() > 0)
+                .map(|(t, c)| (*t, self.has_work(c) || c.read_closed))
+                .collect();
+            for (token, work) in tokens {
+                if work {
+                    quit |= self.service(token);
+                } else if let Some(conn) = self.conns.get_mut(&token) {
+                    if let Err(e) = conn.flush() {
+                        self.drop_conn(token, &format!("write failed: {e}"));
+                    }
+                }
+            }
+            if quit {
+                break Exit::Quit;
+            }
+        };
+        self.close_all();
+        Ok(exit)
+    }
+
+    fn has_work(&self, c: &Connection) -> bool {
+        let paused = c.pending_output() > self.config.pause_threshold;
+        !paused && (c.readable || c.input_pos < c.input.len())
+    }
+
+    fn accept_all(&mut self, index: usize) {
+        loop {
+            let (listener, name) = &self.listeners[index];
+            let mut stream = match listener.accept() {
+                Ok(s) => s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::warn!("accept on {name} failed: {e}");
+                    return;
+                }
+            };
+            let token = Token(self.next_token);
+            self.next_token += 1;
+            if let Err(e) = self.poll.registry().register(
+                stream.source(),
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                log::warn!("cannot register a client of {name}: {e}");
+                continue;
+            }
+            let id = self.next_session;
+            self.next_session += 1;
+            let mut session = Session::new(id, name.clone(), true);
+            session.set_limits(self.config.limits);
+            let mut conn = Connection::new(stream, session);
+            conn.output = self.dispatcher.greeting(true);
+            log::debug!("session {id}: connected on {name}");
+            self.conns.insert(token, conn);
+            if let Some(conn) = self.conns.get_mut(&token) {
+                if let Err(e) = conn.flush() {
+                    self.drop_conn(token, &format!("write failed: {e}"));
+                }
+            }
+        }
+    }
+
+    /// Reads and handles one turn's worth of a client. Returns whether a
+    /// `quit` was executed.
+    fn service(&mut self, token: Token) -> bool {
+        let Some(mut conn) = self.conns.remove(&token) else {
+            return false;
+        };
+        let mut quit = false;
+        let mut budget = self.config.read_budget;
+        let result: Result<(), String> = loop {
+            // Handle what is buffered first, frame by frame.
+            while conn.input_pos < conn.input.len() {
+                if conn.pending_output() > self.config.pause_threshold {
+                    break;
+                }
+                let (used, effects) = conn.session.step(
+                    &self.dispatcher,
+                    &conn.input[conn.input_pos..],
+                    &mut conn.output,
+                );
+                conn.input_pos += used;
+                if let Some(effects) = effects {
+                    if self.dispatcher.emitter().has_pending() {
+                        // Events a handler emitted go out before its response
+                        // reaches other clients... and before later ones here.
+                        self.deliver_events(Some(&mut conn));
+                    }
+                    if effects.quit {
+                        quit = true;
+                        break;
+                    }
+                }
+            }
+            if quit || conn.pending_output() > self.config.pause_threshold {
+                break Ok(());
+            }
+            if conn.input_pos == conn.input.len() {
+                conn.input.clear();
+                conn.input_pos = 0;
+            }
+            if !conn.readable || conn.read_closed || budget == 0 {
+                break Ok(());
+            }
+            let start = conn.input.len();
+            conn.input.resize(start + READ_CHUNK, 0);
+            match conn.stream.read(&mut conn.input[start..]) {
+                Ok(0) => {
+                    conn.input.truncate(start);
+                    conn.read_closed = true;
+                    conn.readable = false;
+                }
+                Ok(n) => {
+                    conn.input.truncate(start + n);
+                    budget = budget.saturating_sub(n);
+                }
+                Err(e) => {
+                    conn.input.truncate(start);
+                    match e.kind() {
+                        io::ErrorKind::WouldBlock => conn.readable = false,
+                        io::ErrorKind::Interrupted => {}
+                        _ => break Err(format!("read failed: {e}")),
+                    }
+                }
+            }
+        };
+        let result = result.and_then(|()| conn.flush().map_err(|e| format!("write failed: {e}")));
+        let verdict = match result {
+            Err(reason) => Some(reason),
+            Ok(()) if conn.pending_output() > self.config.output_limit => Some(format!(
+                "output limit exceeded ({} bytes unsent, limit {})",
+                conn.pending_output(),
+                self.config.output_limit
+            )),
+            Ok(())
+                if conn.read_closed
+                    && conn.input_pos >= conn.input.len()
+                    && conn.pending_output() == 0 =>
+            {
+                Some("disconnected".to_owned())
+            }
+            Ok(()) => None,
+        };
+        match verdict {
+            Some(reason) => self.close(token, conn, &reason),
+            None => {
+                self.conns.insert(token, conn);
+            }
+        }
+        quit
+    }
+
+    /// Copies queued events into every negotiated session (and `extra`, the
+    /// connection being serviced, which is out of the map).
+    fn deliver_events(&mut self, mut extra: Option<&mut Connection>) {
+        if !self.dispatcher.emitter().has_pending() {
+            return;
+        }
+        let lines = self.dispatcher.emitter().take_pending();
+        if lines.is_empty() {
+            return;
+        }
+        let limit = self.config.output_limit;
+        let mut over = Vec::new();
+        let conns = self.conns.iter_mut().map(|(t, c)| (Some(*t), c));
+        let extra = extra.as_deref_mut().map(|c| (None, c));
+        for (token, conn) in conns.chain(extra) {
+            if !conn.session.is_negotiated() {
+                continue;
+            }
+            for line in &lines {
+                conn.output.extend_from_slice(line);
+            }
+            if conn.pending_output() > limit {
+                if let Some(token) = token {
+                    over.push(token);
+                }
+            }
+        }
+        for token in over {
+            if let Some(conn) = self.conns.get_mut(&token) {
+                // Try to make room before giving up on the client.
+                let _ = conn.flush();
+                if conn.pending_output() > limit {
+                    let reason = format!(
+                        "output limit exceeded ({} bytes unsent)",
+                        conn.pending_output()
+                    );
+                    self.drop_conn(token, &reason);
+                }
+            }
+        }
+    }
+
+    fn drop_conn(&mut self, token: Token, reason: &str) {
+        if let Some(conn) = self.conns.remove(&token) {
+            self.close(token, conn, reason);
+        }
+    }
+
+    fn close(&mut self, _token: Token, mut conn: Connection, reason: &str) {
+        let id = conn.session.info().id;
+        if reason == "disconnected" {
+            log::debug!("session {id}: disconnected");
+        } else {
+            log::warn!("session {id}: closing the connection: {reason}");
+        }
+        let _ = self.poll.registry().deregister(conn.stream.source());
+    }
+
+    /// Delivers what can be delivered within a grace period, then closes
+    /// every client and removes unix socket files.
+    fn close_all(&mut self) {
+        self.deliver_events(None);
+        let deadline = Instant::now() + FLUSH_GRACE;
+        let mut events = Events::with_capacity(64);
+        loop {
+            self.conns
+                .retain(|_, c| c.flush().is_ok() && c.pending_output() > 0);
+            if self.conns.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            let _ = self.poll.poll(&mut events, Some(Duration::from_millis(20)));
+        }
+        let tokens: Vec<Token> = self.conns.keys().copied().collect();
+        for token in tokens {
+            self.drop_conn(token, "monitor shutting down");
+        }
+        for (listener, _) in &mut self.listeners {
+            let _ = self.poll.registry().deregister(listener.source());
+            listener.cleanup();
+        }
+    }
+}

@@ -1,0 +1,557 @@
+//! Incremental JSON stream framing, the way QEMU's lexer and streamer do it.
+//!
+//! Bytes arrive in arbitrary chunks; the [`Splitter`] cuts them into tokens,
+//! counts braces and brackets, and hands every balanced top-level text to the
+//! parser. The result is a sequence of [`Frame`]s: a parsed [`Value`] or a
+//! [`ParseError`] carrying QEMU's exact description.
+//!
+//! Behaviour copied from QEMU 7.2 (see `PROTOCOL.md`, section 6):
+//! - the dialect: RFC 8259 plus single-quoted strings and the `\'` escape;
+//! - the limits: 64 MiB of token text per message, 2 Mi tokens, nesting 1024;
+//! - the recovery: after a lexical error the lexer skips input up to a
+//!   structural character, a control character other than tab, or 0xFE/0xFF;
+//!   after any error the message so far is dropped and parsing starts afresh.
+//!
+//! Memory is bounded by the limits: at most one message's tokens are held.
+
+use std::collections::VecDeque;
+
+use thiserror::Error;
+
+use crate::parse;
+use crate::value::Value;
+
+/// QEMU's `MAX_TOKEN_SIZE`: bytes of token text in one message (and in one token).
+pub const MAX_TOKEN_SIZE: usize = 64 << 20;
+/// QEMU's `MAX_TOKEN_COUNT`: tokens in one message.
+pub const MAX_TOKEN_COUNT: usize = 2 << 20;
+/// QEMU's `MAX_NESTING`: objects and arrays open at once (1024 is accepted).
+pub const MAX_NESTING: usize = 1024;
+
+/// Limits on one message; the defaults are QEMU's.
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::stream::{Limits, Splitter};
+///
+/// let mut splitter = Splitter::with_limits(Limits { max_nesting: 2, ..Limits::default() });
+/// let frames = splitter.feed_all(b"[[[]]]");
+/// assert_eq!(
+///     frames[0].as_ref().unwrap_err().to_string(),
+///     "JSON nesting depth limit exceeded"
+/// );
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of token text per message.
+    pub max_token_size: usize,
+    /// Tokens per message.
+    pub max_token_count: usize,
+    /// Open objects plus arrays.
+    pub max_nesting: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_token_size: MAX_TOKEN_SIZE,
+            max_token_count: MAX_TOKEN_COUNT,
+            max_nesting: MAX_NESTING,
+        }
+    }
+}
+
+/// Why a message could not be framed or parsed. `Display` is QEMU's `desc`.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ParseError {
+    /// A byte the lexer could not accept; `token` is the text so far.
+    #[error("JSON parse error, stray '{token}'")]
+    Stray {
+        /// The offending token text (cut at a NUL byte, as C does).
+        token: String,
+        /// Stream offset of the byte that ended the token.
+        offset: u64,
+    },
+    /// A message or a single token exceeded the token size limit.
+    #[error("JSON token size limit exceeded")]
+    TokenSizeLimit {
+        /// Stream offset where the limit was hit.
+        offset: u64,
+    },
+    /// A message had too many tokens.
+    #[error("JSON token count limit exceeded")]
+    TokenCountLimit {
+        /// Stream offset where the limit was hit.
+        offset: u64,
+    },
+    /// A message nested deeper than the limit.
+    #[error("JSON nesting depth limit exceeded")]
+    NestingLimit {
+        /// Stream offset where the limit was hit.
+        offset: u64,
+    },
+    /// The tokens of a balanced message do not form a JSON value.
+    #[error("JSON parse error, {message}")]
+    Syntax {
+        /// QEMU's parser message, e.g. `expecting value`.
+        message: String,
+        /// Stream offset of the token that completed the message.
+        offset: u64,
+    },
+}
+
+impl ParseError {
+    /// Offset in the stream (bytes fed since creation) where the error was found.
+    pub fn offset(&self) -> u64 {
+        match self {
+            ParseError::Stray { offset, .. }
+            | ParseError::TokenSizeLimit { offset }
+            | ParseError::TokenCountLimit { offset }
+            | ParseError::NestingLimit { offset }
+            | ParseError::Syntax { offset, .. } => *offset,
+        }
+    }
+}
+
+/// One complete top-level text: a value, or the error that replaced it.
+pub type Frame = Result<Value, ParseError>;
+
+/// Token kinds, as QEMU's `JSONTokenType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenKind {
+    LCurly,
+    RCurly,
+    LSquare,
+    RSquare,
+    Colon,
+    Comma,
+    Integer,
+    Float,
+    Keyword,
+    String,
+}
+
+/// A token of the message being collected; its text lives in `Splitter::text`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Token {
+    pub(crate) kind: TokenKind,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
+}
+
+/// Lexer states, as QEMU's `json_lexer_state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Start,
+    Recovery,
+    DqString,
+    DqEscape,
+    SqString,
+    SqEscape,
+    Zero,
+    ExpDigits,
+    ExpSign,
+    ExpE,
+    Mantissa,
+    MantissaDigits,
+    Digits,
+    Sign,
+    Keyword,
+}
+
+/// What the lexer does with one byte.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// Consume the byte into the token and move on.
+    Go(State),
+    /// Consume the byte; it completes a token.
+    Token(TokenKind),
+    /// The token ended before this byte; emit it and look at the byte again.
+    TokenBefore(TokenKind),
+    /// Consume the byte; the token is a lexical error.
+    Error,
+    /// Whitespace between tokens.
+    Skip,
+    /// In recovery: drop the byte.
+    Drop,
+    /// In recovery: a resynchronisation point; look at the byte again.
+    Resync,
+}
+
+fn step(state: State, b: u8) -> Step {
+    use State::*;
+    match state {
+        Start => match b {
+            b'"' => Step::Go(DqString),
+            b'\'' => Step::Go(SqString),
+            b'0' => Step::Go(Zero),
+            b'1'..=b'9' => Step::Go(Digits),
+            b'-' => Step::Go(Sign),
+            b'{' => Step::Token(TokenKind::LCurly),
+            b'}' => Step::Token(TokenKind::RCurly),
+            b'[' => Step::Token(TokenKind::LSquare),
+            b']' => Step::Token(TokenKind::RSquare),
+            b',' => Step::Token(TokenKind::Comma),
+            b':' => Step::Token(TokenKind::Colon),
+            b'a'..=b'z' => Step::Go(Keyword),
+            b' ' | b'\t' | b'\r' | b'\n' => Step::Skip,
+            _ => Step::Error,
+        },
+        Recovery => match b {
+            b'\t' => Step::Drop,
+            0..=0x1f | 0xfe | 0xff => Step::Resync,
+            b'[' | b']' | b'{' | b'}' | b':' | b',' => Step::Resync,
+            _ => Step::Drop,
+        },
+        DqEscape => match b {
+            0x20..=0xfd => Step::Go(DqString),
+            _ => Step::Error,
+        },
+        DqString => match b {
+            b'\\' => Step::Go(DqEscape),
+            b'"' => Step::Token(TokenKind::String),
+            0x20..=0xfd => Step::Go(DqString),
+            _ => Step::Error,
+        },
+        SqEscape => match b {
+            0x20..=0xfd => Step::Go(SqString),
+            _ => Step::Error,
+        },
+        SqString => match b {
+            b'\\' => Step::Go(SqEscape),
+            b'\'' => Step::Token(TokenKind::String),
+            0x20..=0xfd => Step::Go(SqString),
+            _ => Step::Error,
+        },
+        Zero => match b {
+            b'0'..=b'9' => Step::Error,
+            b'.' => Step::Go(Mantissa),
+            _ => Step::TokenBefore(TokenKind::Integer),
+        },
+        ExpDigits => match b {
+            b'0'..=b'9' => Step::Go(ExpDigits),
+            _ => Step::TokenBefore(TokenKind::Float),
+        },
+        ExpSign => match b {
+            b'0'..=b'9' => Step::Go(ExpDigits),
+            _ => Step::Error,
+        },
+        ExpE => match b {
+            b'-' | b'+' => Step::Go(ExpSign),
+            b'0'..=b'9' => Step::Go(ExpDigits),
+            _ => Step::Error,
+        },
+        MantissaDigits => match b {
+            b'0'..=b'9' => Step::Go(MantissaDigits),
+            b'e' | b'E' => Step::Go(ExpE),
+            _ => Step::TokenBefore(TokenKind::Float),
+        },
+        Mantissa => match b {
+            b'0'..=b'9' => Step::Go(MantissaDigits),
+            _ => Step::Error,
+        },
+        Digits => match b {
+            b'0'..=b'9' => Step::Go(Digits),
+            b'e' | b'E' => Step::Go(ExpE),
+            b'.' => Step::Go(Mantissa),
+            _ => Step::TokenBefore(TokenKind::Integer),
+        },
+        Sign => match b {
+            b'0' => Step::Go(Zero),
+            b'1'..=b'9' => Step::Go(Digits),
+            _ => Step::Error,
+        },
+        Keyword => match b {
+            b'a'..=b'z' => Step::Go(Keyword),
+            _ => Step::TokenBefore(TokenKind::Keyword),
+        },
+    }
+}
+
+/// Length of the run of plain string bytes at the start of `input`.
+fn string_run(input: &[u8], quote: u8) -> usize {
+    input
+        .iter()
+        .position(|&b| b == quote || b == b'\\' || !(0x20..=0xfd).contains(&b))
+        .unwrap_or(input.len())
+}
+
+/// The incremental splitter: feed it bytes, take [`Frame`]s out.
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::stream::Splitter;
+///
+/// let mut splitter = Splitter::new();
+/// assert!(splitter.feed_all(br#"{"execute": "#).is_empty()); // incomplete: waits
+/// let frames = splitter.feed_all(br#""query-version"}{"#);
+/// assert_eq!(frames.len(), 1);
+/// assert!(frames[0].is_ok());
+///
+/// // A control character discards the partial message with one error.
+/// let frames = splitter.feed_all(b"\x01");
+/// assert_eq!(frames[0].as_ref().unwrap_err().to_string(), "JSON parse error, stray '\u{1}'");
+/// ```
+#[derive(Debug)]
+pub struct Splitter {
+    limits: Limits,
+    state: State,
+    /// The token being lexed.
+    token: Vec<u8>,
+    /// Text of the tokens of the message being collected.
+    text: Vec<u8>,
+    tokens: Vec<Token>,
+    brace_count: i64,
+    bracket_count: i64,
+    /// QEMU's `token_size`: bytes of token text queued for this message.
+    token_size: usize,
+    /// Bytes consumed since creation.
+    offset: u64,
+    ready: VecDeque<Frame>,
+}
+
+impl Default for Splitter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Splitter {
+    /// A splitter with QEMU's limits.
+    pub fn new() -> Self {
+        Self::with_limits(Limits::default())
+    }
+
+    /// A splitter with the given limits.
+    pub fn with_limits(limits: Limits) -> Self {
+        Splitter {
+            limits,
+            state: State::Start,
+            token: Vec::new(),
+            text: Vec::new(),
+            tokens: Vec::new(),
+            brace_count: 0,
+            bracket_count: 0,
+            token_size: 0,
+            offset: 0,
+            ready: VecDeque::new(),
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Whether a message has started and not yet been completed or dropped.
+    pub fn is_partial(&self) -> bool {
+        !self.tokens.is_empty() || !matches!(self.state, State::Start | State::Recovery)
+    }
+
+    /// Feeds bytes until at least one frame is ready or the input is used up.
+    ///
+    /// Returns how many bytes of `input` were consumed and the next frame, if
+    /// any. Call again with the rest of the input (possibly empty: frames may
+    /// still be waiting) until it returns `(0, None)`. This lets a server stop
+    /// reading a client in the middle of a chunk.
+    pub fn next_frame(&mut self, input: &[u8]) -> (usize, Option<Frame>) {
+        let mut used = 0;
+        while self.ready.is_empty() && used < input.len() {
+            used += self.feed_some(&input[used..]);
+        }
+        (used, self.ready.pop_front())
+    }
+
+    /// Feeds all of `input` and returns every frame it completed, in order.
+    pub fn feed_all(&mut self, input: &[u8]) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        let mut rest = input;
+        loop {
+            let (used, frame) = self.next_frame(rest);
+            rest = &rest[used..];
+            match frame {
+                Some(frame) => frames.push(frame),
+                None if rest.is_empty() => return frames,
+                None => {}
+            }
+        }
+    }
+
+    /// Consumes at least one byte of non-empty `input`; returns how many.
+    fn feed_some(&mut self, input: &[u8]) -> usize {
+        // Fast path: a run of plain bytes inside a string.
+        let quote = match self.state {
+            State::DqString => Some(b'"'),
+            State::SqString => Some(b'\''),
+            _ => None,
+        };
+        if let Some(quote) = quote {
+            let room =
+                self.limits.max_token_size + 1 - self.token.len().min(self.limits.max_token_size);
+            let run = string_run(input, quote).min(room);
+            if run > 0 {
+                self.token.extend_from_slice(&input[..run]);
+                self.offset += run as u64;
+                self.check_token_length();
+                return run;
+            }
+        }
+        self.feed_byte(input[0]);
+        1
+    }
+
+    fn feed_byte(&mut self, b: u8) {
+        self.offset += 1;
+        loop {
+            match step(self.state, b) {
+                Step::Go(next) => {
+                    self.token.push(b);
+                    self.state = next;
+                    break;
+                }
+                Step::Token(kind) => {
+                    self.token.push(b);
+                    self.finish_token(kind);
+                    break;
+                }
+                Step::TokenBefore(kind) => {
+                    self.finish_token(kind);
+                }
+                Step::Error => {
+                    self.token.push(b);
+                    let token = stray_text(&self.token);
+                    self.token.clear();
+                    self.state = State::Recovery;
+                    let offset = self.offset;
+                    self.emit_error(ParseError::Stray { token, offset });
+                    break;
+                }
+                Step::Skip | Step::Drop => break,
+                Step::Resync => self.state = State::Start,
+            }
+        }
+        self.check_token_length();
+    }
+
+    /// QEMU cuts any single token that grows beyond the size limit.
+    fn check_token_length(&mut self) {
+        if self.token.len() > self.limits.max_token_size {
+            self.token.clear();
+            self.state = State::Start;
+            let offset = self.offset;
+            self.emit_error(ParseError::TokenSizeLimit { offset });
+        }
+    }
+
+    fn finish_token(&mut self, kind: TokenKind) {
+        self.state = State::Start;
+        match kind {
+            TokenKind::LCurly => self.brace_count += 1,
+            TokenKind::RCurly => self.brace_count -= 1,
+            TokenKind::LSquare => self.bracket_count += 1,
+            TokenKind::RSquare => self.bracket_count -= 1,
+            _ => {}
+        }
+        let len = self.token.len();
+        let offset = self.offset;
+        if self.token_size + len + 1 > self.limits.max_token_size {
+            self.token.clear();
+            return self.emit_error(ParseError::TokenSizeLimit { offset });
+        }
+        if self.tokens.len() + 1 > self.limits.max_token_count {
+            self.token.clear();
+            return self.emit_error(ParseError::TokenCountLimit { offset });
+        }
+        if self.brace_count + self.bracket_count > self.limits.max_nesting as i64 {
+            self.token.clear();
+            return self.emit_error(ParseError::NestingLimit { offset });
+        }
+        let start = self.text.len();
+        self.text.extend_from_slice(&self.token);
+        self.token.clear();
+        self.tokens.push(Token {
+            kind,
+            start,
+            end: start + len,
+        });
+        self.token_size += len;
+        let open = self.brace_count > 0 || self.bracket_count > 0;
+        if open && self.brace_count >= 0 && self.bracket_count >= 0 {
+            return;
+        }
+        let frame = parse::parse(&self.tokens, &self.text)
+            .map_err(|message| ParseError::Syntax { message, offset });
+        self.reset_message();
+        self.ready.push_back(frame);
+    }
+
+    fn emit_error(&mut self, error: ParseError) {
+        self.reset_message();
+        self.ready.push_back(Err(error));
+    }
+
+    fn reset_message(&mut self) {
+        self.brace_count = 0;
+        self.bracket_count = 0;
+        self.token_size = 0;
+        self.tokens.clear();
+        self.text.clear();
+        // Keep big buffers from pinning memory after a huge message.
+        if self.text.capacity() > 1 << 20 {
+            self.text.shrink_to(1 << 16);
+            self.tokens.shrink_to(1 << 12);
+        }
+    }
+}
+
+/// The token text as QEMU prints it in `stray '%s'`: cut at NUL, and
+/// decoded the way QEMU's JSON writer decodes it (bad bytes become U+FFFD).
+fn stray_text(token: &[u8]) -> String {
+    let end = token.iter().position(|&b| b == 0).unwrap_or(token.len());
+    parse::decode_lossy(&token[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn descs(frames: &[Frame]) -> Vec<String> {
+        frames
+            .iter()
+            .map(|f| match f {
+                Ok(_) => "ok".to_owned(),
+                Err(e) => e.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn token_size_cut_inside_a_string() {
+        let limits = Limits {
+            max_token_size: 8,
+            ..Limits::default()
+        };
+        let mut s = Splitter::with_limits(limits);
+        let frames = s.feed_all(b"\"abcdefghij\"");
+        assert_eq!(descs(&frames)[0], "JSON token size limit exceeded");
+    }
+
+    #[test]
+    fn keyword_needs_a_following_byte() {
+        let mut s = Splitter::new();
+        assert!(s.feed_all(b"true").is_empty());
+        assert_eq!(s.feed_all(b" ").len(), 1);
+    }
+
+    #[test]
+    fn partial_state_is_reported() {
+        let mut s = Splitter::new();
+        assert!(!s.is_partial());
+        s.feed_all(b"{\"a\"");
+        assert!(s.is_partial());
+        s.feed_all(b":1}");
+        assert!(!s.is_partial());
+    }
+}
