@@ -10,12 +10,13 @@ use crate::value::Map;
 /// `query-version`'s `qemu` member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionTriple {
-    /// Major version.
-    pub major: i64,
-    /// Minor version.
-    pub minor: i64,
+    // Declared in the order QEMU writes them on the wire.
     /// Micro version (50+ development, 90+ release candidate).
     pub micro: i64,
+    /// Minor version.
+    pub minor: i64,
+    /// Major version.
+    pub major: i64,
 }
 
 /// The `query-version` result, also the greeting's `version`.

@@ -20,7 +20,11 @@ use crate::wire;
 pub fn write_return(out: &mut Vec<u8>, reply: &Reply, id: Option<&Value>) {
     out.extend_from_slice(b"{\"return\": ");
     out.extend_from_slice(reply.as_bytes());
-    finish(out, id);
+    if let Some(id) = id {
+        out.extend_from_slice(b", \"id\": ");
+        wire::write_value(out, id);
+    }
+    out.extend_from_slice(b"}\r\n");
 }
 
 /// Appends an error response.
@@ -35,18 +39,28 @@ pub fn write_return(out: &mut Vec<u8>, reply: &Reply, id: Option<&Value>) {
 /// assert_eq!(out, b"{\"error\": {\"class\": \"GenericError\", \"desc\": \"no\"}}\r\n");
 /// ```
 pub fn write_error(out: &mut Vec<u8>, error: &CommandError, id: Option<&Value>) {
-    out.extend_from_slice(b"{\"error\": {\"class\": \"");
+    // QEMU's hash order puts `id` before `error` (and after `return`).
+    out.push(b'{');
+    if let Some(id) = id {
+        out.extend_from_slice(b"\"id\": ");
+        wire::write_value(out, id);
+        out.extend_from_slice(b", ");
+    }
+    out.extend_from_slice(b"\"error\": {\"class\": \"");
     out.extend_from_slice(error.class().as_str().as_bytes());
     out.extend_from_slice(b"\", \"desc\": ");
     wire::write_str(out, error.desc());
-    out.push(b'}');
-    finish(out, id);
+    out.extend_from_slice(b"}}\r\n");
 }
 
-fn finish(out: &mut Vec<u8>, id: Option<&Value>) {
-    if let Some(id) = id {
-        out.extend_from_slice(b", \"id\": ");
-        wire::write_value(out, id);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_with_id_puts_id_first_as_qemu_does() {
+        let mut out = Vec::new();
+        write_error(&mut out, &CommandError::generic("x"), Some(&Value::Null));
+        assert_eq!(out, b"{\"id\": null, \"error\": {\"class\": \"GenericError\", \"desc\": \"x\"}}\r\n");
     }
-    out.extend_from_slice(b"}\r\n");
 }
