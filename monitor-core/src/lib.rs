@@ -47,6 +47,7 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
+#![warn(clippy::unwrap_used)]
 
 pub mod args;
 mod builtins;

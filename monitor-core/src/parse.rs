@@ -218,13 +218,11 @@ fn hex4(s: &[u8]) -> Option<u32> {
 
 /// QEMU's `parse_string`: the token text includes its quotes.
 fn parse_string(token: &[u8]) -> Result<String, String> {
-    let quote = token[0];
     let body = &token[1..token.len() - 1];
     // The fast path: nothing to decode.
     if !body.iter().any(|&b| b == b'\\' || b >= 0x80) {
         return Ok(String::from_utf8_lossy(body).into_owned());
     }
-    let _ = quote;
     let mut out = String::with_capacity(body.len());
     let mut i = 0;
     while i < body.len() {
@@ -254,7 +252,7 @@ fn parse_string(token: &[u8]) -> Result<String, String> {
                         if (0xD800..=0xDBFF).contains(&cp) && rest.get(4..6) == Some(b"\\u") {
                             let trailing = hex4(&rest[6..]).map(i64::from).unwrap_or(-1);
                             if (0xDC00..=0xDFFF).contains(&trailing) {
-                                cp = 0x10000 + ((cp & 0x3FF) << 10) | (trailing & 0x3FF);
+                                cp = (0x10000 + ((cp & 0x3FF) << 10)) | (trailing & 0x3FF);
                                 i += 6;
                             } else {
                                 cp = -1;

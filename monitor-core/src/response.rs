@@ -61,6 +61,9 @@ mod tests {
     fn error_with_id_puts_id_first_as_qemu_does() {
         let mut out = Vec::new();
         write_error(&mut out, &CommandError::generic("x"), Some(&Value::Null));
-        assert_eq!(out, b"{\"id\": null, \"error\": {\"class\": \"GenericError\", \"desc\": \"x\"}}\r\n");
+        assert_eq!(
+            out,
+            b"{\"id\": null, \"error\": {\"class\": \"GenericError\", \"desc\": \"x\"}}\r\n"
+        );
     }
 }

@@ -345,6 +345,14 @@ impl Splitter {
         self.limits
     }
 
+    /// Bytes the splitter holds for the current message and token (its
+    /// memory use is bounded by the limits, whatever the input).
+    pub fn buffered_bytes(&self) -> usize {
+        self.token.capacity()
+            + self.text.capacity()
+            + self.tokens.capacity() * std::mem::size_of::<Token>()
+    }
+
     /// Whether a message has started and not yet been completed or dropped.
     pub fn is_partial(&self) -> bool {
         !self.tokens.is_empty() || !matches!(self.state, State::Start | State::Recovery)

@@ -207,7 +207,7 @@ pub fn format_g17(value: f64, out: &mut Vec<u8>) {
     if negative {
         out.push(b'-');
     }
-    if exp < -4 || exp >= P {
+    if !(-4..P).contains(&exp) {
         out.push(digits[0]);
         let frac = trim_zeros(&digits[1..]);
         if !frac.is_empty() {

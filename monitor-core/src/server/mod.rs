@@ -356,7 +356,7 @@ impl Server {
 
     /// Copies queued events into every negotiated session (and `extra`, the
     /// connection being serviced, which is out of the map).
-    fn deliver_events(&mut self, mut extra: Option<&mut Connection>) {
+    fn deliver_events(&mut self, extra: Option<&mut Connection>) {
         if !self.dispatcher.emitter().has_pending() {
             return;
         }
@@ -367,7 +367,7 @@ impl Server {
         let limit = self.config.output_limit;
         let mut over = Vec::new();
         let conns = self.conns.iter_mut().map(|(t, c)| (Some(*t), c));
-        let extra = extra.as_deref_mut().map(|c| (None, c));
+        let extra = extra.map(|c| (None, c));
         for (token, conn) in conns.chain(extra) {
             if !conn.session.is_negotiated() {
                 continue;
