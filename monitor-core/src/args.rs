@@ -18,6 +18,7 @@ use std::fmt;
 use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
 
 use crate::error::CommandError;
+use crate::order;
 use crate::value::{Map, Value};
 
 /// Deserialises command arguments with QEMU's error messages.
@@ -62,11 +63,105 @@ pub fn from_arguments<T: DeserializeOwned>(arguments: Map) -> Result<T, CommandE
 ///
 /// `Parameter 'x' is unexpected` for the first member present.
 pub fn expect_none(arguments: &Map) -> Result<(), CommandError> {
-    match arguments.keys().next() {
+    let keys: Vec<&str> = arguments.keys().map(String::as_str).collect();
+    match order::first_leftover(&keys, |_| false) {
         Some(key) => Err(CommandError::generic(format!(
             "Parameter '{key}' is unexpected"
         ))),
         None => Ok(()),
+    }
+}
+
+/// A request's arguments taken member by member, in declaration order, as
+/// `#[qmp_command]` does for argument parameters: errors come in QEMU's
+/// order (the first declared member that is missing or badly typed, then
+/// the member QEMU would name as unexpected).
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::{args::Arguments, Map, Value};
+///
+/// let mut map = Map::new();
+/// map.insert("cpu-index".into(), Value::Int(2));
+/// map.insert("bogus".into(), Value::Null);
+/// let mut args = Arguments::new(map);
+/// assert_eq!(args.member::<Option<i64>>("cpu-index").unwrap(), Some(2));
+/// assert_eq!(args.member::<Option<String>>("path").unwrap(), None);
+/// assert_eq!(args.finish().unwrap_err().desc(), "Parameter 'bogus' is unexpected");
+/// ```
+#[derive(Debug)]
+pub struct Arguments {
+    map: Map,
+    keys: Vec<String>,
+}
+
+impl Arguments {
+    /// Wraps a request's `arguments`.
+    pub fn new(map: Map) -> Self {
+        let keys = map.keys().cloned().collect();
+        Arguments { map, keys }
+    }
+
+    /// Takes and deserialises one member. An absent member is `None` for
+    /// `Option<T>` and `Parameter 'x' is missing` otherwise.
+    ///
+    /// # Errors
+    ///
+    /// QEMU's message for a missing or badly typed member.
+    pub fn member<T: DeserializeOwned>(&mut self, name: &str) -> Result<T, CommandError> {
+        let path = Path::Key(&Path::Root, name);
+        let result = match self.map.shift_remove(name) {
+            Some(value) => T::deserialize(ValueDeserializer { value, path: &path }),
+            None => T::deserialize(Absent { path: &path }),
+        };
+        result.map_err(|e| CommandError::generic(e.into_message(&path)))
+    }
+
+    /// Gives the arguments back whole (for an `#[args]` struct).
+    pub fn into_map(self) -> Map {
+        self.map
+    }
+
+    /// Checks that no member is left over.
+    ///
+    /// # Errors
+    ///
+    /// `Parameter 'x' is unexpected`, naming the member QEMU would name.
+    pub fn finish(self) -> Result<(), CommandError> {
+        let keys: Vec<&str> = self.keys.iter().map(String::as_str).collect();
+        match order::first_leftover(&keys, |k| !self.map.contains_key(k)) {
+            Some(key) => Err(CommandError::generic(format!(
+                "Parameter '{key}' is unexpected"
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// An absent member: `None` for options, missing for anything else.
+struct Absent<'p> {
+    path: &'p Path<'p>,
+}
+
+impl<'de> de::Deserializer<'de> for Absent<'_> {
+    type Error = ArgError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, _visitor: V) -> Result<V::Value, ArgError> {
+        Err(ArgError::Final(format!(
+            "Parameter '{}' is missing",
+            self.path.full_name()
+        )))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ArgError> {
+        visitor.visit_none()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
     }
 }
 
@@ -384,7 +479,7 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer<'_> {
         let mut access = MapAccess::fields(map, fields, path);
         let value = visitor.visit_map(&mut access).map_err(|e| e.at(path))?;
         if let Some(key) = access.leftover_key() {
-            let name = Path::Key(path, key).full_name();
+            let name = Path::Key(path, &key).full_name();
             return Err(ArgError::Final(format!("Parameter '{name}' is unexpected")));
         }
         Ok(value)
@@ -457,6 +552,8 @@ impl<'de> de::SeqAccess<'de> for SeqAccess<'_> {
 struct MapAccess<'p> {
     pending: std::vec::IntoIter<(String, Value)>,
     leftover: Map,
+    /// Every member name, in input order (for QEMU's leftover order).
+    all: Vec<String>,
     current: Option<(String, Value)>,
     path: &'p Path<'p>,
 }
@@ -467,12 +564,14 @@ impl<'p> MapAccess<'p> {
         MapAccess {
             pending: pending.into_iter(),
             leftover: Map::new(),
+            all: Vec::new(),
             current: None,
             path,
         }
     }
 
     fn fields(mut map: Map, fields: &'static [&'static str], path: &'p Path<'p>) -> Self {
+        let all = map.keys().cloned().collect();
         let pending: Vec<(String, Value)> = fields
             .iter()
             .filter_map(|f| map.shift_remove_entry(*f))
@@ -480,13 +579,18 @@ impl<'p> MapAccess<'p> {
         MapAccess {
             pending: pending.into_iter(),
             leftover: map,
+            all,
             current: None,
             path,
         }
     }
 
-    fn leftover_key(&self) -> Option<&str> {
-        self.leftover.keys().next().map(String::as_str)
+    fn leftover_key(&self) -> Option<String> {
+        if self.leftover.is_empty() {
+            return None;
+        }
+        let all: Vec<&str> = self.all.iter().map(String::as_str).collect();
+        order::first_leftover(&all, |k| !self.leftover.contains_key(k)).map(str::to_owned)
     }
 }
 

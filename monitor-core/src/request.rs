@@ -132,35 +132,7 @@ pub fn check(value: Value, oob_enabled: bool) -> Result<Request, Rejected> {
     })
 }
 
-/// QEMU's `tdb_hash` over a key's (modified UTF-8) bytes.
-fn tdb_hash(key: &str) -> u32 {
-    let mut bytes = Vec::with_capacity(key.len());
-    for b in key.bytes() {
-        if b == 0 {
-            bytes.extend_from_slice(&[0xC0, 0x80]);
-        } else {
-            bytes.push(b);
-        }
-    }
-    let mut value = 0x238F_13AFu32.wrapping_mul(bytes.len() as u32);
-    for (i, &b) in bytes.iter().enumerate() {
-        value = value.wrapping_add(u32::from(b) << ((i * 5) % 24));
-    }
-    1_103_515_243u32.wrapping_mul(value).wrapping_add(12345)
-}
-
-/// The order in which QEMU's `qdict_first`/`qdict_next` visit the keys
-/// (given in insertion order): by hash bucket (512 buckets), newest first
-/// within a bucket. Returns indices into the input.
-pub fn qdict_order<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<usize> {
-    const QDICT_BUCKET_MAX: u32 = 512;
-    let mut order: Vec<(u32, usize)> = keys
-        .enumerate()
-        .map(|(i, k)| (tdb_hash(k) % QDICT_BUCKET_MAX, i))
-        .collect();
-    order.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-    order.into_iter().map(|(_, i)| i).collect()
-}
+pub use crate::order::qdict_order;
 
 #[cfg(test)]
 mod tests {

@@ -118,6 +118,8 @@ pub(crate) struct Server {
     dispatcher: Dispatcher,
     config: ServerConfig,
     shared: Arc<Shared>,
+    /// One frame's response, held until the events it caused are queued.
+    scratch: Vec<u8>,
 }
 
 impl Server {
@@ -152,6 +154,7 @@ impl Server {
             dispatcher,
             config,
             shared,
+            scratch: Vec::new(),
         };
         Ok((server, bound))
     }
@@ -281,15 +284,15 @@ impl Server {
                 let (used, effects) = conn.session.step(
                     &self.dispatcher,
                     &conn.input[conn.input_pos..],
-                    &mut conn.output,
+                    &mut self.scratch,
                 );
                 conn.input_pos += used;
                 if let Some(effects) = effects {
-                    if self.dispatcher.emitter().has_pending() {
-                        // Events a handler emitted go out before its response
-                        // reaches other clients... and before later ones here.
-                        self.deliver_events(Some(&mut conn));
-                    }
+                    // Events a handler emitted go out before its response,
+                    // as in QEMU (SHUTDOWN before quit's reply).
+                    self.deliver_events(Some(&mut conn));
+                    conn.output.extend_from_slice(&self.scratch);
+                    self.scratch.clear();
                     if effects.quit {
                         quit = true;
                         break;

@@ -1,0 +1,577 @@
+//! Harness for the differential suite: runs QEMU 7.2 and `minimal` side by
+//! side, replays the same bytes to each on a fresh connection, and compares
+//! the normalised answers.
+//!
+//! Every case ends with a terminator, `\x01` followed by a `query-version`
+//! with id `"__end__"`. The control character discards whatever partial
+//! message the case left behind (one error line) and the `{` after it
+//! resynchronises the lexer, so the terminator always gets an answer carrying
+//! that id whatever state the parser was left in; reading stops there. Pauses
+//! between chunks only split writes; completion is never judged by time.
+
+use std::fmt::Write as _;
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The reference implementation.
+const QEMU: &str = "qemu-system-x86_64";
+/// How long a server may take to start accepting connections.
+const STARTUP: Duration = Duration::from_secs(20);
+/// Failure guard for one case on one server; never used to decide completion.
+const CASE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pause between the chunks of a split message.
+const CHUNK_PAUSE: Duration = Duration::from_millis(20);
+/// Lines of context shown around the first difference.
+const CONTEXT: usize = 6;
+/// Characters of one line or of the input shown in a report.
+const SHOWN: usize = 400;
+
+/// Set to print every QEMU transcript (with `--nocapture`).
+const SHOW_VAR: &str = "DIFFERENTIAL_SHOW";
+
+/// The id of the terminator's request.
+const END_ID: &str = "__end__";
+/// Resets the parser (one `stray '\u0001'` error) and asks for an answer with `END_ID`.
+const TERMINATOR: &[u8] = b"\x01{\"execute\":\"query-version\",\"id\":\"__end__\"}";
+
+/// How a case negotiates capabilities before sending its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nego {
+    /// Stay in capabilities negotiation mode.
+    None,
+    /// `qmp_capabilities` without arguments: command mode, OOB disabled.
+    Plain,
+    /// `qmp_capabilities` enabling `oob`.
+    Oob,
+}
+
+impl Nego {
+    fn request(self) -> Option<&'static [u8]> {
+        match self {
+            Nego::None => None,
+            Nego::Plain => Some(br#"{"execute":"qmp_capabilities"}"#),
+            Nego::Oob => Some(br#"{"execute":"qmp_capabilities","arguments":{"enable":["oob"]}}"#),
+        }
+    }
+}
+
+/// When a case's transcript is complete.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// Send the terminator and read up to its answer.
+    Marker,
+    /// Read until the server closes the connection (`quit`).
+    Eof,
+}
+
+/// One input replayed to both servers.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// Unique name, shown in failures.
+    pub name: String,
+    /// Negotiation done before the input.
+    pub nego: Nego,
+    /// The input, written chunk by chunk with a short pause in between.
+    pub chunks: Vec<Vec<u8>>,
+    /// How the transcript ends.
+    pub end: End,
+    /// Events compared (timestamp masked) instead of dropped.
+    pub keep_events: Vec<&'static str>,
+}
+
+impl Case {
+    /// A case written in one go.
+    pub fn new(name: impl Into<String>, nego: Nego, input: impl AsRef<[u8]>) -> Self {
+        Case::split(name, nego, &[input.as_ref()])
+    }
+
+    /// A case written in several chunks.
+    pub fn split(name: impl Into<String>, nego: Nego, chunks: &[&[u8]]) -> Self {
+        Case {
+            name: name.into(),
+            nego,
+            chunks: chunks.iter().map(|c| c.to_vec()).collect(),
+            end: End::Marker,
+            keep_events: Vec::new(),
+        }
+    }
+
+    /// Reads until EOF instead of sending the terminator.
+    pub fn until_eof(mut self) -> Self {
+        self.end = End::Eof;
+        self
+    }
+
+    /// Compares events named `name` (timestamps masked) instead of dropping them.
+    pub fn keep_event(mut self, name: &'static str) -> Self {
+        self.keep_events.push(name);
+        self
+    }
+}
+
+/// Runs `cases` against a fresh QEMU and a fresh `minimal`; panics listing
+/// every case whose normalised transcripts differ. With `DIFFERENTIAL_SHOW`
+/// set, prints what QEMU answered to each case.
+///
+/// Returns without running anything (after saying so on stderr) when QEMU is
+/// not installed, unless `CI` is set, in which case that is a failure.
+pub fn run_group(group: &str, cases: Vec<Case>) {
+    let mut names: Vec<&str> = cases.iter().map(|c| c.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+        panic!("{group}: duplicate case name {}", w[0]);
+    }
+    let Some(mut pair) = Pair::start() else {
+        return;
+    };
+    let show = std::env::var_os(SHOW_VAR).is_some();
+    let mut failures = Vec::new();
+    for case in &cases {
+        let qemu = pair.qemu.replay(case);
+        let ours = pair.ours.replay(case);
+        if show {
+            eprintln!("--- {group} / {}: qemu said", case.name);
+            for line in &qemu.lines {
+                eprintln!("    {}", shown(line));
+            }
+        }
+        if let Some(report) = compare(case, &qemu, &ours) {
+            failures.push(report);
+        }
+    }
+    eprintln!(
+        "differential {group}: {} cases, {} differ",
+        cases.len(),
+        failures.len()
+    );
+    if !failures.is_empty() {
+        panic!(
+            "{group}: {} of {} cases differ from QEMU\n\n{}",
+            failures.len(),
+            cases.len(),
+            failures.join("\n")
+        );
+    }
+}
+
+/// A directory removed on drop.
+#[derive(Debug)]
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("monitor-diff-{}-{n}", std::process::id()));
+        // A leftover from a crashed run with a recycled pid.
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create the temporary directory");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// QEMU and `minimal`, killed on drop; the directory goes last.
+#[derive(Debug)]
+struct Pair {
+    qemu: Server,
+    ours: Server,
+    _dir: TempDir,
+}
+
+impl Pair {
+    fn start() -> Option<Pair> {
+        let Some(qemu) = find_in_path(QEMU) else {
+            if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
+                panic!("{QEMU} not found on PATH; the differential suite must run in CI (install QEMU 7.2)");
+            }
+            eprintln!("SKIPPED: {QEMU} not found; differential suite not run");
+            return None;
+        };
+        let dir = TempDir::new();
+        let mut qemu = Server::spawn(
+            "qemu",
+            &qemu,
+            &[
+                "-machine",
+                "none",
+                "-accel",
+                "tcg",
+                "-display",
+                "none",
+                "-nodefaults",
+            ],
+            &dir.0,
+        );
+        let mut ours = Server::spawn(
+            "minimal",
+            Path::new(env!("CARGO_BIN_EXE_minimal")),
+            &[],
+            &dir.0,
+        );
+        for server in [&mut qemu, &mut ours] {
+            if let Err(e) = server.connect() {
+                panic!("{e}");
+            }
+        }
+        Some(Pair {
+            qemu,
+            ours,
+            _dir: dir,
+        })
+    }
+}
+
+fn find_in_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+/// A server process listening on a unix socket.
+#[derive(Debug)]
+struct Server {
+    name: &'static str,
+    child: Child,
+    socket: PathBuf,
+    log: PathBuf,
+}
+
+impl Server {
+    fn spawn(name: &'static str, program: &Path, args: &[&str], dir: &Path) -> Server {
+        let socket = dir.join(format!("{name}.sock"));
+        let log = dir.join(format!("{name}.log"));
+        let stderr = std::fs::File::create(&log).expect("create the log file");
+        let child = Command::new(program)
+            .args(args)
+            .arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", socket.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        Server {
+            name,
+            child,
+            socket,
+            log,
+        }
+    }
+
+    /// Connects, retrying until the socket accepts (it may not exist yet, or
+    /// the backlog may be full while the previous connection is torn down).
+    fn connect(&mut self) -> Result<UnixStream, String> {
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            let err = match UnixStream::connect(&self.socket) {
+                Ok(stream) => return Ok(stream),
+                Err(e) => e,
+            };
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                return Err(format!(
+                    "{} exited ({status}); its stderr:\n{log}",
+                    self.name
+                ));
+            }
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "{} does not accept connections on {} after {STARTUP:?}: {err}",
+                    self.name,
+                    self.socket.display()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Everything the server answers to `case` on a fresh connection.
+    fn replay(&mut self, case: &Case) -> Transcript {
+        let mut transcript = Transcript::default();
+        if let Err(e) = self.session(case, &mut transcript.lines) {
+            transcript.error = Some(e);
+        }
+        transcript
+    }
+
+    fn session(&mut self, case: &Case, lines: &mut Vec<Vec<u8>>) -> Result<(), String> {
+        let deadline = Instant::now() + CASE_TIMEOUT;
+        let mut stream = self.connect()?;
+        let mut reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
+        let mut next = |lines: &mut Vec<Vec<u8>>| next_json(&mut reader, deadline, lines);
+        next(lines).map_err(|e| format!("no greeting: {e}"))?;
+        if let Some(request) = case.nego.request() {
+            stream.write_all(request).map_err(|e| e.to_string())?;
+            while is_event(next(lines)?.as_ref()) {}
+        }
+        for (i, chunk) in case.chunks.iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(CHUNK_PAUSE);
+            }
+            stream
+                .write_all(chunk)
+                .map_err(|e| format!("writing chunk {i}: {e}"))?;
+        }
+        match case.end {
+            End::Marker => {
+                stream
+                    .write_all(TERMINATOR)
+                    .map_err(|e| format!("writing the terminator: {e}"))?;
+                loop {
+                    let value = next(lines)?;
+                    if value.as_ref().and_then(|v| v.get("id")) == Some(&Value::from(END_ID)) {
+                        return Ok(());
+                    }
+                }
+            }
+            End::Eof => loop {
+                match next(lines) {
+                    Ok(_) => {}
+                    Err(e) if e == CLOSED => return Ok(()),
+                    Err(e) => return Err(e),
+                }
+            },
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const CLOSED: &str = "connection closed";
+
+/// Reads one line into `lines`; its JSON value if it parses.
+fn next_json(
+    reader: &mut BufReader<UnixStream>,
+    deadline: Instant,
+    lines: &mut Vec<Vec<u8>>,
+) -> Result<Option<Value>, String> {
+    match read_line(reader, deadline) {
+        Ok(Some(line)) => {
+            let value = serde_json::from_slice(&line).ok();
+            lines.push(line);
+            Ok(value)
+        }
+        Ok(None) => Err(CLOSED.to_owned()),
+        Err(e) => Err(format!("reading: {e}")),
+    }
+}
+
+/// One line including its terminator; `None` at EOF.
+fn read_line(reader: &mut BufReader<UnixStream>, deadline: Instant) -> io::Result<Option<Vec<u8>>> {
+    let mut line = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "no complete answer within {CASE_TIMEOUT:?} (partial line {:?})",
+                    shown(&line)
+                ),
+            ));
+        }
+        reader.get_ref().set_read_timeout(Some(left))?;
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) if line.is_empty() => return Ok(None),
+            Ok(_) if line.ends_with(b"\n") => return Ok(Some(line)),
+            Ok(0) => return Ok(Some(line)),
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn is_event(value: Option<&Value>) -> bool {
+    value.is_some_and(|v| v.get("event").is_some())
+}
+
+/// What one server answered: raw lines, and why reading stopped early if it did.
+#[derive(Debug, Default)]
+struct Transcript {
+    lines: Vec<Vec<u8>>,
+    error: Option<String>,
+}
+
+/// A line reduced to what must match QEMU.
+#[derive(Debug)]
+struct Line {
+    /// The line as received.
+    raw: Vec<u8>,
+    /// Parsed and normalised, if it is JSON serde_json can read.
+    json: Option<Value>,
+    /// Wire text of every string and number, sorted, when the line was not
+    /// normalised: catches what `Value` equality hides (`100` vs `1e2`,
+    /// `\u00E9` vs `\u00e9` vs a raw `é`).
+    scalars: Option<Vec<String>>,
+}
+
+impl PartialEq for Line {
+    fn eq(&self, other: &Line) -> bool {
+        match (&self.json, &other.json) {
+            (Some(a), Some(b)) => {
+                a == b
+                    && self.raw.ends_with(b"\r\n") == other.raw.ends_with(b"\r\n")
+                    && self.raw.is_ascii() == other.raw.is_ascii()
+                    && (self.scalars.is_none()
+                        || other.scalars.is_none()
+                        || self.scalars == other.scalars)
+            }
+            _ => self.raw == other.raw,
+        }
+    }
+}
+
+/// Drops events (unless kept), masks the greeting's version, the results of
+/// `query-version` and `query-commands`, and kept events' timestamps.
+fn normalise(case: &Case, transcript: &Transcript) -> Vec<Line> {
+    let mut out = Vec::new();
+    for (i, raw) in transcript.lines.iter().enumerate() {
+        let Ok(mut value) = serde_json::from_slice::<Value>(raw) else {
+            out.push(Line {
+                raw: raw.clone(),
+                json: None,
+                scalars: None,
+            });
+            continue;
+        };
+        let mut masked = false;
+        if i == 0 {
+            if let Some(qmp) = value.get_mut("QMP").and_then(Value::as_object_mut) {
+                masked = qmp.remove("version").is_some();
+            }
+        } else if let Some(name) = value.get("event").cloned() {
+            if !case.keep_events.iter().any(|kept| name == *kept) {
+                continue;
+            }
+            if let Some(ts) = value.get_mut("timestamp") {
+                *ts = Value::from("<timestamp>");
+                masked = true;
+            }
+        } else if let Some(ret) = value.get_mut("return") {
+            let placeholder = if ret.get("qemu").is_some() && ret.get("package").is_some() {
+                Some("<query-version>")
+            } else if ret.as_array().is_some_and(|items| {
+                !items.is_empty() && items.iter().all(|item| item.get("name").is_some())
+            }) {
+                Some("<query-commands>")
+            } else {
+                None
+            };
+            if let Some(placeholder) = placeholder {
+                *ret = Value::from(placeholder);
+                masked = true;
+            }
+        }
+        out.push(Line {
+            raw: raw.clone(),
+            json: Some(value),
+            scalars: (!masked).then(|| scalars(raw)),
+        });
+    }
+    out
+}
+
+/// The wire text of every string and number in a JSON line, sorted.
+fn scalars(raw: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < raw.len() {
+        let start = i;
+        match raw[i] {
+            b'"' => {
+                i += 1;
+                while i < raw.len() && raw[i] != b'"' {
+                    i += if raw[i] == b'\\' { 2 } else { 1 };
+                }
+                i = (i + 1).min(raw.len());
+            }
+            b'-' | b'0'..=b'9' => {
+                while i < raw.len()
+                    && matches!(raw[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        }
+        out.push(String::from_utf8_lossy(&raw[start..i]).into_owned());
+    }
+    out.sort_unstable();
+    out
+}
+
+/// A report when the transcripts differ, `None` when they match.
+fn compare(case: &Case, qemu: &Transcript, ours: &Transcript) -> Option<String> {
+    let (a, b) = (normalise(case, qemu), normalise(case, ours));
+    if qemu.error.is_none() && ours.error.is_none() && a == b {
+        return None;
+    }
+    let first = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut report = format!("=== case `{}` (negotiation: {:?})\n", case.name, case.nego);
+    let sent: Vec<String> = case.chunks.iter().map(|c| shown(c)).collect();
+    let _ = writeln!(report, "sent: {}", sent.join(" | "));
+    for (who, transcript, lines) in [("qemu", qemu, &a), ("ours", ours, &b)] {
+        let _ = writeln!(
+            report,
+            "{who}: {} lines ({} after normalisation){}",
+            transcript.lines.len(),
+            lines.len(),
+            transcript
+                .error
+                .as_ref()
+                .map(|e| format!(", stopped early: {e}"))
+                .unwrap_or_default()
+        );
+        let from = first.saturating_sub(CONTEXT);
+        let to = (first + CONTEXT).min(lines.len());
+        if from > 0 {
+            let _ = writeln!(report, "  ... {from} equal lines");
+        }
+        for (n, line) in lines.iter().enumerate().take(to).skip(from) {
+            let mark = if n == first { ">" } else { " " };
+            let _ = writeln!(report, " {mark}{n:4} {}", shown(&line.raw));
+        }
+        if to < lines.len() {
+            let _ = writeln!(report, "  ... {} more lines", lines.len() - to);
+        }
+    }
+    Some(report)
+}
+
+/// Bytes as escaped ASCII, cut to a readable length.
+fn shown(bytes: &[u8]) -> String {
+    let text = bytes.escape_ascii().to_string();
+    if text.len() <= SHOWN {
+        text
+    } else {
+        format!("{}... ({} bytes)", &text[..SHOWN], bytes.len())
+    }
+}

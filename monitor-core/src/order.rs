@@ -1,0 +1,210 @@
+//! The iteration orders of QEMU's hash tables, so that "the first problem"
+//! is the same problem QEMU reports.
+//!
+//! - `QDict` (request members): 512 buckets by `tdb_hash`, newest first in
+//!   a bucket ([`qdict_order`]).
+//! - GLib's `GHashTable` keyed by `g_str_hash` (the leftover members QEMU's
+//!   input visitor reports as unexpected): open addressing with quadratic
+//!   probing, 8 slots to start ([`first_leftover`]). Exact while the table
+//!   does not resize (up to 7 members); larger tables are rehashed in slot
+//!   order, which may differ from GLib's in-place resize.
+
+/// QEMU's `tdb_hash` over a key's (modified UTF-8) bytes.
+fn tdb_hash(key: &str) -> u32 {
+    let bytes = modified_utf8(key);
+    let mut value = 0x238F_13AFu32.wrapping_mul(bytes.len() as u32);
+    for (i, &b) in bytes.iter().enumerate() {
+        value = value.wrapping_add(u32::from(b) << ((i * 5) % 24));
+    }
+    1_103_515_243u32.wrapping_mul(value).wrapping_add(12345)
+}
+
+/// QEMU stores U+0000 as `\xC0\x80`.
+fn modified_utf8(key: &str) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(key.len());
+    for b in key.bytes() {
+        if b == 0 {
+            bytes.extend_from_slice(&[0xC0, 0x80]);
+        } else {
+            bytes.push(b);
+        }
+    }
+    bytes
+}
+
+/// The order in which QEMU's `qdict_first`/`qdict_next` visit the keys
+/// (given in insertion order): by bucket, newest first within a bucket.
+/// Returns indices into the input.
+///
+/// # Examples
+///
+/// ```
+/// let order = monitor_core::request::qdict_order(["execute", "arguments", "foo"].into_iter());
+/// assert_eq!(order.len(), 3);
+/// ```
+pub fn qdict_order<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<usize> {
+    const QDICT_BUCKET_MAX: u32 = 512;
+    let mut order: Vec<(u32, usize)> = keys
+        .enumerate()
+        .map(|(i, k)| (tdb_hash(k) % QDICT_BUCKET_MAX, i))
+        .collect();
+    order.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    order.into_iter().map(|(_, i)| i).collect()
+}
+
+/// GLib's `g_str_hash` (djb2 over *signed* chars).
+fn g_str_hash(key: &str) -> u32 {
+    let mut h: u32 = 5381;
+    for b in modified_utf8(key) {
+        h = (h << 5).wrapping_add(h).wrapping_add(b as i8 as i32 as u32);
+    }
+    h
+}
+
+const UNUSED: u32 = 0;
+const TOMBSTONE: u32 = 1;
+const PRIME_MOD: [u32; 32] = [
+    1, 2, 3, 7, 13, 31, 61, 127, 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071,
+    262139, 524287, 1048573, 2097143, 4194301, 8388593, 16777213, 33554393, 67108859, 134217689,
+    268435399, 536870909, 1073741789, 2147483647,
+];
+
+/// A model of a `GHashTable` with string keys (slot order only).
+struct GHash<'a> {
+    hashes: Vec<u32>,
+    keys: Vec<&'a str>,
+    modulo: u32,
+    nnodes: usize,
+    noccupied: usize,
+}
+
+impl<'a> GHash<'a> {
+    fn with_shift(shift: usize) -> Self {
+        let size = 1usize << shift;
+        GHash {
+            hashes: vec![UNUSED; size],
+            keys: vec![""; size],
+            modulo: PRIME_MOD[shift],
+            nnodes: 0,
+            noccupied: 0,
+        }
+    }
+
+    fn hash(key: &str) -> u32 {
+        let h = g_str_hash(key);
+        if h < 2 {
+            2
+        } else {
+            h
+        }
+    }
+
+    fn lookup(&self, key: &str, hash: u32) -> usize {
+        let mask = self.hashes.len() - 1;
+        let mut index = (hash.wrapping_mul(11) % self.modulo) as usize;
+        let mut step = 0;
+        let mut tombstone = None;
+        while self.hashes[index] != UNUSED {
+            if self.hashes[index] == hash && self.keys[index] == key {
+                return index;
+            }
+            if self.hashes[index] == TOMBSTONE && tombstone.is_none() {
+                tombstone = Some(index);
+            }
+            step += 1;
+            index = (index + step) & mask;
+        }
+        tombstone.unwrap_or(index)
+    }
+
+    fn insert(&mut self, key: &'a str) {
+        let hash = Self::hash(key);
+        let index = self.lookup(key, hash);
+        if self.hashes[index] >= 2 {
+            return;
+        }
+        if self.hashes[index] == UNUSED {
+            self.noccupied += 1;
+        }
+        self.hashes[index] = hash;
+        self.keys[index] = key;
+        self.nnodes += 1;
+        self.maybe_resize();
+    }
+
+    fn remove(&mut self, key: &str) {
+        let hash = Self::hash(key);
+        let index = self.lookup(key, hash);
+        if self.hashes[index] < 2 {
+            return;
+        }
+        self.hashes[index] = TOMBSTONE;
+        self.nnodes -= 1;
+        self.maybe_resize();
+    }
+
+    fn maybe_resize(&mut self) {
+        let size = self.hashes.len();
+        if (size > self.nnodes * 4 && size > 8) || size <= self.noccupied + self.noccupied / 16 {
+            let wanted = (self.nnodes as f64 * 1.333) as usize;
+            let shift = (usize::BITS - wanted.leading_zeros()).max(3) as usize;
+            let mut table = GHash::with_shift(shift.min(PRIME_MOD.len() - 1));
+            for i in 0..size {
+                if self.hashes[i] >= 2 {
+                    let index = table.lookup(self.keys[i], self.hashes[i]);
+                    table.hashes[index] = self.hashes[i];
+                    table.keys[index] = self.keys[i];
+                    table.nnodes += 1;
+                    table.noccupied += 1;
+                }
+            }
+            *self = table;
+        }
+    }
+
+    fn first(&self) -> Option<&'a str> {
+        (0..self.hashes.len())
+            .find(|&i| self.hashes[i] >= 2)
+            .map(|i| self.keys[i])
+    }
+}
+
+/// The member QEMU's input visitor reports as unexpected: the first key, in
+/// `GHashTable` slot order, of the object's members (`all`, in input order)
+/// that the visitor did not consume.
+pub(crate) fn first_leftover<'a>(
+    all: &[&'a str],
+    consumed: impl Fn(&str) -> bool,
+) -> Option<&'a str> {
+    let mut table = GHash::with_shift(3);
+    for i in qdict_order(all.iter().copied()) {
+        table.insert(all[i]);
+    }
+    for key in all.iter().filter(|k| consumed(k)) {
+        table.remove(key);
+    }
+    table.first()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leftover_matches_qemu_7_2() {
+        // Observed with query-version's arguments on QEMU 7.2.
+        assert_eq!(first_leftover(&["a", "b"], |_| false), Some("b"));
+        assert_eq!(first_leftover(&["x", "y"], |_| false), Some("y"));
+        assert_eq!(
+            first_leftover(&["foo", "bar", "baz"], |_| false),
+            Some("baz")
+        );
+        assert_eq!(first_leftover(&["b", "a"], |_| false), Some("b"));
+    }
+
+    #[test]
+    fn consumed_members_are_not_reported() {
+        assert_eq!(first_leftover(&["a", "b"], |k| k == "b"), Some("a"));
+        assert_eq!(first_leftover(&["a"], |k| k == "a"), None);
+    }
+}
