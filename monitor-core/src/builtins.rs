@@ -3,8 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::args;
-use crate::command::{Command, Context, Handler, Outcome, Reply, SessionCommand};
+use crate::command::{
+    schema_of, Command, Context, EventDescriptor, Handler, Outcome, Reply, SessionCommand,
+};
 use crate::event::Event;
+use crate::schema::{Member, ObjectInfo, Schema, SchemaGen, TypeKey, Variant};
 use crate::value::Map;
 
 /// `query-version`'s `qemu` member.
@@ -64,6 +67,26 @@ impl Default for VersionInfo {
     }
 }
 
+impl Schema for VersionInfo {
+    fn schema(gen: &mut SchemaGen) -> String {
+        gen.object::<Self>(|gen| {
+            let triple = gen.object::<VersionTriple>(|gen| {
+                // QEMU's schema order (the wire order differs).
+                let int = gen.describe::<i64>();
+                ObjectInfo::new(vec![
+                    Member::new("major", int.clone()),
+                    Member::new("minor", int.clone()),
+                    Member::new("micro", int),
+                ])
+            });
+            ObjectInfo::new(vec![
+                Member::new("qemu", triple),
+                Member::new("package", gen.describe::<String>()),
+            ])
+        })
+    }
+}
+
 /// `qmp_capabilities`' argument enum (QEMU's `QMPCapability`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -79,10 +102,216 @@ impl Capability {
     }
 }
 
+impl Schema for Capability {
+    fn schema(gen: &mut SchemaGen) -> String {
+        gen.enumeration::<Self>(&["oob"])
+    }
+}
+
 /// `qmp_capabilities`' arguments.
 #[derive(Debug, Deserialize)]
 pub(crate) struct CapabilitiesArgs {
     pub(crate) enable: Option<Vec<Capability>>,
+}
+
+impl Schema for CapabilitiesArgs {
+    fn schema(gen: &mut SchemaGen) -> String {
+        gen.object::<Self>(|gen| {
+            ObjectInfo::new(vec![Member::optional(
+                "enable",
+                gen.describe::<Vec<Capability>>(),
+            )])
+        })
+    }
+}
+
+/// `query-commands` and `query-events` entries: `{"name": str}`.
+#[derive(Debug, Serialize)]
+pub(crate) struct NameInfo<'a> {
+    pub(crate) name: &'a str,
+}
+
+impl Schema for NameInfo<'static> {
+    fn schema(gen: &mut SchemaGen) -> String {
+        gen.object::<Self>(|gen| {
+            ObjectInfo::new(vec![Member::new("name", gen.describe::<String>())])
+        })
+    }
+}
+
+/// The result of `query-qmp-schema`, described as QEMU describes it.
+pub(crate) struct SchemaInfoType;
+
+impl Schema for SchemaInfoType {
+    fn schema(gen: &mut SchemaGen) -> String {
+        gen.object::<Self>(|gen| {
+            let metas = [
+                "builtin",
+                "enum",
+                "array",
+                "object",
+                "alternate",
+                "command",
+                "event",
+            ];
+            let meta = gen.enumeration_keyed(TypeKey::Named("SchemaMetaType".into()), &metas);
+            let str_t = gen.describe::<String>();
+            let strs = gen.describe::<Vec<String>>();
+            let any = gen.builtin("any", "value");
+            let bool_t = gen.describe::<bool>();
+            let obj = |gen: &mut SchemaGen, key: &str, members: Vec<Member>| {
+                gen.object_keyed(TypeKey::Named(key.into()), |_| ObjectInfo::new(members))
+            };
+            let json_types = [
+                "string", "number", "int", "boolean", "null", "object", "array", "value",
+            ];
+            let json_type = gen.enumeration_keyed(TypeKey::Named("JSONType".into()), &json_types);
+            let builtin = obj(
+                gen,
+                "SchemaInfoBuiltin",
+                vec![Member::new("json-type", json_type)],
+            );
+            let enum_member = obj(
+                gen,
+                "SchemaInfoEnumMember",
+                vec![
+                    Member::new("name", str_t.clone()),
+                    Member::optional("features", strs.clone()),
+                ],
+            );
+            let enum_members = gen.array(enum_member);
+            let mut values = Member::new("values", strs.clone());
+            values.features.push("deprecated".into());
+            let enumeration = obj(
+                gen,
+                "SchemaInfoEnum",
+                vec![Member::new("members", enum_members), values],
+            );
+            let array = obj(
+                gen,
+                "SchemaInfoArray",
+                vec![Member::new("element-type", str_t.clone())],
+            );
+            let member = obj(
+                gen,
+                "SchemaInfoObjectMember",
+                vec![
+                    Member::new("name", str_t.clone()),
+                    Member::new("type", str_t.clone()),
+                    Member::optional("default", any),
+                    Member::optional("features", strs.clone()),
+                ],
+            );
+            let members = gen.array(member);
+            let variant = obj(
+                gen,
+                "SchemaInfoObjectVariant",
+                vec![
+                    Member::new("case", str_t.clone()),
+                    Member::new("type", str_t.clone()),
+                ],
+            );
+            let variants = gen.array(variant);
+            let object = obj(
+                gen,
+                "SchemaInfoObject",
+                vec![
+                    Member::new("members", members),
+                    Member::optional("tag", str_t.clone()),
+                    Member::optional("variants", variants),
+                ],
+            );
+            let alt_member = obj(
+                gen,
+                "SchemaInfoAlternateMember",
+                vec![Member::new("type", str_t.clone())],
+            );
+            let alt_members = gen.array(alt_member);
+            let alternate = obj(
+                gen,
+                "SchemaInfoAlternate",
+                vec![Member::new("members", alt_members)],
+            );
+            let command = obj(
+                gen,
+                "SchemaInfoCommand",
+                vec![
+                    Member::new("arg-type", str_t.clone()),
+                    Member::new("ret-type", str_t.clone()),
+                    Member::optional("allow-oob", bool_t),
+                ],
+            );
+            let event = obj(
+                gen,
+                "SchemaInfoEvent",
+                vec![Member::new("arg-type", str_t.clone())],
+            );
+            let cases = [
+                builtin,
+                enumeration,
+                array,
+                object,
+                alternate,
+                command,
+                event,
+            ];
+            ObjectInfo {
+                members: vec![
+                    Member::new("name", str_t),
+                    Member::new("meta-type", meta),
+                    Member::optional("features", strs),
+                ],
+                tag: Some("meta-type".into()),
+                variants: metas
+                    .iter()
+                    .zip(cases)
+                    .map(|(case, type_name)| Variant {
+                        case: (*case).to_owned(),
+                        type_name,
+                    })
+                    .collect(),
+            }
+        })
+    }
+}
+
+/// `SHUTDOWN`'s data.
+#[derive(Debug, Serialize)]
+pub(crate) struct Shutdown {
+    guest: bool,
+    reason: &'static str,
+}
+
+/// QEMU's `ShutdownCause`.
+pub(crate) struct ShutdownCause;
+
+impl Schema for ShutdownCause {
+    fn schema(gen: &mut SchemaGen) -> String {
+        gen.enumeration::<Self>(&[
+            "none",
+            "host-error",
+            "host-qmp-quit",
+            "host-qmp-system-reset",
+            "host-signal",
+            "host-ui",
+            "guest-shutdown",
+            "guest-reset",
+            "guest-panic",
+            "subsystem-reset",
+            "snapshot-load",
+        ])
+    }
+}
+
+impl Schema for Shutdown {
+    fn schema(gen: &mut SchemaGen) -> String {
+        gen.object::<Self>(|gen| {
+            ObjectInfo::new(vec![
+                Member::new("guest", gen.describe::<bool>()),
+                Member::new("reason", gen.describe::<ShutdownCause>()),
+            ])
+        })
+    }
 }
 
 fn query_version(ctx: &Context<'_>, arguments: Map) -> Outcome {
@@ -92,11 +321,6 @@ fn query_version(ctx: &Context<'_>, arguments: Map) -> Outcome {
 
 fn quit(ctx: &Context<'_>, arguments: Map) -> Outcome {
     args::expect_none(&arguments)?;
-    #[derive(Serialize)]
-    struct Shutdown {
-        guest: bool,
-        reason: &'static str,
-    }
     let event = Event::new("SHUTDOWN").with_data(&Shutdown {
         guest: false,
         reason: "host-qmp-quit",
@@ -118,21 +342,44 @@ pub(crate) fn commands() -> Vec<Command> {
             "qmp_capabilities",
             Handler::Session(SessionCommand::Capabilities),
             "Enable QMP capabilities and leave capabilities negotiation mode.",
-        ),
+        )
+        .schema(schema_of::<CapabilitiesArgs>, schema_of::<()>),
         builtin(
             "query-version",
             Handler::Fn(query_version),
             "Return the current version of the VMM.",
-        ),
+        )
+        .schema(schema_of::<()>, schema_of::<VersionInfo>),
         builtin(
             "query-commands",
             Handler::Session(SessionCommand::QueryCommands),
             "Return the list of supported QMP commands.",
-        ),
+        )
+        .schema(schema_of::<()>, schema_of::<Vec<NameInfo<'static>>>),
         builtin(
             "quit",
             Handler::Fn(quit),
             "Emit SHUTDOWN, answer, and ask the VMM to exit.",
-        ),
+        )
+        .schema(schema_of::<()>, schema_of::<()>),
+        builtin(
+            "query-events",
+            Handler::Session(SessionCommand::QueryEvents),
+            "Return the list of events the VMM may emit.",
+        )
+        .schema(schema_of::<()>, schema_of::<Vec<NameInfo<'static>>>),
+        builtin(
+            "query-qmp-schema",
+            Handler::Session(SessionCommand::QuerySchema),
+            "Return the QMP wire ABI: every command, event and type.",
+        )
+        .schema(schema_of::<()>, schema_of::<Vec<SchemaInfoType>>),
     ]
+}
+
+/// The built-in events.
+pub(crate) fn events() -> Vec<EventDescriptor> {
+    vec![EventDescriptor::new("SHUTDOWN")
+        .data(schema_of::<Shutdown>)
+        .origin("the built-in `SHUTDOWN`")]
 }

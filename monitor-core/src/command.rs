@@ -17,6 +17,7 @@ use thiserror::Error;
 use crate::args;
 use crate::error::CommandError;
 use crate::event::Emitter;
+use crate::schema::{Schema, SchemaGen, SchemaInfo};
 use crate::value::Map;
 
 /// A command's successful result, already serialised in QEMU's format.
@@ -170,6 +171,10 @@ pub enum SessionCommand {
     Capabilities,
     /// `query-commands`.
     QueryCommands,
+    /// `query-events`.
+    QueryEvents,
+    /// `query-qmp-schema`.
+    QuerySchema,
 }
 
 impl fmt::Debug for Handler {
@@ -182,18 +187,22 @@ impl fmt::Debug for Handler {
     }
 }
 
-/// Schema hook: describes a type for introspection (filled in by the
-/// derive crate; `None` means "not described").
-pub type SchemaHook = fn() -> &'static str;
+/// Schema hook: describes a type for introspection and returns its name.
+pub type SchemaHook = fn(&mut SchemaGen) -> String;
+
+/// The schema hook of any [`Schema`] type.
+pub fn schema_of<T: Schema + ?Sized>(gen: &mut SchemaGen) -> String {
+    gen.describe::<T>()
+}
 
 /// A command: name, handler and flags.
 ///
 /// # Examples
 ///
 /// ```
-/// use monitor_core::{Command, CommandError};
+/// use monitor_core::{Command, CommandError, Schema};
 ///
-/// #[derive(serde::Deserialize)]
+/// #[derive(serde::Deserialize, Schema)]
 /// struct Args { a: i64, b: i64 }
 ///
 /// let add = Command::typed("x-add", |_ctx, args: Args| Ok::<_, CommandError>(args.a + args.b));
@@ -208,6 +217,7 @@ pub struct Command {
     doc: String,
     arg_type: Option<SchemaHook>,
     ret_type: Option<SchemaHook>,
+    features: Vec<String>,
 }
 
 impl Command {
@@ -222,6 +232,7 @@ impl Command {
             doc: String::new(),
             arg_type: None,
             ret_type: None,
+            features: Vec::new(),
         }
     }
 
@@ -231,8 +242,8 @@ impl Command {
     /// Use `()` for a command without arguments.
     pub fn typed<A, R, E, F>(name: impl Into<String>, f: F) -> Self
     where
-        A: DeserializeOwned,
-        R: Serialize,
+        A: DeserializeOwned + Schema,
+        R: Serialize + Schema,
         E: Into<CommandError>,
         F: Fn(&Context<'_>, A) -> Result<R, E> + Send + Sync + 'static,
     {
@@ -241,7 +252,20 @@ impl Command {
             let value = f(ctx, args).map_err(Into::into)?;
             Reply::new(&value)
         };
-        Self::new(name, Handler::Boxed(Arc::new(handler)))
+        Self::new(name, Handler::Boxed(Arc::new(handler))).schema(schema_of::<A>, schema_of::<R>)
+    }
+
+    /// Sets the argument and result schema hooks (introspection).
+    pub fn schema(mut self, arguments: SchemaHook, result: SchemaHook) -> Self {
+        self.arg_type = Some(arguments);
+        self.ret_type = Some(result);
+        self
+    }
+
+    /// Adds feature flags shown by introspection (`deprecated`, `unstable`, ...).
+    pub fn features<I: IntoIterator<Item = S>, S: Into<String>>(mut self, features: I) -> Self {
+        self.features.extend(features.into_iter().map(Into::into));
+        self
     }
 
     /// Allows the command with `exec-oob`.
@@ -286,6 +310,11 @@ impl Command {
     pub fn schema_hooks(&self) -> (Option<SchemaHook>, Option<SchemaHook>) {
         (self.arg_type, self.ret_type)
     }
+
+    /// Feature flags.
+    pub fn feature_flags(&self) -> &[String] {
+        &self.features
+    }
 }
 
 /// A compile-time registration, collected with `inventory`.
@@ -319,6 +348,8 @@ pub struct Registration {
     pub arg_type: Option<SchemaHook>,
     /// Result type schema hook.
     pub ret_type: Option<SchemaHook>,
+    /// Feature flags (`deprecated`, ...).
+    pub features: &'static [&'static str],
 }
 
 impl Registration {
@@ -336,6 +367,7 @@ impl Registration {
             doc: "",
             arg_type: None,
             ret_type: None,
+            features: &[],
         }
     }
 
@@ -348,11 +380,94 @@ impl Registration {
             doc: self.doc.to_owned(),
             arg_type: self.arg_type,
             ret_type: self.ret_type,
+            features: self.features.iter().map(|f| (*f).to_owned()).collect(),
         }
     }
 }
 
 inventory::collect!(Registration);
+
+/// An event the monitor declares (listed by `query-events` and the schema).
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::command::{schema_of, EventDescriptor};
+///
+/// let stop = EventDescriptor::new("STOP");
+/// let rtc = EventDescriptor::new("RTC_CHANGE").data(schema_of::<std::collections::BTreeMap<String, i64>>);
+/// assert_eq!(stop.name(), "STOP");
+/// assert_eq!(rtc.name(), "RTC_CHANGE");
+/// ```
+#[derive(Debug, Clone)]
+pub struct EventDescriptor {
+    name: String,
+    data: Option<SchemaHook>,
+    features: Vec<String>,
+    origin: String,
+}
+
+impl EventDescriptor {
+    /// An event without data.
+    pub fn new(name: impl Into<String>) -> Self {
+        let name = name.into();
+        EventDescriptor {
+            origin: format!("event `{name}` added at run time"),
+            name,
+            data: None,
+            features: Vec::new(),
+        }
+    }
+
+    /// The schema hook of its data.
+    pub fn data(mut self, hook: SchemaHook) -> Self {
+        self.data = Some(hook);
+        self
+    }
+
+    /// Where it was declared, for duplicate-name errors.
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = origin.into();
+        self
+    }
+
+    /// Adds feature flags.
+    pub fn features<I: IntoIterator<Item = S>, S: Into<String>>(mut self, features: I) -> Self {
+        self.features.extend(features.into_iter().map(Into::into));
+        self
+    }
+
+    /// The event name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A compile-time event declaration (what `#[derive(Event)]` submits).
+#[derive(Debug)]
+pub struct EventRegistration {
+    /// Event name.
+    pub name: &'static str,
+    /// Data schema hook (`None`: no data).
+    pub data: Option<SchemaHook>,
+    /// Where it is declared.
+    pub origin: &'static str,
+    /// Feature flags.
+    pub features: &'static [&'static str],
+}
+
+impl EventRegistration {
+    fn to_descriptor(&self) -> EventDescriptor {
+        EventDescriptor {
+            name: self.name.to_owned(),
+            data: self.data,
+            features: self.features.iter().map(|f| (*f).to_owned()).collect(),
+            origin: self.origin.to_owned(),
+        }
+    }
+}
+
+inventory::collect!(EventRegistration);
 
 /// Registers a command at compile time (re-export of `inventory::submit!`).
 #[macro_export]
@@ -363,6 +478,16 @@ macro_rules! submit {
 /// Errors building the registry.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RegistryError {
+    /// Two events share a name.
+    #[error("event `{name}` is declared twice: by {first} and by {second}")]
+    DuplicateEvent {
+        /// The name.
+        name: String,
+        /// The declaration kept.
+        first: String,
+        /// The declaration refused.
+        second: String,
+    },
     /// Two commands share a name.
     #[error("command `{name}` is defined twice: by {first} and by {second}")]
     Duplicate {
@@ -380,6 +505,7 @@ pub enum RegistryError {
 pub struct Registry {
     by_name: HashMap<String, Arc<Command>>,
     order: Vec<String>,
+    events: Vec<EventDescriptor>,
 }
 
 impl Registry {
@@ -404,7 +530,68 @@ impl Registry {
         for r in registrations {
             registry.insert(r.to_command())?;
         }
+        for event in crate::builtins::events() {
+            registry.insert_event(event)?;
+        }
+        let mut events: Vec<&EventRegistration> =
+            inventory::iter::<EventRegistration>.into_iter().collect();
+        events.sort_by_key(|r| r.name);
+        for e in events {
+            registry.insert_event(e.to_descriptor())?;
+        }
         Ok(registry)
+    }
+
+    /// Declares an event.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::DuplicateEvent`] if the name is taken.
+    pub fn insert_event(&mut self, event: EventDescriptor) -> Result<(), RegistryError> {
+        if let Some(existing) = self.events.iter().find(|e| e.name == event.name) {
+            return Err(RegistryError::DuplicateEvent {
+                name: event.name.clone(),
+                first: existing.origin.clone(),
+                second: event.origin,
+            });
+        }
+        self.events.push(event);
+        Ok(())
+    }
+
+    /// Declared events, in declaration order.
+    pub fn events(&self) -> impl Iterator<Item = &EventDescriptor> {
+        self.events.iter()
+    }
+
+    /// The `query-qmp-schema` entries of every command and event.
+    ///
+    /// Commands without schema hooks take an object QEMU cannot describe:
+    /// their argument type is `any`-valued and so is their result.
+    pub fn schema(&self) -> Vec<SchemaInfo> {
+        let mut gen = SchemaGen::new();
+        for name in &self.order {
+            let Some(c) = self.by_name.get(name) else {
+                continue;
+            };
+            let arg = match c.arg_type {
+                Some(hook) => hook(&mut gen),
+                None => gen.builtin("any", "value"),
+            };
+            let ret = match c.ret_type {
+                Some(hook) => hook(&mut gen),
+                None => gen.builtin("any", "value"),
+            };
+            gen.command(&c.name, arg, ret, c.allow_oob, c.features.clone());
+        }
+        for e in &self.events {
+            let arg = match e.data {
+                Some(hook) => hook(&mut gen),
+                None => gen.empty_object(),
+            };
+            gen.event(&e.name, arg, e.features.clone());
+        }
+        gen.into_entries()
     }
 
     /// Adds a command.

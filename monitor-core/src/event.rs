@@ -127,6 +127,67 @@ impl Event {
     }
 }
 
+/// An event type with a fixed name, checked at compile time
+/// (`#[derive(Event)]` implements it).
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::{Emitter, TypedEvent};
+///
+/// #[derive(serde::Serialize)]
+/// struct RtcChange { offset: i64 }
+///
+/// impl TypedEvent for RtcChange {
+///     const NAME: &'static str = "RTC_CHANGE";
+/// }
+///
+/// let emitter = Emitter::new();
+/// emitter.emit(RtcChange { offset: 3 });
+/// let line = String::from_utf8(emitter.take_pending()[0].to_vec()).unwrap();
+/// assert!(line.ends_with("\"event\": \"RTC_CHANGE\", \"data\": {\"offset\": 3}}\r\n"));
+/// ```
+pub trait TypedEvent: Serialize {
+    /// The event name on the wire.
+    const NAME: &'static str;
+}
+
+/// Anything [`Emitter::emit`] takes: an [`Event`] or a [`TypedEvent`].
+pub trait IntoEvent {
+    /// Builds the event (stamped now).
+    fn into_event(self) -> Event;
+}
+
+impl IntoEvent for Event {
+    fn into_event(self) -> Event {
+        self
+    }
+}
+
+impl<T: TypedEvent> IntoEvent for T {
+    fn into_event(self) -> Event {
+        let event = Event::new(T::NAME);
+        match Reply::new(&self) {
+            // A unit struct serialises as null: an event without data.
+            Ok(data) if data.as_bytes() == b"{}" && is_unit(&self) => event,
+            Ok(data) => Event {
+                data: Some(data),
+                ..event
+            },
+            Err(e) => {
+                log::error!("event {}: cannot serialise its data: {e}", T::NAME);
+                event
+            }
+        }
+    }
+}
+
+/// Whether a value serialises as JSON `null` (a unit struct).
+fn is_unit<T: Serialize + ?Sized>(value: &T) -> bool {
+    let mut out = Vec::new();
+    wire::to_writer(&mut out, value).is_ok() && out == b"null"
+}
+
 /// Something to call when events are queued (the server's waker).
 pub(crate) type Notify = Arc<dyn Fn() + Send + Sync>;
 
@@ -171,8 +232,8 @@ impl Emitter {
     }
 
     /// Queues an event for every negotiated session. Never blocks on I/O.
-    pub fn emit(&self, event: Event) {
-        let line: Arc<[u8]> = event.to_line().into();
+    pub fn emit(&self, event: impl IntoEvent) {
+        let line: Arc<[u8]> = event.into_event().to_line().into();
         {
             let mut queue = self.inner.queue.lock();
             if queue.len() >= EVENT_QUEUE_LIMIT {

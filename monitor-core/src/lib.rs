@@ -15,24 +15,24 @@
 //!
 //! # Example
 //!
-//! Register a command, start a monitor, connect, negotiate and call it:
+//! Declare a command, start a monitor, connect, negotiate and call it:
 //!
 //! ```
-//! use monitor_core::{client::Client, Command, CommandError, Monitor};
-//! use serde::{Deserialize, Serialize};
+//! use monitor_core::{client::Client, qmp_command, CommandError, Monitor, Schema};
+//! use serde::Serialize;
 //!
-//! #[derive(Deserialize)]
-//! struct AddArgs { a: i64, b: i64 }
-//!
-//! #[derive(Serialize)]
+//! #[derive(Serialize, Schema)]
 //! struct Sum { sum: i64 }
+//!
+//! /// Add two numbers.
+//! #[qmp_command(name = "x-add")]
+//! fn x_add(a: i64, b: i64) -> Result<Sum, CommandError> {
+//!     Ok(Sum { sum: a + b })
+//! }
 //!
 //! let path = std::env::temp_dir().join(format!("crate-doc-{}.sock", std::process::id()));
 //! let monitor = Monitor::builder()
 //!     .version(1, 2, 0, "my-vmm")
-//!     .command(Command::typed("x-add", |_ctx, args: AddArgs| {
-//!         Ok::<_, CommandError>(Sum { sum: args.a + args.b })
-//!     }))
 //!     .listen_unix(&path)
 //!     .spawn()?;
 //!
@@ -45,6 +45,14 @@
 //! monitor.shutdown();
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Commands declared with [`qmp_command`] are collected with `inventory`
+//! from every crate linked into the program. A linker only keeps a library
+//! crate's object code when something in it is used, so a crate that does
+//! nothing but declare commands must be referenced from the binary (for
+//! example `use my_commands as _;` plus a call to any function of it); the
+//! examples keep their commands in the binary itself, and a test checks that
+//! every one of them is found at run time.
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(clippy::unwrap_used)]
@@ -56,9 +64,11 @@ pub mod command;
 mod error;
 pub mod event;
 mod monitor;
+mod order;
 mod parse;
 pub mod request;
 pub mod response;
+pub mod schema;
 pub mod server;
 pub mod session;
 pub mod stream;
@@ -70,10 +80,14 @@ pub use command::{
     Command, Context, Handler, Outcome, Registry, RegistryError, Reply, SessionInfo, StateMap,
 };
 pub use error::{CommandError, ErrorClass};
-pub use event::{Emitter, Event, Timestamp};
+pub use event::{Emitter, Event, IntoEvent, Timestamp, TypedEvent};
 pub use monitor::{Monitor, MonitorBuilder};
+pub use schema::Schema;
 pub use server::{Exit, ListenAddr, ServerConfig, ServerError};
 pub use value::{Map, Value};
+
+/// The macros: `#[qmp_command]`, `#[derive(Schema)]`, `#[derive(Event)]`.
+pub use monitor_derive::{qmp_command, Event, Schema};
 
 /// Errors of the crate's embedding API.
 #[derive(Debug, thiserror::Error)]

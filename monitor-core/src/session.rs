@@ -18,7 +18,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 
 use crate::args;
-use crate::builtins::{CapabilitiesArgs, VersionInfo};
+use crate::builtins::{CapabilitiesArgs, NameInfo, VersionInfo};
 use crate::command::{
     Context, Handler, HandlerFn, Outcome, Registry, Reply, SessionCommand, SessionInfo, StateMap,
 };
@@ -237,6 +237,13 @@ impl Session {
             Handler::Session(SessionCommand::QueryCommands) => {
                 return query_commands(dispatcher, &arguments)
             }
+            Handler::Session(SessionCommand::QueryEvents) => {
+                return query_events(dispatcher, &arguments)
+            }
+            Handler::Session(SessionCommand::QuerySchema) => {
+                args::expect_none(&arguments)?;
+                return Reply::new(&dispatcher.registry.read().schema());
+            }
         };
         let ctx = Context {
             state: &dispatcher.state,
@@ -279,11 +286,17 @@ impl Session {
 
 fn query_commands(dispatcher: &Dispatcher, arguments: &Map) -> Outcome {
     args::expect_none(arguments)?;
-    #[derive(serde::Serialize)]
-    struct CommandInfo<'a> {
-        name: &'a str,
-    }
     let registry = dispatcher.registry.read();
-    let list: Vec<CommandInfo<'_>> = registry.names().map(|name| CommandInfo { name }).collect();
+    let list: Vec<NameInfo<'_>> = registry.names().map(|name| NameInfo { name }).collect();
+    Reply::new(&list)
+}
+
+fn query_events(dispatcher: &Dispatcher, arguments: &Map) -> Outcome {
+    args::expect_none(arguments)?;
+    let registry = dispatcher.registry.read();
+    let list: Vec<NameInfo<'_>> = registry
+        .events()
+        .map(|e| NameInfo { name: e.name() })
+        .collect();
     Reply::new(&list)
 }

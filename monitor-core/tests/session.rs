@@ -2,17 +2,17 @@
 //! ordering, panics, and garbage.
 
 use monitor_core::session::{Dispatcher, Session};
-use monitor_core::{Command, CommandError, Emitter, ErrorClass, Registry, StateMap};
+use monitor_core::{Command, CommandError, Emitter, ErrorClass, Registry, Schema, StateMap};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Schema)]
 #[serde(rename_all = "kebab-case")]
 struct EchoArgs {
     value: i64,
     tag: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Schema)]
 struct Echoed {
     value: i64,
     tag: Option<String>,

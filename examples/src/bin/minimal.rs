@@ -3,22 +3,45 @@
 use std::{process::ExitCode, time::Duration};
 
 use examples::cli::{self, CliError};
-use monitor_core::{Command, CommandError, Event, ListenAddr, Monitor};
+use monitor_core::{qmp_command, CommandError, Event, ListenAddr, Monitor, Schema};
 use serde::Serialize;
 
 const USAGE: &str = "usage: minimal [-name NAME] [-qmp unix:PATH,server=on,wait=off | -qmp tcp:HOST:PORT,server=on,wait=off]...";
 
-#[derive(Serialize)]
+#[derive(Serialize, Schema)]
 struct StatusInfo {
-    status: &'static str,
-    singlestep: bool,
     running: bool,
+    singlestep: bool,
+    status: String,
 }
 
-#[derive(Serialize)]
+/// Query the run state (always running: there is no guest).
+#[qmp_command(name = "query-status")]
+fn query_status() -> Result<StatusInfo, CommandError> {
+    Ok(StatusInfo {
+        running: true,
+        singlestep: false,
+        status: "running".into(),
+    })
+}
+
+#[derive(Serialize, Schema)]
 struct NameInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<String>,
+}
+
+/// Return the name given with `-name`.
+#[qmp_command(name = "query-name")]
+fn query_name(name: &NameInfo) -> Result<&NameInfo, CommandError> {
+    Ok(name)
+}
+
+/// Sent every second, so a client can see events flow.
+#[derive(Serialize, Schema, Event)]
+#[event(name = "HEARTBEAT")]
+struct Heartbeat {
+    count: u64,
 }
 
 fn parse(args: &[String]) -> Result<(Vec<ListenAddr>, Option<String>), CliError> {
@@ -51,20 +74,9 @@ fn main() -> ExitCode {
         }
     };
     examples::logger::init();
-    let status = Command::typed("query-status", |_, ()| {
-        Ok::<_, CommandError>(StatusInfo {
-            status: "running",
-            singlestep: false,
-            running: true,
-        })
-    });
-    let name_cmd = Command::typed("query-name", move |_, ()| {
-        Ok::<_, CommandError>(NameInfo { name: name.clone() })
-    });
     let mut builder = Monitor::builder()
         .version(0, 1, 0, "minimal")
-        .command(status)
-        .command(name_cmd);
+        .state(NameInfo { name });
     for addr in &listeners {
         eprintln!("minimal: QMP on {addr}");
         builder = builder.listen(addr.clone());
@@ -78,14 +90,10 @@ fn main() -> ExitCode {
     };
     let emitter = monitor.events().clone();
     std::thread::spawn(move || {
-        (1u64..).for_each(|count| {
+        for count in 1.. {
             std::thread::sleep(Duration::from_secs(1));
-            if let Ok(event) =
-                Event::new("HEARTBEAT").with_data(&serde_json::json!({ "count": count }))
-            {
-                emitter.emit(event);
-            }
-        })
+            emitter.emit(Heartbeat { count });
+        }
     });
     match monitor.wait() {
         Ok(_) => ExitCode::SUCCESS,

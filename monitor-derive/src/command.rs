@@ -1,0 +1,546 @@
+//! `#[qmp_command]`: parse the options and the signature, validate, expand.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{FnArg, ItemFn, LitStr, Pat, ReturnType, Type};
+
+use crate::attrs::doc_comment;
+use crate::event::valid_name;
+
+#[derive(Default)]
+struct Options {
+    name: Option<LitStr>,
+    allow_oob: bool,
+    deprecated: bool,
+    features: Vec<LitStr>,
+}
+
+pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let mut func: ItemFn = match syn::parse2(item.clone()) {
+        Ok(f) => f,
+        Err(e) => {
+            let mut out = syn::Error::new(e.span(), "#[qmp_command] applies to a function")
+                .to_compile_error();
+            out.extend(item);
+            return out;
+        }
+    };
+    // Our parameter attributes must go whatever happens, or rustc would
+    // report them too.
+    let params = take_param_attrs(&mut func);
+    let result = parse_options(attr).and_then(|options| generate(&func, params, options));
+    match result {
+        Ok(generated) => quote! { #func #generated },
+        Err(e) => {
+            let e = e.to_compile_error();
+            quote! { #e #func }
+        }
+    }
+}
+
+fn parse_options(attr: TokenStream) -> syn::Result<Options> {
+    let mut o = Options::default();
+    let mut seen: Vec<String> = Vec::new();
+    let parser = syn::meta::parser(|meta| {
+        let key = meta
+            .path
+            .get_ident()
+            .map(|i| i.to_string())
+            .unwrap_or_default();
+        if seen.contains(&key) {
+            return Err(meta.error(format!("option `{key}` is given twice")));
+        }
+        seen.push(key.clone());
+        match key.as_str() {
+            "name" => {
+                let lit: LitStr = meta.value()?.parse()?;
+                if !valid_name(&lit.value()) {
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        "command names are not empty and use letters, digits, `-`, `_` and `.`",
+                    ));
+                }
+                o.name = Some(lit);
+            }
+            "allow_oob" => o.allow_oob = true,
+            "deprecated" => o.deprecated = true,
+            "features" => {
+                let array: syn::ExprArray = meta.value()?.parse()?;
+                for elem in array.elems {
+                    match elem {
+                        syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Str(s),
+                            ..
+                        }) if valid_name(&s.value()) => o.features.push(s),
+                        other => {
+                            return Err(syn::Error::new(other.span(), "features are non-empty string literals"))
+                        }
+                    }
+                }
+            }
+            _ => {
+                return Err(meta.error(
+                    "unknown option; expected `name = \"...\"`, `allow_oob`, `deprecated` or `features = [...]`",
+                ))
+            }
+        }
+        Ok(())
+    });
+    syn::parse::Parser::parse2(parser, attr)?;
+    Ok(o)
+}
+
+/// What a parameter carried: `#[args]`, `#[arg(name = ...)]`.
+#[derive(Default)]
+struct ParamAttrs {
+    args: Option<Span>,
+    rename: Option<LitStr>,
+    error: Option<syn::Error>,
+}
+
+fn take_param_attrs(func: &mut ItemFn) -> Vec<ParamAttrs> {
+    let mut out = Vec::new();
+    for input in &mut func.sig.inputs {
+        let mut p = ParamAttrs::default();
+        if let FnArg::Typed(pt) = input {
+            let mut keep = Vec::new();
+            for attr in pt.attrs.drain(..) {
+                if attr.path().is_ident("args") {
+                    p.args = Some(attr.span());
+                } else if attr.path().is_ident("arg") {
+                    let r = attr.parse_nested_meta(|meta| {
+                        if meta.path.is_ident("name") {
+                            let lit: LitStr = meta.value()?.parse()?;
+                            if !valid_name(&lit.value()) {
+                                return Err(syn::Error::new(
+                                    lit.span(),
+                                    "argument names are not empty",
+                                ));
+                            }
+                            p.rename = Some(lit);
+                            Ok(())
+                        } else {
+                            Err(meta.error("unknown #[arg] option; expected `name = \"...\"`"))
+                        }
+                    });
+                    if let Err(e) = r {
+                        p.error = Some(e);
+                    }
+                } else {
+                    keep.push(attr);
+                }
+            }
+            pt.attrs = keep;
+        }
+        out.push(p);
+    }
+    out
+}
+
+enum Extractor {
+    Session,
+    Emitter,
+    Context,
+    State(Box<Type>),
+}
+
+enum Param {
+    Extract(Extractor),
+    Arg { member: String, ty: Type },
+    Args(Type),
+}
+
+fn classify(input: &FnArg, attrs: ParamAttrs) -> syn::Result<Param> {
+    let pt = match input {
+        FnArg::Receiver(r) => {
+            return Err(syn::Error::new(
+                r.span(),
+                "QMP commands are plain functions: `self` is not allowed",
+            ))
+        }
+        FnArg::Typed(pt) => pt,
+    };
+    if let Some(e) = attrs.error {
+        return Err(e);
+    }
+    let ty = &*pt.ty;
+    if attrs.args.is_some() {
+        if matches!(ty, Type::Reference(_)) {
+            return Err(syn::Error::new(
+                ty.span(),
+                "the #[args] parameter is taken by value",
+            ));
+        }
+        return Ok(Param::Args(ty.clone()));
+    }
+    match ty {
+        Type::Reference(r) => {
+            if r.mutability.is_some() {
+                return Err(syn::Error::new(
+                    r.span(),
+                    "handlers get shared references: use `&T` (with interior mutability) instead of `&mut T`",
+                ));
+            }
+            if let Some(lit) = &attrs.rename {
+                return Err(syn::Error::new(lit.span(), "#[arg] names QMP arguments; `&T` parameters are extractors"));
+            }
+            let Type::Path(path) = &*r.elem else {
+                return Err(syn::Error::new(
+                    r.elem.span(),
+                    "this parameter is neither an extractor (`&State`, `&SessionInfo`, `&Emitter`, `&Context`) nor a QMP argument (an owned `Deserialize` type)",
+                ));
+            };
+            let last = path.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+            Ok(Param::Extract(match last.as_str() {
+                "SessionInfo" => Extractor::Session,
+                "Emitter" => Extractor::Emitter,
+                "Context" => Extractor::Context,
+                _ => Extractor::State(r.elem.clone()),
+            }))
+        }
+        Type::ImplTrait(_) | Type::TraitObject(_) | Type::Infer(_) | Type::Never(_) | Type::BareFn(_) | Type::Ptr(_) => {
+            Err(syn::Error::new(
+                ty.span(),
+                "this parameter is neither an extractor (`&State`, `&SessionInfo`, `&Emitter`, `&Context`) nor a QMP argument (an owned `Deserialize` type)",
+            ))
+        }
+        _ => {
+            let member = match (&attrs.rename, &*pt.pat) {
+                (Some(lit), _) => lit.value(),
+                (None, Pat::Ident(p)) => {
+                    let raw = p.ident.to_string();
+                    raw.trim_start_matches("r#").replace('_', "-")
+                }
+                (None, other) => {
+                    return Err(syn::Error::new(
+                        other.span(),
+                        "name this argument: use a plain identifier or #[arg(name = \"...\")]",
+                    ))
+                }
+            };
+            Ok(Param::Arg {
+                member,
+                ty: ty.clone(),
+            })
+        }
+    }
+}
+
+/// The `Ok` type of a `Result<T, E>` return, or the bare type.
+enum Returns {
+    Unit,
+    Result(Type),
+    Bare(Type),
+}
+
+fn returns(output: &ReturnType) -> Returns {
+    let ReturnType::Type(_, ty) = output else {
+        return Returns::Unit;
+    };
+    if let Type::Path(p) = &**ty {
+        if let Some(last) = p.path.segments.last() {
+            if last.ident == "Result" {
+                if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+                    if let Some(syn::GenericArgument::Type(ok)) = args.args.first() {
+                        return Returns::Result(ok.clone());
+                    }
+                }
+            }
+        }
+    }
+    Returns::Bare((**ty).clone())
+}
+
+fn generate(func: &ItemFn, attrs: Vec<ParamAttrs>, options: Options) -> syn::Result<TokenStream> {
+    let sig = &func.sig;
+    let mut errors: Option<syn::Error> = None;
+    let mut push = |e: syn::Error| match &mut errors {
+        Some(all) => all.combine(e),
+        None => errors = Some(e),
+    };
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        push(syn::Error::new(
+            sig.generics.span(),
+            "QMP commands cannot be generic",
+        ));
+    }
+    if let Some(a) = &sig.asyncness {
+        push(syn::Error::new(
+            a.span(),
+            "async QMP commands are not supported yet",
+        ));
+    }
+    if let Some(v) = &sig.variadic {
+        push(syn::Error::new(v.span(), "QMP commands cannot be variadic"));
+    }
+    let mut params = Vec::new();
+    for (input, attrs) in sig.inputs.iter().zip(attrs) {
+        match classify(input, attrs) {
+            Ok(p) => params.push((input.span(), p)),
+            Err(e) => push(e),
+        }
+    }
+    let struct_args: Vec<Span> = params
+        .iter()
+        .filter(|(_, p)| matches!(p, Param::Args(_)))
+        .map(|(s, _)| *s)
+        .collect();
+    if struct_args.len() > 1 {
+        push(syn::Error::new(
+            struct_args[1],
+            "only one parameter can be #[args]",
+        ));
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for (span, p) in &params {
+        if let Param::Arg { member, .. } = p {
+            if let Some(first) = struct_args.first() {
+                let _ = first;
+                push(syn::Error::new(
+                    *span,
+                    "an #[args] struct holds all the arguments; it cannot be combined with argument parameters",
+                ));
+            }
+            if seen.contains(&member.as_str()) {
+                push(syn::Error::new(
+                    *span,
+                    format!("two parameters are both the QMP argument `{member}`"),
+                ));
+            }
+            seen.push(member);
+        }
+    }
+    if let Some(e) = errors {
+        return Err(e);
+    }
+
+    let fn_ident = &sig.ident;
+    let name = options.name.as_ref().map(LitStr::value).unwrap_or_else(|| {
+        fn_ident
+            .to_string()
+            .trim_start_matches("r#")
+            .replace('_', "-")
+    });
+    let mut features: Vec<String> = Vec::new();
+    if options.deprecated {
+        features.push("deprecated".to_owned());
+    }
+    features.extend(options.features.iter().map(LitStr::value));
+    let allow_oob = options.allow_oob;
+    let doc = doc_comment(&func.attrs);
+    let origin = format!("::{fn_ident}");
+
+    let mut bind = Vec::new();
+    let mut call = Vec::new();
+    let mut arg_members = Vec::new();
+    let mut arg_type = quote! { gen.empty_object() };
+    let mut has_struct = false;
+    for (i, (_, p)) in params.iter().enumerate() {
+        let var = format_ident!("__p{}", i);
+        match p {
+            Param::Arg { member, ty } => {
+                bind.push(quote_spanned! {ty.span()=>
+                    let #var: #ty = __members.member::<#ty>(#member)?;
+                });
+                arg_members.push(quote_spanned! {ty.span()=>
+                    ::monitor_core::schema::Member {
+                        name: ::std::string::String::from(#member),
+                        type_name: gen.describe::<#ty>(),
+                        optional: <#ty as ::monitor_core::Schema>::optional(),
+                        features: ::std::vec::Vec::new(),
+                    }
+                });
+            }
+            Param::Args(ty) => {
+                has_struct = true;
+                bind.push(quote_spanned! {ty.span()=>
+                    let #var: #ty = ::monitor_core::args::from_arguments::<#ty>(
+                        __members.into_map(),
+                    )?;
+                });
+                arg_type = quote_spanned! {ty.span()=> gen.describe::<#ty>() };
+            }
+            Param::Extract(_) => {}
+        }
+        call.push(var);
+    }
+    // Extractors after argument checks: validation happens before anything else.
+    for (i, (_, p)) in params.iter().enumerate() {
+        let var = format_ident!("__p{}", i);
+        if let Param::Extract(x) = p {
+            bind.push(match x {
+                Extractor::Session => quote! { let #var = __ctx.session(); },
+                Extractor::Emitter => quote! { let #var = __ctx.emitter(); },
+                Extractor::Context => quote! { let #var = __ctx; },
+                Extractor::State(ty) => quote_spanned! {ty.span()=>
+                    let #var: &#ty = __ctx.state::<#ty>()?;
+                },
+            });
+        }
+    }
+    if !arg_members.is_empty() {
+        let key = format!("arguments of {name}");
+        arg_type = quote! {
+            gen.object_keyed(
+                ::monitor_core::schema::TypeKey::Named(::std::string::String::from(#key)),
+                |gen| ::monitor_core::schema::ObjectInfo::new(::std::vec![#(#arg_members),*]),
+            )
+        };
+    }
+    let check_rest = if has_struct {
+        quote! {}
+    } else {
+        quote! { __members.finish()?; }
+    };
+    let (finish, ret_ty) = match returns(&sig.output) {
+        Returns::Unit => (
+            quote! { let () = __ret; ::std::result::Result::Ok(::monitor_core::Reply::empty()) },
+            quote! { () },
+        ),
+        Returns::Result(ok) => (
+            quote! {
+                match __ret {
+                    ::std::result::Result::Ok(v) => ::monitor_core::Reply::new(&v),
+                    ::std::result::Result::Err(e) => ::std::result::Result::Err(
+                        ::std::convert::Into::<::monitor_core::CommandError>::into(e),
+                    ),
+                }
+            },
+            quote! { #ok },
+        ),
+        Returns::Bare(ty) => (
+            quote! { ::monitor_core::Reply::new(&__ret) },
+            quote! { #ty },
+        ),
+    };
+    let ret_span = match &sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => sig.ident.span(),
+    };
+    let assert_ret = quote_spanned! {ret_span=>
+        const _: fn() = || {
+            fn returns_serialize_and_schema<T: ::monitor_core::__private::serde::Serialize + ::monitor_core::Schema>() {}
+            returns_serialize_and_schema::<#ret_ty>();
+        };
+    };
+    let features_lits = features.iter();
+    Ok(quote! {
+        const _: () = {
+            #assert_ret
+
+            #[allow(unused_mut, clippy::needless_question_mark)]
+            fn __qmp_handler(
+                __ctx: &::monitor_core::Context<'_>,
+                __args: ::monitor_core::Map,
+            ) -> ::monitor_core::Outcome {
+                let mut __members = ::monitor_core::args::Arguments::new(__args);
+                #(#bind)*
+                #check_rest
+                let __ret = #fn_ident(#(#call),*);
+                #finish
+            }
+
+            fn __qmp_arg_type(gen: &mut ::monitor_core::schema::SchemaGen) -> ::std::string::String {
+                #arg_type
+            }
+
+            ::monitor_core::__private::inventory::submit! {
+                ::monitor_core::command::Registration {
+                    name: #name,
+                    handler: __qmp_handler,
+                    allow_oob: #allow_oob,
+                    origin: ::std::concat!(::std::module_path!(), #origin),
+                    doc: #doc,
+                    arg_type: ::std::option::Option::Some(__qmp_arg_type),
+                    ret_type: ::std::option::Option::Some(::monitor_core::command::schema_of::<#ret_ty>),
+                    features: &[#(#features_lits),*],
+                }
+            }
+        };
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(attr: &str, item: &str) -> String {
+        expand(
+            attr.parse().unwrap_or_default(),
+            item.parse().unwrap_or_default(),
+        )
+        .to_string()
+    }
+
+    #[test]
+    fn malformed_input_never_panics_and_reemits_the_function() {
+        let attrs = [
+            "",
+            "name",
+            "name =",
+            "name = 3",
+            "name = \"\"",
+            "name = \"a b\"",
+            "bogus",
+            "allow_oob = 1",
+            "features",
+            "features = 3",
+            "features = [1]",
+            "name = \"a\", name = \"b\"",
+            ",",
+            "= =",
+            "features = [\"\"]",
+            "deprecated(x)",
+        ];
+        let items = [
+            "fn f() {}",
+            "fn f(self) {}",
+            "fn f<T>(x: T) {}",
+            "async fn f() {}",
+            "fn f(x: &mut u32) {}",
+            "fn f(x: impl Fn()) {}",
+            "fn f((a, b): (u32, u32)) {}",
+            "fn f(#[args] a: A, b: u32) {}",
+            "fn f(#[args] a: A, #[args] b: B) {}",
+            "fn f(#[arg(name = \"x\")] a: u32, x: u32) {}",
+            "fn f(#[arg(nam = \"x\")] a: u32) {}",
+            "fn f(#[arg(name = \"x\")] a: &State) {}",
+            "fn f(s: &str) {}",
+            "struct S;",
+            "fn",
+            "",
+        ];
+        for attr in attrs {
+            for item in items {
+                let out = run(attr, item);
+                if item.starts_with("fn f(") || item == "fn f() {}" {
+                    assert!(out.contains("fn f"), "{attr} / {item}: {out}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn argument_names_are_kebab_case() {
+        let out = run("", "fn query_cpu(cpu_index: Option<i64>) {}");
+        assert!(out.contains("\"cpu-index\""), "{out}");
+        assert!(out.contains("\"query-cpu\""), "{out}");
+    }
+
+    #[test]
+    fn each_mistake_is_an_error() {
+        for item in [
+            "fn f(self) {}",
+            "fn f<T>(x: T) {}",
+            "fn f(x: &mut u32) {}",
+            "fn f(x: impl Fn()) {}",
+            "fn f(#[args] a: A, b: u32) {}",
+            "fn f(a_b: u32, #[arg(name = \"a-b\")] c: u32) {}",
+        ] {
+            assert!(run("", item).contains("compile_error"), "{item}");
+        }
+        assert!(run("bogus", "fn f() {}").contains("compile_error"));
+        assert!(run("name = \"\"", "fn f() {}").contains("compile_error"));
+    }
+}
