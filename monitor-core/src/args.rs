@@ -257,6 +257,15 @@ impl de::Error for ArgError {
     }
 }
 
+/// A visitor's `expecting` text.
+struct Expecting<'a, V>(&'a V);
+
+impl<'de, V: Visitor<'de>> fmt::Display for Expecting<'_, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.expecting(f)
+    }
+}
+
 struct ValueDeserializer<'p> {
     value: Value,
     path: &'p Path<'p>,
@@ -324,6 +333,15 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer<'_> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ArgError> {
         let path = self.path;
+        // serde reads internally tagged enums (QAPI flat unions) through
+        // deserialize_any; QEMU wants an object there.
+        if !matches!(self.value, Value::Object(_))
+            && Expecting(&visitor)
+                .to_string()
+                .starts_with("internally tagged enum")
+        {
+            return Err(self.wrong_type("object"));
+        }
         let result = match self.value {
             Value::Null => visitor.visit_unit(),
             Value::Bool(b) => visitor.visit_bool(b),

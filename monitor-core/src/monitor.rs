@@ -114,9 +114,13 @@ impl MonitorBuilder {
     }
 
     /// Unsent output after which a client is disconnected (default 16 MiB).
+    ///
+    /// Reading a client's requests pauses well before that (at most at half
+    /// the limit) until it reads its answers, so only events it does not
+    /// read can push it over the limit.
     pub fn output_limit(mut self, bytes: usize) -> Self {
         self.config.output_limit = bytes;
-        self.config.pause_threshold = self.config.pause_threshold.min(bytes);
+        self.config.pause_threshold = self.config.pause_threshold.min(bytes / 2);
         self
     }
 

@@ -333,12 +333,8 @@ impl Server {
         };
         let result = result.and_then(|()| conn.flush().map_err(|e| format!("write failed: {e}")));
         let verdict = match result {
+            // Responses never disconnect a client: reading pauses instead.
             Err(reason) => Some(reason),
-            Ok(()) if conn.pending_output() > self.config.output_limit => Some(format!(
-                "output limit exceeded ({} bytes unsent, limit {})",
-                conn.pending_output(),
-                self.config.output_limit
-            )),
             Ok(())
                 if conn.read_closed
                     && conn.input_pos >= conn.input.len()

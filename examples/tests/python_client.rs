@@ -1,0 +1,197 @@
+//! The reference Python client (`qemu.qmp`, what QEMU's own tooling uses)
+//! talks to the `minimal` example over a unix socket.
+
+use std::fs::File;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value as Json};
+
+/// How long `minimal` may take to listen, and the script to finish.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
+/// Between two polls of a condition that has no notification.
+const POLL: Duration = Duration::from_millis(10);
+
+fn temp_path(tag: &str, ext: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("mc-py-{tag}-{}-{n}.{ext}", std::process::id()))
+}
+
+/// The `minimal` example, killed when dropped; its stderr goes to a file
+/// that is shown when the test fails.
+struct Minimal {
+    child: Child,
+    socket: PathBuf,
+    log: PathBuf,
+}
+
+impl Minimal {
+    fn spawn() -> Minimal {
+        let socket = temp_path("minimal", "sock");
+        let log = temp_path("minimal", "log");
+        let child = Command::new(env!("CARGO_BIN_EXE_minimal"))
+            .arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", socket.display()))
+            .env("MONITOR_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).expect("create the log file"))
+            .spawn()
+            .expect("start minimal");
+        let mut minimal = Minimal { child, socket, log };
+        minimal.wait_listening();
+        minimal
+    }
+
+    /// Retries connecting until the socket accepts, or fails at the deadline.
+    fn wait_listening(&mut self) {
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            if UnixStream::connect(&self.socket).is_ok() {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().expect("poll minimal") {
+                panic!("minimal exited early with {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "minimal did not listen on {} within {START_TIMEOUT:?}",
+                self.socket.display()
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+impl Drop for Minimal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            eprintln!("--- minimal's stderr ---\n{log}");
+        }
+        let _ = std::fs::remove_file(&self.socket);
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// Whether `qemu.qmp` can be imported; without it the test skips locally
+/// and fails in CI.
+fn python_has_qemu_qmp() -> bool {
+    let available = Command::new("python3")
+        .args(["-c", "import qemu.qmp"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available {
+        let ci = std::env::var("CI").unwrap_or_default();
+        assert!(
+            ci.is_empty(),
+            "python3 with the qemu.qmp module is required in CI (pip install qemu-qmp)"
+        );
+        println!("SKIPPED: python module qemu.qmp not installed");
+    }
+    available
+}
+
+/// Runs the script to completion, killing it at the deadline.
+fn run_script(script: &Path, socket: &Path) -> Output {
+    let mut child = Command::new("python3")
+        .arg(script)
+        .arg(socket)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start python3");
+    let deadline = Instant::now() + SCRIPT_TIMEOUT;
+    while child.try_wait().expect("poll python3").is_none() {
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("collect python3");
+            panic!(
+                "the script did not finish within {SCRIPT_TIMEOUT:?}; stderr:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(POLL);
+    }
+    child.wait_with_output().expect("collect python3")
+}
+
+#[test]
+fn qemu_qmp_negotiates_oob_runs_queries_and_receives_heartbeat() {
+    if !python_has_qemu_qmp() {
+        return;
+    }
+    let minimal = Minimal::spawn();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/qemu_qmp_session.py");
+    let output = run_script(&script, &minimal.socket);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the script failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+    let facts: Json = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("the script printed no JSON ({e}):\n{stdout}\n{stderr}"));
+
+    let greeting = &facts["greeting"]["QMP"];
+    assert_eq!(greeting["capabilities"], json!(["oob"]));
+    assert_eq!(
+        greeting["version"],
+        json!({"qemu": {"micro": 0, "minor": 1, "major": 0}, "package": "minimal"})
+    );
+    // The client enabled oob: the server treats exec-oob as a request form
+    // only in sessions that negotiated it ("... is unexpected" otherwise).
+    assert_eq!(
+        facts["exec_oob"],
+        "GenericError: The command query-status does not support OOB"
+    );
+
+    assert_eq!(facts["version"], greeting["version"]);
+    let commands: Vec<&str> = facts["commands"]
+        .as_array()
+        .expect("a list of names")
+        .iter()
+        .map(|c| c.as_str().expect("a name"))
+        .collect();
+    for expected in [
+        "qmp_capabilities",
+        "query-version",
+        "query-commands",
+        "quit",
+        "query-status",
+        "query-name",
+    ] {
+        assert!(
+            commands.contains(&expected),
+            "{expected} missing from {commands:?}"
+        );
+    }
+    assert_eq!(
+        facts["status"],
+        json!({"status": "running", "singlestep": false, "running": true})
+    );
+
+    let event = &facts["event"];
+    assert_eq!(event["event"], "HEARTBEAT");
+    assert!(
+        event["data"]["count"].as_u64().is_some_and(|n| n >= 1),
+        "bad HEARTBEAT data: {event}"
+    );
+    assert!(event["timestamp"]["seconds"]
+        .as_i64()
+        .is_some_and(|s| s > 0));
+    assert!(event["timestamp"]["microseconds"]
+        .as_i64()
+        .is_some_and(|us| (0..1_000_000).contains(&us)));
+}

@@ -1,0 +1,301 @@
+//! Server behaviour of an in-process monitor: sockets, quit, shutdown,
+//! panicking handlers, event gating and framing across writes.
+
+use std::net::SocketAddr;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use monitor_core::client::{Client, ClientError};
+use monitor_core::{
+    Command, CommandError, Event, Exit, ListenAddr, Monitor, MonitorBuilder, ServerError,
+};
+use serde_json::{json, Value as Json};
+
+/// How long any single wait in these tests may take before it is a failure.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A fresh socket path in the temporary directory.
+fn socket_path(tag: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("mc-server-{tag}-{}-{n}.sock", std::process::id()))
+}
+
+/// A builder with `x-echo` (returns its arguments) and `x-panic`. Plain
+/// JSON and `()` keep the commands free of schema descriptions.
+fn builder() -> MonitorBuilder {
+    Monitor::builder()
+        .version(3, 1, 4, "server-tests")
+        .command(Command::typed("x-echo", |_, arguments: Json| {
+            Ok::<_, CommandError>(arguments)
+        }))
+        .command(Command::typed(
+            "x-panic",
+            |_, ()| -> Result<(), CommandError> { panic!("x-panic was called") },
+        ))
+}
+
+fn connect(path: &PathBuf) -> Client {
+    let mut client = Client::connect_unix(path).expect("connect");
+    client.set_timeout(TIMEOUT);
+    client
+}
+
+fn negotiated(path: &PathBuf) -> Client {
+    let mut client = connect(path);
+    client.negotiate().expect("negotiate");
+    client
+}
+
+/// Runs `Monitor::wait` on another thread so a hang is a failure, not a stuck test.
+fn wait_exit(monitor: Monitor) -> Exit {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(monitor.wait().map_err(|e| e.to_string()));
+    });
+    rx.recv_timeout(TIMEOUT)
+        .expect("the monitor thread did not end in time")
+        .expect("the monitor thread failed")
+}
+
+fn assert_closed(client: &mut Client) {
+    match client.read_message() {
+        Err(ClientError::Closed) => {}
+        other => panic!("expected end of stream, got {other:?}"),
+    }
+}
+
+#[test]
+fn unix_socket_is_created_with_mode_0600() {
+    let path = socket_path("mode");
+    let monitor = builder().listen_unix(&path).spawn().unwrap();
+    let meta = std::fs::symlink_metadata(&path).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    monitor.shutdown();
+    assert_eq!(wait_exit(monitor), Exit::Shutdown);
+    assert!(!path.exists(), "the socket file outlived the monitor");
+}
+
+#[test]
+fn stale_socket_file_is_replaced() {
+    let path = socket_path("stale");
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    assert!(std::fs::symlink_metadata(&path)
+        .unwrap()
+        .file_type()
+        .is_socket());
+    let monitor = builder().listen_unix(&path).spawn().unwrap();
+    let mut client = negotiated(&path);
+    let version = client.execute("query-version", json!({})).unwrap();
+    assert_eq!(version["package"], "server-tests");
+    drop(monitor);
+}
+
+#[test]
+fn live_socket_makes_spawn_fail_naming_the_path() {
+    let path = socket_path("live");
+    let first = builder().listen_unix(&path).spawn().unwrap();
+    let err = builder().listen_unix(&path).spawn().unwrap_err();
+    assert!(
+        matches!(&err, monitor_core::Error::Server(ServerError::InUse { path: p }) if *p == path),
+        "unexpected error: {err:?}"
+    );
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "error does not name the path: {err}"
+    );
+    // The failed attempt left the first monitor's socket alone.
+    let mut client = negotiated(&path);
+    assert_eq!(
+        client
+            .execute("x-echo", json!({"text": "still here"}))
+            .unwrap(),
+        json!({"text": "still here"})
+    );
+    drop(first);
+}
+
+#[test]
+fn tcp_listener_on_port_zero_reports_its_address() {
+    let any_port: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let monitor = builder().listen_tcp(any_port).spawn().unwrap();
+    let addr = match monitor.local_addrs() {
+        [ListenAddr::Tcp(addr)] => *addr,
+        other => panic!("unexpected local addresses {other:?}"),
+    };
+    assert!(addr.ip().is_loopback());
+    assert_ne!(addr.port(), 0);
+    let mut client = Client::connect_tcp(addr).unwrap();
+    client.set_timeout(TIMEOUT);
+    assert_eq!(
+        client.greeting()["QMP"]["version"]["package"],
+        "server-tests"
+    );
+    client.negotiate().unwrap();
+    assert_eq!(
+        client
+            .execute("x-echo", json!({"text": "over tcp"}))
+            .unwrap(),
+        json!({"text": "over tcp"})
+    );
+    drop(monitor);
+}
+
+/// QEMU 7.2 (checked against qemu-system-x86_64 7.2.22 on a unix socket,
+/// with and without oob) sends SHUTDOWN before `quit`'s response.
+#[test]
+fn quit_emits_shutdown_then_answers_and_ends_the_monitor() {
+    let path = socket_path("quit");
+    let (hook_tx, hook_rx) = mpsc::channel();
+    let monitor = builder()
+        .on_quit(move || hook_tx.send(()).expect("the test is waiting"))
+        .listen_unix(&path)
+        .spawn()
+        .unwrap();
+    let mut quitter = negotiated(&path);
+    let mut watcher = negotiated(&path);
+    quitter
+        .send_raw(br#"{"execute": "quit", "id": "bye"}"#)
+        .unwrap();
+
+    let event = quitter.read_message().unwrap();
+    assert_eq!(event["event"], "SHUTDOWN", "got {event}");
+    assert_eq!(
+        event["data"],
+        json!({"guest": false, "reason": "host-qmp-quit"})
+    );
+    assert!(event["timestamp"]["seconds"].as_i64().unwrap() > 0);
+    let response = quitter.read_message().unwrap();
+    assert_eq!(response, json!({"return": {}, "id": "bye"}));
+    assert_closed(&mut quitter);
+
+    // Every negotiated client sees the event, then the end of the stream.
+    let event = watcher.read_message().unwrap();
+    assert_eq!(event["event"], "SHUTDOWN");
+    assert_closed(&mut watcher);
+
+    assert_eq!(wait_exit(monitor), Exit::Quit);
+    hook_rx
+        .try_recv()
+        .expect("the on_quit hook did not run before the monitor thread ended");
+}
+
+#[test]
+fn shutdown_closes_every_client() {
+    let path = socket_path("shutdown");
+    let any_port: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let (hook_tx, hook_rx) = mpsc::channel::<()>();
+    let monitor = builder()
+        .on_quit(move || hook_tx.send(()).expect("the test is waiting"))
+        .listen_unix(&path)
+        .listen_tcp(any_port)
+        .spawn()
+        .unwrap();
+    let ListenAddr::Tcp(tcp) = monitor.local_addrs()[1] else {
+        panic!("the second listener is TCP");
+    };
+    let mut clients = vec![negotiated(&path), connect(&path)];
+    let mut tcp_client = Client::connect_tcp(tcp).unwrap();
+    tcp_client.set_timeout(TIMEOUT);
+    tcp_client.negotiate().unwrap();
+    clients.push(tcp_client);
+
+    monitor.shutdown();
+    for client in &mut clients {
+        assert_closed(client);
+    }
+    assert_eq!(wait_exit(monitor), Exit::Shutdown);
+    assert!(hook_rx.try_recv().is_err(), "on_quit ran without a quit");
+    assert!(!path.exists(), "the socket file outlived the monitor");
+}
+
+#[test]
+fn panicking_handler_is_answered_and_sessions_keep_working() {
+    let path = socket_path("panic");
+    let monitor = builder().listen_unix(&path).spawn().unwrap();
+    let mut caller = negotiated(&path);
+    let mut bystander = negotiated(&path);
+
+    for _ in 0..3 {
+        match caller.execute("x-panic", json!({})) {
+            Err(ClientError::Command { class, desc }) => {
+                assert_eq!(class, "GenericError");
+                assert_eq!(desc, "The command x-panic has failed unexpectedly");
+            }
+            other => panic!("expected a GenericError, got {other:?}"),
+        }
+        assert_eq!(
+            caller.execute("x-echo", json!({"text": "after"})).unwrap(),
+            json!({"text": "after"})
+        );
+    }
+    assert_eq!(
+        bystander
+            .execute("x-echo", json!({"text": "other"}))
+            .unwrap(),
+        json!({"text": "other"})
+    );
+    let mut newcomer = negotiated(&path);
+    assert_eq!(
+        newcomer.execute("query-version", json!({})).unwrap()["package"],
+        "server-tests"
+    );
+    drop(monitor);
+}
+
+#[test]
+fn events_wait_for_negotiation() {
+    let path = socket_path("events");
+    let monitor = builder().listen_unix(&path).spawn().unwrap();
+    let mut witness = negotiated(&path);
+    let mut late = connect(&path);
+
+    monitor.events().emit(Event::new("BEFORE"));
+    // Once the witness has it, the monitor has handed it out to everyone.
+    assert_eq!(witness.next_event().unwrap()["event"], "BEFORE");
+
+    late.send_raw(br#"{"execute": "query-version", "id": 1}"#)
+        .unwrap();
+    let refused = late.read_message().unwrap();
+    assert_eq!(refused["id"], 1);
+    assert_eq!(refused["error"]["class"], "CommandNotFound");
+    late.negotiate().unwrap();
+
+    monitor.events().emit(Event::new("AFTER"));
+    assert_eq!(witness.next_event().unwrap()["event"], "AFTER");
+    let first = late.next_event().unwrap();
+    assert_eq!(first["event"], "AFTER", "got {first}");
+    drop(monitor);
+}
+
+#[test]
+fn message_split_across_many_writes_is_answered_once() {
+    let path = socket_path("split");
+    let monitor = builder().listen_unix(&path).spawn().unwrap();
+    let mut client = negotiated(&path);
+    let text = "split \"quoted\" \\ ünïcödé 🦀 \t end";
+    let request = json!({"execute": "x-echo", "arguments": {"text": text}, "id": "split"});
+    let bytes = request.to_string().into_bytes();
+    // One byte per write, then the rest in uneven pieces (cutting UTF-8 sequences).
+    let mut pos = 0;
+    let mut size = 1;
+    while pos < bytes.len() {
+        let end = (pos + size).min(bytes.len());
+        client.send_raw(&bytes[pos..end]).unwrap();
+        pos = end;
+        if pos > 24 {
+            size = size % 5 + 2;
+        }
+    }
+    client
+        .send_raw(br#"{"execute": "x-echo", "arguments": {"text": "next"}, "id": "next"}"#)
+        .unwrap();
+    let lines: Vec<Json> = (0..2).map(|_| client.read_message().unwrap()).collect();
+    assert_eq!(lines[0], json!({"return": {"text": text}, "id": "split"}));
+    assert_eq!(lines[1], json!({"return": {"text": "next"}, "id": "next"}));
+    drop(monitor);
+}
