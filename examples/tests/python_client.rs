@@ -1,85 +1,20 @@
 //! The reference Python client (`qemu.qmp`, what QEMU's own tooling uses)
 //! talks to the `minimal` example over a unix socket.
 
-use std::fs::File;
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+mod util;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use util::Minimal;
 
 use serde_json::{json, Value as Json};
 
-/// How long `minimal` may take to listen, and the script to finish.
-const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the script may take to finish.
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 /// Between two polls of a condition that has no notification.
 const POLL: Duration = Duration::from_millis(10);
-
-fn temp_path(tag: &str, ext: &str) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!("mc-py-{tag}-{}-{n}.{ext}", std::process::id()))
-}
-
-/// The `minimal` example, killed when dropped; its stderr goes to a file
-/// that is shown when the test fails.
-struct Minimal {
-    child: Child,
-    socket: PathBuf,
-    log: PathBuf,
-}
-
-impl Minimal {
-    fn spawn() -> Minimal {
-        let socket = temp_path("minimal", "sock");
-        let log = temp_path("minimal", "log");
-        let child = Command::new(env!("CARGO_BIN_EXE_minimal"))
-            .arg("-qmp")
-            .arg(format!("unix:{},server=on,wait=off", socket.display()))
-            .env("MONITOR_LOG", "debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(&log).expect("create the log file"))
-            .spawn()
-            .expect("start minimal");
-        let mut minimal = Minimal { child, socket, log };
-        minimal.wait_listening();
-        minimal
-    }
-
-    /// Retries connecting until the socket accepts, or fails at the deadline.
-    fn wait_listening(&mut self) {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if UnixStream::connect(&self.socket).is_ok() {
-                return;
-            }
-            if let Some(status) = self.child.try_wait().expect("poll minimal") {
-                panic!("minimal exited early with {status}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "minimal did not listen on {} within {START_TIMEOUT:?}",
-                self.socket.display()
-            );
-            std::thread::sleep(POLL);
-        }
-    }
-}
-
-impl Drop for Minimal {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-            eprintln!("--- minimal's stderr ---\n{log}");
-        }
-        let _ = std::fs::remove_file(&self.socket);
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
 
 /// Whether `qemu.qmp` can be imported; without it the test skips locally
 /// and fails in CI.

@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 use parking_lot::{Mutex, RwLock};
 
 use crate::builtins::VersionInfo;
-use crate::command::{Command, Registry, RegistryError, StateMap};
+use crate::command::{Command, EventDescriptor, Registry, RegistryError, StateMap};
 use crate::event::Emitter;
 use crate::server::{Exit, ListenAddr, Server, ServerConfig, ServerError, Shared};
 use crate::session::Dispatcher;
@@ -224,6 +224,16 @@ impl Monitor {
     /// [`RegistryError::Duplicate`] if the name is taken.
     pub fn register(&self, command: Command) -> Result<(), RegistryError> {
         self.registry.write().insert(command)
+    }
+
+    /// Declares an event while the monitor runs (for `query-events` and the
+    /// schema).
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::DuplicateEvent`] if the name is taken.
+    pub fn register_event(&self, event: EventDescriptor) -> Result<(), RegistryError> {
+        self.registry.write().insert_event(event)
     }
 
     /// Asks the monitor thread to close every client and stop.

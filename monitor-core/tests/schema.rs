@@ -407,3 +407,51 @@ fn individual_arguments_report_errors_in_declaration_order() {
     );
     assert_eq!(r["error"]["desc"], "Parameter 'val' is missing");
 }
+
+#[test]
+fn run_time_registration_appears_in_the_schema_the_same_way() {
+    use monitor_core::command::{schema_of, EventDescriptor};
+    use monitor_core::{client::Client, Command, Monitor};
+
+    #[derive(Deserialize, Schema)]
+    struct PluginArgs {
+        level: u8,
+    }
+
+    let path = std::env::temp_dir().join(format!("schema-plugin-{}.sock", std::process::id()));
+    let monitor = Monitor::builder().listen_unix(&path).spawn().unwrap();
+    monitor
+        .register(
+            Command::typed("x-plugin", |_, a: PluginArgs| {
+                Ok::<_, CommandError>(a.level)
+            })
+            .features(["unstable"]),
+        )
+        .unwrap();
+    monitor
+        .register_event(EventDescriptor::new("PLUGIN_READY").data(schema_of::<StatusInfo>))
+        .unwrap();
+    let mut client = Client::connect_unix(&path).unwrap();
+    client.negotiate().unwrap();
+    let entries = client.execute("query-qmp-schema", json!({})).unwrap();
+    let types: HashMap<String, Value> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["name"].as_str().unwrap().to_owned(), e.clone()))
+        .collect();
+    let cmd = &types["x-plugin"];
+    assert_eq!(cmd["features"], json!(["unstable"]));
+    assert_eq!(types[cmd["ret-type"].as_str().unwrap()]["json-type"], "int");
+    let args = &types[cmd["arg-type"].as_str().unwrap()];
+    assert_eq!(args["members"], json!([{"name": "level", "type": "int"}]));
+    assert_eq!(types["PLUGIN_READY"]["meta-type"], "event");
+    let err = client
+        .execute("x-plugin", json!({"level": 300}))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "GenericError: Parameter 'level' expects uint8"
+    );
+    monitor.shutdown();
+}

@@ -9,7 +9,10 @@
 //! that id whatever state the parser was left in; reading stops there. Pauses
 //! between chunks only split writes; completion is never judged by time.
 
+#![allow(dead_code)] // each test file uses a different part
+
 use std::fmt::Write as _;
+use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -184,14 +187,20 @@ impl Drop for TempDir {
 
 /// QEMU and `minimal`, killed on drop; the directory goes last.
 #[derive(Debug)]
-struct Pair {
+pub struct Pair {
     qemu: Server,
     ours: Server,
     _dir: TempDir,
 }
 
 impl Pair {
-    fn start() -> Option<Pair> {
+    /// The sockets of QEMU and of `minimal`.
+    pub fn sockets(&self) -> (&Path, &Path) {
+        (&self.qemu.socket, &self.ours.socket)
+    }
+
+    /// Starts both (or says SKIPPED and returns `None` without QEMU, outside CI).
+    pub fn start() -> Option<Pair> {
         let Some(qemu) = find_in_path(QEMU) else {
             if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
                 panic!("{QEMU} not found on PATH; the differential suite must run in CI (install QEMU 7.2)");
@@ -573,5 +582,72 @@ fn shown(bytes: &[u8]) -> String {
         text
     } else {
         format!("{}... ({} bytes)", &text[..SHOWN], bytes.len())
+    }
+}
+
+fn temp_path(tag: &str, ext: &str) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("mc-py-{tag}-{}-{n}.{ext}", std::process::id()))
+}
+
+/// The `minimal` example, killed when dropped; its stderr goes to a file
+/// that is shown when the test fails.
+pub struct Minimal {
+    child: Child,
+    /// Where it listens.
+    pub socket: PathBuf,
+    log: PathBuf,
+}
+
+impl Minimal {
+    /// Starts it on a fresh socket and waits until it accepts connections.
+    pub fn spawn() -> Minimal {
+        let socket = temp_path("solo", "sock");
+        let log = temp_path("solo", "log");
+        let child = Command::new(env!("CARGO_BIN_EXE_minimal"))
+            .arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", socket.display()))
+            .env("MONITOR_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).expect("create the log file"))
+            .spawn()
+            .expect("start minimal");
+        let mut minimal = Minimal { child, socket, log };
+        minimal.wait_listening();
+        minimal
+    }
+
+    /// Retries connecting until the socket accepts, or fails at the deadline.
+    fn wait_listening(&mut self) {
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            if UnixStream::connect(&self.socket).is_ok() {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().expect("poll minimal") {
+                panic!("minimal exited early with {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "minimal did not listen on {} within {STARTUP:?}",
+                self.socket.display()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Minimal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            eprintln!("--- minimal's stderr ---\n{log}");
+        }
+        let _ = std::fs::remove_file(&self.socket);
+        let _ = std::fs::remove_file(&self.log);
     }
 }
