@@ -39,6 +39,8 @@ fn every_declared_command_and_event_is_registered() {
         "quit",
         "query-status",
         "query-name",
+        "x-sleep",
+        "x-ping",
     ]
     .iter()
     .map(|s| (*s).to_owned())

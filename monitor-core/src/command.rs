@@ -17,6 +17,7 @@ use thiserror::Error;
 use crate::args;
 use crate::error::CommandError;
 use crate::event::Emitter;
+use crate::pending::{Completion, Deferred, Mailbox};
 use crate::schema::{Schema, SchemaGen, SchemaInfo};
 use crate::value::Map;
 
@@ -116,6 +117,10 @@ pub struct Context<'a> {
     pub(crate) session: &'a SessionInfo,
     pub(crate) emitter: &'a Emitter,
     pub(crate) quit: &'a std::cell::Cell<bool>,
+    pub(crate) command: &'a Arc<str>,
+    pub(crate) token: u64,
+    pub(crate) deferred: &'a std::cell::RefCell<Option<Deferred>>,
+    pub(crate) mailbox: &'a Arc<Mailbox>,
 }
 
 impl<'a> Context<'a> {
@@ -141,6 +146,31 @@ impl<'a> Context<'a> {
     /// The event emitter.
     pub fn emitter(&self) -> &'a Emitter {
         self.emitter
+    }
+
+    /// Defers the answer: the command is answered when the returned handle
+    /// is completed (from any thread). In-band commands after it on the same
+    /// session wait; other sessions and out-of-band commands do not.
+    ///
+    /// What the handler itself returns is then ignored, unless it is an
+    /// error, which answers at once (and a later completion is discarded).
+    pub fn defer<T: Serialize>(&self) -> Completion<T> {
+        let cancelled = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        *self.deferred.borrow_mut() = Some(Deferred::Callback(Arc::clone(&cancelled)));
+        Completion::new(
+            self.session.id,
+            self.token,
+            Arc::clone(self.command),
+            cancelled,
+            Arc::clone(self.mailbox),
+        )
+    }
+
+    /// Defers the answer to a future polled on the monitor thread (woken
+    /// through the monitor's waker; no runtime needed). It is dropped if the
+    /// client goes away.
+    pub fn spawn<F: std::future::Future<Output = Outcome> + 'static>(&self, future: F) {
+        *self.deferred.borrow_mut() = Some(Deferred::Future(Box::pin(future)));
     }
 
     /// Asks the monitor to stop once this command's response is out, and

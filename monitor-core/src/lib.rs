@@ -63,9 +63,11 @@ pub mod client;
 pub mod command;
 mod error;
 pub mod event;
+pub mod job;
 mod monitor;
 mod order;
 mod parse;
+pub mod pending;
 pub mod request;
 pub mod response;
 pub mod schema;
@@ -83,7 +85,7 @@ pub use error::{CommandError, ErrorClass};
 pub use event::{Emitter, Event, IntoEvent, Timestamp, TypedEvent};
 pub use monitor::{Monitor, MonitorBuilder};
 pub use schema::Schema;
-pub use server::{Exit, ListenAddr, ServerConfig, ServerError};
+pub use server::{Exit, ListenAddr, ServerConfig, ServerError, Stats};
 pub use value::{Map, Value};
 
 /// The macros: `#[qmp_command]`, `#[derive(Schema)]`, `#[derive(Event)]`.

@@ -11,7 +11,7 @@ use parking_lot::{Mutex, RwLock};
 use crate::builtins::VersionInfo;
 use crate::command::{Command, EventDescriptor, Registry, RegistryError, StateMap};
 use crate::event::Emitter;
-use crate::server::{Exit, ListenAddr, Server, ServerConfig, ServerError, Shared};
+use crate::server::{Exit, ListenAddr, Server, ServerConfig, ServerError, Shared, Stats};
 use crate::session::Dispatcher;
 use crate::stream::Limits;
 use crate::Error;
@@ -153,8 +153,11 @@ impl MonitorBuilder {
         }
         let dispatcher = Dispatcher::new(registry, self.state, self.emitter.clone());
         let registry = Arc::clone(dispatcher.registry());
-        let (server, addrs) = Server::new(&self.listeners, dispatcher, self.config)?;
+        let mailbox = Arc::clone(dispatcher.mailbox());
+        let (server, addrs) = Server::prepare(&self.listeners, dispatcher, self.config)?;
         let shared = server.shared();
+        let mailbox_shared = Arc::clone(&shared);
+        mailbox.set_notify(Some(Arc::new(move || mailbox_shared.wake())));
         let notify_shared = Arc::clone(&shared);
         self.emitter
             .set_notify(Some(Arc::new(move || notify_shared.wake())));
@@ -173,6 +176,7 @@ impl MonitorBuilder {
             })
             .map_err(Error::Thread)?;
         Ok(Monitor {
+            mailbox,
             emitter: self.emitter,
             shared,
             registry,
@@ -186,6 +190,7 @@ impl MonitorBuilder {
 ///
 /// Dropping it shuts the monitor down and waits for its thread.
 pub struct Monitor {
+    mailbox: Arc<crate::pending::Mailbox>,
     emitter: Emitter,
     shared: Arc<Shared>,
     registry: Arc<RwLock<Registry>>,
@@ -236,6 +241,21 @@ impl Monitor {
         self.registry.write().insert_event(event)
     }
 
+    /// Connected clients and pending commands, as of the monitor thread's
+    /// last turn.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            sessions: self
+                .shared
+                .sessions
+                .load(std::sync::atomic::Ordering::Relaxed),
+            pending: self
+                .shared
+                .pending
+                .load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+
     /// Asks the monitor thread to close every client and stop.
     pub fn shutdown(&self) {
         self.shared
@@ -266,5 +286,6 @@ impl Drop for Monitor {
         self.shutdown();
         let _ = self.wait();
         self.emitter.set_notify(None);
+        self.mailbox.set_notify(None);
     }
 }

@@ -9,11 +9,22 @@
 //!    'qmp_capabilities'"; no events are delivered.
 //! 3. A successful `qmp_capabilities` switches to command mode, with the
 //!    capabilities requested (only those offered may be requested).
-//! 4. In command mode requests are answered in order.
+//! 4. Every message (request, malformed request or parse error) joins the
+//!    in-band queue, except an out-of-band request (`exec-oob`), which runs
+//!    at once and may answer before queued ones.
+//! 5. The head of the queue runs when no in-band command is pending. A
+//!    handler that defers its answer leaves its command pending; the queue
+//!    waits, responses stay in request order.
+//! 6. The queue holds at most 8 messages with `oob` enabled, 1 without (as
+//!    QEMU); while it is full the session reads no more input.
+//! 7. When the client goes away, pending commands are cancelled.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 
 use parking_lot::RwLock;
 
@@ -24,10 +35,15 @@ use crate::command::{
 };
 use crate::error::CommandError;
 use crate::event::Emitter;
+use crate::pending::{self, Deferred, LocalFuture, Mailbox};
 use crate::request::{self, Request};
 use crate::response;
 use crate::stream::{Frame, Limits, Splitter};
-use crate::value::Map;
+use crate::value::{Map, Value};
+
+/// In-band messages a session queues with `oob` enabled (QEMU's
+/// `QMP_REQ_QUEUE_LEN_MAX`); without it, one.
+pub const QUEUE_LIMIT_OOB: usize = 8;
 
 /// What every session of a monitor shares.
 #[derive(Debug, Clone)]
@@ -35,6 +51,7 @@ pub struct Dispatcher {
     pub(crate) registry: Arc<RwLock<Registry>>,
     pub(crate) state: Arc<StateMap>,
     pub(crate) emitter: Emitter,
+    pub(crate) mailbox: Arc<Mailbox>,
 }
 
 impl Dispatcher {
@@ -44,6 +61,7 @@ impl Dispatcher {
             registry: Arc::new(RwLock::new(registry)),
             state: Arc::new(state),
             emitter,
+            mailbox: Arc::new(Mailbox::default()),
         }
     }
 
@@ -68,6 +86,12 @@ impl Dispatcher {
         &self.emitter
     }
 
+    /// Answers deferred commands completed since the last call, in order:
+    /// `(session id, request token, outcome)`. Also reports futures to poll.
+    pub(crate) fn mailbox(&self) -> &Arc<Mailbox> {
+        &self.mailbox
+    }
+
     /// The shared command registry.
     pub fn registry(&self) -> &Arc<RwLock<Registry>> {
         &self.registry
@@ -79,6 +103,14 @@ impl Dispatcher {
 pub struct Effects {
     /// A `quit` was executed: stop the monitor after flushing.
     pub quit: bool,
+}
+
+impl Effects {
+    fn merge(self, other: Effects) -> Effects {
+        Effects {
+            quit: self.quit || other.quit,
+        }
+    }
 }
 
 /// One connection's protocol state.
@@ -105,6 +137,35 @@ pub struct Session {
     splitter: Splitter,
     negotiated: bool,
     oob_offered: bool,
+    /// In-band messages not yet run.
+    queue: VecDeque<Frame>,
+    /// The in-band command whose answer is pending, if any.
+    inflight: Option<u64>,
+    /// Deferred commands (in-band and out-of-band) by token.
+    waiting: HashMap<u64, Waiting>,
+    next_token: u64,
+}
+
+/// A command whose answer is deferred.
+struct Waiting {
+    id: Option<Value>,
+    cancelled: Option<Arc<AtomicBool>>,
+    future: Option<LocalFuture>,
+}
+
+impl std::fmt::Debug for Waiting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Waiting")
+            .field("id", &self.id)
+            .field("future", &self.future.is_some())
+            .finish()
+    }
+}
+
+/// What running a command gave.
+enum Ran {
+    Now(Outcome),
+    Later(u64),
 }
 
 impl Session {
@@ -119,6 +180,10 @@ impl Session {
             splitter: Splitter::new(),
             negotiated: false,
             oob_offered: offer_oob,
+            queue: VecDeque::new(),
+            inflight: None,
+            waiting: HashMap::new(),
+            next_token: 1,
         }
     }
 
@@ -142,21 +207,37 @@ impl Session {
         &self.info
     }
 
-    /// Frames as much of `input` as yields one frame and handles it.
+    /// Commands whose answer is pending.
+    pub fn pending(&self) -> usize {
+        self.waiting.len()
+    }
+
+    /// Whether the session takes more input now (its queue is not full).
+    pub fn wants_input(&self) -> bool {
+        let limit = if self.info.oob { QUEUE_LIMIT_OOB } else { 1 };
+        self.queue.len() < limit
+    }
+
+    /// Frames as much of `input` as yields one message and handles it.
     ///
-    /// Returns the bytes consumed and whether a frame was handled; loop until
-    /// both are exhausted. Responses are appended to `out`.
+    /// Returns the bytes consumed and, if a message was taken, the effects;
+    /// loop until both are exhausted or [`wants_input`](Self::wants_input)
+    /// is false. Responses are appended to `out`.
     pub fn step(
         &mut self,
         dispatcher: &Dispatcher,
         input: &[u8],
         out: &mut Vec<u8>,
     ) -> (usize, Option<Effects>) {
+        if !self.wants_input() {
+            return (0, None);
+        }
         let (used, frame) = self.splitter.next_frame(input);
         (used, frame.map(|f| self.handle_frame(dispatcher, f, out)))
     }
 
-    /// Feeds all of `input`, appending every response to `out`.
+    /// Feeds all of `input` that the queue takes, appending responses to
+    /// `out`; returns the effects and how many bytes were used.
     pub fn feed(&mut self, dispatcher: &Dispatcher, input: &[u8], out: &mut Vec<u8>) -> Effects {
         let mut effects = Effects::default();
         let mut rest = input;
@@ -165,19 +246,87 @@ impl Session {
             rest = &rest[used..];
             match handled {
                 Some(e) => effects.quit |= e.quit,
-                None if rest.is_empty() => return effects,
+                None if rest.is_empty() || !self.wants_input() => return effects,
                 None => {}
             }
         }
     }
 
-    /// Handles one frame, appending its response to `out`.
+    /// Takes one message: an out-of-band request runs now, anything else
+    /// joins the in-band queue, which then runs as far as it can.
     pub fn handle_frame(
         &mut self,
         dispatcher: &Dispatcher,
         frame: Frame,
         out: &mut Vec<u8>,
     ) -> Effects {
+        if matches!(&frame, Ok(v) if request::is_oob(v)) {
+            let effects = self.run(dispatcher, frame, out);
+            return effects.merge(self.pump(dispatcher, out));
+        }
+        self.queue.push_back(frame);
+        self.pump(dispatcher, out)
+    }
+
+    /// Runs queued in-band messages until one is pending or none is left.
+    pub fn pump(&mut self, dispatcher: &Dispatcher, out: &mut Vec<u8>) -> Effects {
+        let mut effects = Effects::default();
+        while self.inflight.is_none() {
+            let Some(frame) = self.queue.pop_front() else {
+                break;
+            };
+            effects = effects.merge(self.run(dispatcher, frame, out));
+        }
+        effects
+    }
+
+    /// Answers a deferred command (from a completion handle); a token the
+    /// session no longer knows (answered already, or cancelled) is ignored.
+    pub fn finish(
+        &mut self,
+        dispatcher: &Dispatcher,
+        token: u64,
+        outcome: Outcome,
+        out: &mut Vec<u8>,
+    ) -> Effects {
+        let Some(waiting) = self.waiting.remove(&token) else {
+            return Effects::default();
+        };
+        write_outcome(out, outcome, waiting.id.as_ref());
+        if self.inflight == Some(token) {
+            self.inflight = None;
+            return self.pump(dispatcher, out);
+        }
+        Effects::default()
+    }
+
+    /// Polls a deferred future that asked to be woken.
+    pub fn poll(&mut self, dispatcher: &Dispatcher, token: u64, out: &mut Vec<u8>) -> Effects {
+        let Some(future) = self.waiting.get_mut(&token).and_then(|w| w.future.as_mut()) else {
+            return Effects::default();
+        };
+        match pending::poll_once(future, self.info.id, token, &dispatcher.mailbox) {
+            Poll::Ready(outcome) => self.finish(dispatcher, token, outcome, out),
+            Poll::Pending => Effects::default(),
+        }
+    }
+
+    /// The client went away: cancels every pending command and drops the
+    /// queue. Returns how many commands were cancelled.
+    pub fn close(&mut self) -> usize {
+        let n = self.waiting.len();
+        for (_, w) in self.waiting.drain() {
+            if let Some(flag) = w.cancelled {
+                flag.store(true, Ordering::Release);
+            }
+        }
+        self.queue.clear();
+        self.inflight = None;
+        n
+    }
+
+    /// Handles one message now, in-band or out-of-band.
+    fn run(&mut self, dispatcher: &Dispatcher, frame: Frame, out: &mut Vec<u8>) -> Effects {
         let value = match frame {
             Ok(value) => value,
             Err(e) => {
@@ -200,8 +349,17 @@ impl Session {
         } = request;
         let quit = Cell::new(false);
         match self.execute(dispatcher, &command, oob, arguments, &quit) {
-            Ok(reply) => response::write_return(out, &reply, id.as_ref()),
-            Err(e) => response::write_error(out, &e, id.as_ref()),
+            Ran::Now(outcome) => write_outcome(out, outcome, id.as_ref()),
+            Ran::Later(token) => {
+                if let Some(w) = self.waiting.get_mut(&token) {
+                    w.id = id;
+                }
+                if !oob {
+                    self.inflight = Some(token);
+                }
+                // A future may be ready at once.
+                return self.poll(dispatcher, token, out);
+            }
         }
         Effects { quit: quit.get() }
     }
@@ -213,50 +371,82 @@ impl Session {
         oob: bool,
         arguments: Map,
         quit: &Cell<bool>,
-    ) -> Outcome {
+    ) -> Ran {
         if !self.negotiated && name != "qmp_capabilities" {
-            return Err(CommandError::command_not_found(
+            return Ran::Now(Err(CommandError::command_not_found(
                 "Expecting capabilities negotiation with 'qmp_capabilities'",
-            ));
+            )));
         }
         let command = dispatcher.registry.read().get(name).cloned();
         let Some(command) = command else {
-            return Err(CommandError::command_not_found(format!(
+            return Ran::Now(Err(CommandError::command_not_found(format!(
                 "The command {name} has not been found"
-            )));
+            ))));
         };
         if oob && !command.allows_oob() {
-            return Err(CommandError::generic(format!(
+            return Ran::Now(Err(CommandError::generic(format!(
                 "The command {name} does not support OOB"
-            )));
+            ))));
         }
         let handler: &HandlerFn = match command.handler() {
             Handler::Fn(f) => f,
             Handler::Boxed(f) => f.as_ref(),
-            Handler::Session(SessionCommand::Capabilities) => return self.capabilities(arguments),
+            Handler::Session(SessionCommand::Capabilities) => {
+                return Ran::Now(self.capabilities(arguments))
+            }
             Handler::Session(SessionCommand::QueryCommands) => {
-                return query_commands(dispatcher, &arguments)
+                return Ran::Now(query_commands(dispatcher, &arguments))
             }
             Handler::Session(SessionCommand::QueryEvents) => {
-                return query_events(dispatcher, &arguments)
+                return Ran::Now(query_events(dispatcher, &arguments))
             }
             Handler::Session(SessionCommand::QuerySchema) => {
-                args::expect_none(&arguments)?;
-                return Reply::new(&dispatcher.registry.read().schema());
+                return Ran::Now(
+                    args::expect_none(&arguments)
+                        .and_then(|()| Reply::new(&dispatcher.registry.read().schema())),
+                )
             }
         };
+        let token = self.next_token;
+        self.next_token += 1;
+        let deferred = RefCell::new(None);
+        let command_name: Arc<str> = Arc::from(name);
         let ctx = Context {
             state: &dispatcher.state,
             session: &self.info,
             emitter: &dispatcher.emitter,
             quit,
+            command: &command_name,
+            token,
+            deferred: &deferred,
+            mailbox: &dispatcher.mailbox,
         };
-        catch_unwind(AssertUnwindSafe(|| handler(&ctx, arguments))).unwrap_or_else(|_| {
-            log::error!("command {name} panicked; answering with an error");
-            Err(CommandError::generic(format!(
-                "The command {name} has failed unexpectedly"
-            )))
-        })
+        let outcome =
+            catch_unwind(AssertUnwindSafe(|| handler(&ctx, arguments))).unwrap_or_else(|_| {
+                log::error!("command {name} panicked; answering with an error");
+                Err(CommandError::generic(format!(
+                    "The command {name} has failed unexpectedly"
+                )))
+            });
+        match (outcome, deferred.into_inner()) {
+            (Err(e), _) => Ran::Now(Err(e)),
+            (Ok(reply), None) => Ran::Now(Ok(reply)),
+            (Ok(_), Some(d)) => {
+                let (cancelled, future) = match d {
+                    Deferred::Callback(flag) => (Some(flag), None),
+                    Deferred::Future(f) => (None, Some(f)),
+                };
+                self.waiting.insert(
+                    token,
+                    Waiting {
+                        id: None,
+                        cancelled,
+                        future,
+                    },
+                );
+                Ran::Later(token)
+            }
+        }
     }
 
     fn capabilities(&mut self, arguments: Map) -> Outcome {
@@ -281,6 +471,13 @@ impl Session {
         self.negotiated = true;
         self.info.oob = !enable.is_empty();
         Ok(Reply::empty())
+    }
+}
+
+fn write_outcome(out: &mut Vec<u8>, outcome: Outcome, id: Option<&Value>) {
+    match outcome {
+        Ok(reply) => response::write_return(out, &reply, id),
+        Err(e) => response::write_error(out, &e, id),
     }
 }
 

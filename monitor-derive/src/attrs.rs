@@ -149,8 +149,11 @@ impl SerdeAttrs {
                         } else {
                             meta.parse_nested_meta(|inner| {
                                 let lit = inner.value()?.parse::<LitStr>()?;
+                                let rule = RenameRule::parse(&lit.value()).ok_or_else(|| {
+                                    syn::Error::new(lit.span(), "unknown rename_all rule")
+                                })?;
                                 if inner.path.is_ident("deserialize") || out.rename_all.is_none() {
-                                    out.rename_all = RenameRule::parse(&lit.value());
+                                    out.rename_all = Some(rule);
                                 }
                                 Ok(())
                             })?;

@@ -115,8 +115,11 @@ fn take_param_attrs(func: &mut ItemFn) -> Vec<ParamAttrs> {
                             if !valid_name(&lit.value()) {
                                 return Err(syn::Error::new(
                                     lit.span(),
-                                    "argument names are not empty",
+                                    "argument names are not empty and use letters, digits, `-`, `_` and `.`",
                                 ));
+                            }
+                            if p.rename.is_some() {
+                                return Err(syn::Error::new(lit.span(), "this argument is named twice"));
                             }
                             p.rename = Some(lit);
                             Ok(())
@@ -143,6 +146,8 @@ enum Extractor {
     Emitter,
     Context,
     State(Box<Type>),
+    /// `Completion<T>`: the answer is deferred; `T` is the result type.
+    Completion(Box<Type>),
 }
 
 enum Param {
@@ -154,8 +159,8 @@ enum Param {
 fn classify(input: &FnArg, attrs: ParamAttrs) -> syn::Result<Param> {
     let pt = match input {
         FnArg::Receiver(r) => {
-            return Err(syn::Error::new(
-                r.span(),
+            return Err(syn::Error::new_spanned(
+                r,
                 "QMP commands are plain functions: `self` is not allowed",
             ))
         }
@@ -167,8 +172,8 @@ fn classify(input: &FnArg, attrs: ParamAttrs) -> syn::Result<Param> {
     let ty = &*pt.ty;
     if attrs.args.is_some() {
         if matches!(ty, Type::Reference(_)) {
-            return Err(syn::Error::new(
-                ty.span(),
+            return Err(syn::Error::new_spanned(
+                ty,
                 "the #[args] parameter is taken by value",
             ));
         }
@@ -177,21 +182,32 @@ fn classify(input: &FnArg, attrs: ParamAttrs) -> syn::Result<Param> {
     match ty {
         Type::Reference(r) => {
             if r.mutability.is_some() {
-                return Err(syn::Error::new(
-                    r.span(),
+                return Err(syn::Error::new_spanned(
+                    r,
                     "handlers get shared references: use `&T` (with interior mutability) instead of `&mut T`",
                 ));
             }
             if let Some(lit) = &attrs.rename {
-                return Err(syn::Error::new(lit.span(), "#[arg] names QMP arguments; `&T` parameters are extractors"));
+                return Err(syn::Error::new(
+                    lit.span(),
+                    "#[arg] names QMP arguments; `&T` parameters are extractors",
+                ));
             }
             let Type::Path(path) = &*r.elem else {
-                return Err(syn::Error::new(
-                    r.elem.span(),
-                    "this parameter is neither an extractor (`&State`, `&SessionInfo`, `&Emitter`, `&Context`) nor a QMP argument (an owned `Deserialize` type)",
-                ));
+                return Err(syn::Error::new_spanned(&r.elem, NEITHER));
             };
-            let last = path.path.segments.last().map(|s| s.ident.to_string()).unwrap_or_default();
+            if path.path.is_ident("str") {
+                return Err(syn::Error::new_spanned(
+                    r,
+                    "`&str` is not VMM state; take `String` for a QMP argument",
+                ));
+            }
+            let last = path
+                .path
+                .segments
+                .last()
+                .map(|s| s.ident.to_string())
+                .unwrap_or_default();
             Ok(Param::Extract(match last.as_str() {
                 "SessionInfo" => Extractor::Session,
                 "Emitter" => Extractor::Emitter,
@@ -199,11 +215,27 @@ fn classify(input: &FnArg, attrs: ParamAttrs) -> syn::Result<Param> {
                 _ => Extractor::State(r.elem.clone()),
             }))
         }
-        Type::ImplTrait(_) | Type::TraitObject(_) | Type::Infer(_) | Type::Never(_) | Type::BareFn(_) | Type::Ptr(_) => {
-            Err(syn::Error::new(
-                ty.span(),
-                "this parameter is neither an extractor (`&State`, `&SessionInfo`, `&Emitter`, `&Context`) nor a QMP argument (an owned `Deserialize` type)",
-            ))
+        Type::ImplTrait(_)
+        | Type::TraitObject(_)
+        | Type::Infer(_)
+        | Type::Never(_)
+        | Type::BareFn(_)
+        | Type::Ptr(_) => Err(syn::Error::new_spanned(ty, NEITHER)),
+        Type::Path(p)
+            if p.path
+                .segments
+                .last()
+                .is_some_and(|l| l.ident == "Completion") =>
+        {
+            let last = p.path.segments.last().map(|l| &l.arguments);
+            let result = match last {
+                Some(syn::PathArguments::AngleBracketed(a)) => match a.args.first() {
+                    Some(syn::GenericArgument::Type(t)) => t.clone(),
+                    _ => syn::parse_quote!(()),
+                },
+                _ => syn::parse_quote!(()),
+            };
+            Ok(Param::Extract(Extractor::Completion(Box::new(result))))
         }
         _ => {
             let member = match (&attrs.rename, &*pt.pat) {
@@ -213,8 +245,8 @@ fn classify(input: &FnArg, attrs: ParamAttrs) -> syn::Result<Param> {
                     raw.trim_start_matches("r#").replace('_', "-")
                 }
                 (None, other) => {
-                    return Err(syn::Error::new(
-                        other.span(),
+                    return Err(syn::Error::new_spanned(
+                        other,
                         "name this argument: use a plain identifier or #[arg(name = \"...\")]",
                     ))
                 }
@@ -226,6 +258,8 @@ fn classify(input: &FnArg, attrs: ParamAttrs) -> syn::Result<Param> {
         }
     }
 }
+
+const NEITHER: &str = "this parameter is neither an extractor (`&State`, `&SessionInfo`, `&Emitter`, `&Context`, `Completion<T>`) nor a QMP argument (an owned `Deserialize` type)";
 
 /// The `Ok` type of a `Result<T, E>` return, or the bare type.
 enum Returns {
@@ -259,17 +293,27 @@ fn generate(func: &ItemFn, attrs: Vec<ParamAttrs>, options: Options) -> syn::Res
         Some(all) => all.combine(e),
         None => errors = Some(e),
     };
-    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        push(syn::Error::new(
-            sig.generics.span(),
+    if !sig.generics.params.is_empty() {
+        push(syn::Error::new_spanned(
+            &sig.generics,
             "QMP commands cannot be generic",
         ));
+    } else if let Some(w) = &sig.generics.where_clause {
+        push(syn::Error::new_spanned(w, "QMP commands cannot be generic"));
     }
-    if let Some(a) = &sig.asyncness {
-        push(syn::Error::new(
-            a.span(),
-            "async QMP commands are not supported yet",
+    if let Some(u) = &sig.unsafety {
+        push(syn::Error::new_spanned(
+            u,
+            "QMP commands cannot be `unsafe`",
         ));
+    }
+    if let ReturnType::Type(_, ty) = &sig.output {
+        if matches!(**ty, Type::ImplTrait(_)) {
+            push(syn::Error::new_spanned(
+                ty,
+                "return a concrete type: its schema is part of the command",
+            ));
+        }
     }
     if let Some(v) = &sig.variadic {
         push(syn::Error::new(v.span(), "QMP commands cannot be variadic"));
@@ -366,18 +410,52 @@ fn generate(func: &ItemFn, attrs: Vec<ParamAttrs>, options: Options) -> syn::Res
         call.push(var);
     }
     // Extractors after argument checks: validation happens before anything else.
-    for (i, (_, p)) in params.iter().enumerate() {
+    let is_async = sig.asyncness.is_some();
+    let mut deferred_result: Option<Type> = None;
+    let mut extract_errors: Option<syn::Error> = None;
+    for (i, (span, p)) in params.iter().enumerate() {
         let var = format_ident!("__p{}", i);
-        if let Param::Extract(x) = p {
-            bind.push(match x {
-                Extractor::Session => quote! { let #var = __ctx.session(); },
-                Extractor::Emitter => quote! { let #var = __ctx.emitter(); },
-                Extractor::Context => quote! { let #var = __ctx; },
-                Extractor::State(ty) => quote_spanned! {ty.span()=>
-                    let #var: &#ty = __ctx.state::<#ty>()?;
-                },
-            });
+        let Param::Extract(x) = p else {
+            continue;
+        };
+        if is_async && !matches!(x, Extractor::Completion(_)) {
+            let e = syn::Error::new(
+                *span,
+                "async commands take owned QMP arguments only: their future outlives the call",
+            );
+            match &mut extract_errors {
+                Some(all) => all.combine(e),
+                None => extract_errors = Some(e),
+            }
+            continue;
         }
+        bind.push(match x {
+            Extractor::Session => quote! { let #var = __ctx.session(); },
+            Extractor::Emitter => quote! { let #var = __ctx.emitter(); },
+            Extractor::Context => quote! { let #var = __ctx; },
+            Extractor::State(ty) => quote_spanned! {ty.span()=>
+                let #var: &#ty = __ctx.state::<#ty>()?;
+            },
+            Extractor::Completion(ty) => {
+                deferred_result = Some((**ty).clone());
+                quote_spanned! {ty.span()=>
+                    let #var = __ctx.defer::<#ty>();
+                }
+            }
+        });
+    }
+    if is_async && deferred_result.is_some() {
+        let e = syn::Error::new_spanned(
+            sig.asyncness,
+            "an async command answers with its return value; it takes no Completion",
+        );
+        match &mut extract_errors {
+            Some(all) => all.combine(e),
+            None => extract_errors = Some(e),
+        }
+    }
+    if let Some(e) = extract_errors {
+        return Err(e);
     }
     if !arg_members.is_empty() {
         let key = format!("arguments of {name}");
@@ -393,13 +471,19 @@ fn generate(func: &ItemFn, attrs: Vec<ParamAttrs>, options: Options) -> syn::Res
     } else {
         quote! { __members.finish()?; }
     };
+    let ret_span = match &sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => sig.ident.span(),
+    };
+    // Spanned at the return type, so a type that is not Serialize, Schema or
+    // Into<CommandError> is reported there, once.
     let (finish, ret_ty) = match returns(&sig.output) {
         Returns::Unit => (
             quote! { let () = __ret; ::std::result::Result::Ok(::monitor_core::Reply::empty()) },
             quote! { () },
         ),
         Returns::Result(ok) => (
-            quote! {
+            quote_spanned! {ret_span=>
                 match __ret {
                     ::std::result::Result::Ok(v) => ::monitor_core::Reply::new(&v),
                     ::std::result::Result::Err(e) => ::std::result::Result::Err(
@@ -410,25 +494,32 @@ fn generate(func: &ItemFn, attrs: Vec<ParamAttrs>, options: Options) -> syn::Res
             quote! { #ok },
         ),
         Returns::Bare(ty) => (
-            quote! { ::monitor_core::Reply::new(&__ret) },
+            quote_spanned! {ret_span=> ::monitor_core::Reply::new(&__ret) },
             quote! { #ty },
         ),
     };
-    let ret_span = match &sig.output {
-        ReturnType::Type(_, ty) => ty.span(),
-        ReturnType::Default => sig.ident.span(),
+    let ret_ty = match &deferred_result {
+        Some(t) => quote! { #t },
+        None => ret_ty,
     };
-    let assert_ret = quote_spanned! {ret_span=>
-        const _: fn() = || {
-            fn returns_serialize_and_schema<T: ::monitor_core::__private::serde::Serialize + ::monitor_core::Schema>() {}
-            returns_serialize_and_schema::<#ret_ty>();
-        };
+    let ret_hook = quote_spanned! {ret_span=> ::monitor_core::command::schema_of::<#ret_ty> };
+    let body = if is_async {
+        quote! {
+            __ctx.spawn(async move {
+                let __ret = #fn_ident(#(#call),*).await;
+                #finish
+            });
+            ::std::result::Result::Ok(::monitor_core::Reply::empty())
+        }
+    } else {
+        quote! {
+            let __ret = #fn_ident(#(#call),*);
+            #finish
+        }
     };
     let features_lits = features.iter();
     Ok(quote! {
         const _: () = {
-            #assert_ret
-
             #[allow(unused_mut, clippy::needless_question_mark)]
             fn __qmp_handler(
                 __ctx: &::monitor_core::Context<'_>,
@@ -437,8 +528,7 @@ fn generate(func: &ItemFn, attrs: Vec<ParamAttrs>, options: Options) -> syn::Res
                 let mut __members = ::monitor_core::args::Arguments::new(__args);
                 #(#bind)*
                 #check_rest
-                let __ret = #fn_ident(#(#call),*);
-                #finish
+                #body
             }
 
             fn __qmp_arg_type(gen: &mut ::monitor_core::schema::SchemaGen) -> ::std::string::String {
@@ -453,7 +543,7 @@ fn generate(func: &ItemFn, attrs: Vec<ParamAttrs>, options: Options) -> syn::Res
                     origin: ::std::concat!(::std::module_path!(), #origin),
                     doc: #doc,
                     arg_type: ::std::option::Option::Some(__qmp_arg_type),
-                    ret_type: ::std::option::Option::Some(::monitor_core::command::schema_of::<#ret_ty>),
+                    ret_type: ::std::option::Option::Some(#ret_hook),
                     features: &[#(#features_lits),*],
                 }
             }

@@ -41,6 +41,9 @@ fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
                         "event names use letters, digits, `_`, `-` and `.`",
                     ));
                 }
+                if name.is_some() {
+                    return Err(syn::Error::new(lit.span(), "the event is named twice"));
+                }
                 name = Some(lit.value());
                 Ok(())
             } else if meta.path.is_ident("deprecated") {

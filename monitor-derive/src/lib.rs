@@ -56,7 +56,7 @@ pub fn qmp_command(attr: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Describes a struct or enum for schema introspection.
-#[proc_macro_derive(Schema, attributes(serde, schema))]
+#[proc_macro_derive(Schema, attributes(serde))]
 pub fn derive_schema(input: TokenStream) -> TokenStream {
     schema::expand(input.into()).into()
 }

@@ -1,9 +1,11 @@
-//! The smallest useful embedding: a QMP monitor with two commands and a
+//! The smallest useful embedding: a QMP monitor with a few commands and a
 //! heartbeat event. `minimal -qmp unix:/tmp/m.sock,server=on,wait=off`
 use std::{process::ExitCode, time::Duration};
 
 use examples::cli::{self, CliError};
-use monitor_core::{qmp_command, CommandError, Event, ListenAddr, Monitor, Schema};
+use monitor_core::{
+    pending::Completion, qmp_command, CommandError, Event, ListenAddr, Monitor, Schema,
+};
 use serde::Serialize;
 
 const USAGE: &str = "usage: minimal [-name NAME] [-qmp unix:PATH,server=on,wait=off | -qmp tcp:HOST:PORT,server=on,wait=off]...";
@@ -36,6 +38,20 @@ struct NameInfo {
 fn query_name(name: &NameInfo) -> Result<&NameInfo, CommandError> {
     Ok(name)
 }
+
+/// Answer after `ms` milliseconds, from another thread (an async command:
+/// the monitor keeps serving meanwhile).
+#[qmp_command(name = "x-sleep")]
+fn x_sleep(ms: u64, done: Completion<()>) {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(ms));
+        done.complete(Ok::<(), CommandError>(()));
+    });
+}
+
+/// Answer at once; allowed out of band.
+#[qmp_command(name = "x-ping", allow_oob)]
+fn x_ping() {}
 
 /// Sent every second, so a client can see events flow.
 #[derive(Serialize, Schema, Event)]

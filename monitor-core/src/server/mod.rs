@@ -13,7 +13,7 @@ mod listener;
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -94,6 +94,17 @@ pub enum Exit {
 pub(crate) struct Shared {
     pub(crate) stop: AtomicBool,
     pub(crate) waker: Waker,
+    pub(crate) sessions: AtomicUsize,
+    pub(crate) pending: AtomicUsize,
+}
+
+/// A snapshot of the monitor's load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    /// Connected clients.
+    pub sessions: usize,
+    /// Commands whose answer is pending, over all sessions.
+    pub pending: usize,
 }
 
 impl Shared {
@@ -109,10 +120,44 @@ const READ_CHUNK: usize = 64 << 10;
 /// How long shutdown keeps trying to deliver queued output.
 const FLUSH_GRACE: Duration = Duration::from_secs(1);
 
+/// Bound listeners and settings, ready to move to the monitor thread.
+pub(crate) struct Prepared {
+    poll: Poll,
+    listeners: Vec<(Listener, String)>,
+    dispatcher: Dispatcher,
+    config: ServerConfig,
+    shared: Arc<Shared>,
+}
+
+impl Prepared {
+    pub(crate) fn shared(&self) -> Arc<Shared> {
+        Arc::clone(&self.shared)
+    }
+
+    /// Runs the event loop until `quit` or shutdown.
+    pub(crate) fn run(self) -> Result<Exit, ServerError> {
+        let server = Server {
+            next_token: self.listeners.len() + 1,
+            poll: self.poll,
+            listeners: self.listeners,
+            conns: HashMap::new(),
+            by_session: HashMap::new(),
+            next_session: 1,
+            dispatcher: self.dispatcher,
+            config: self.config,
+            shared: self.shared,
+            scratch: Vec::new(),
+        };
+        server.run()
+    }
+}
+
 pub(crate) struct Server {
     poll: Poll,
     listeners: Vec<(Listener, String)>,
     conns: HashMap<Token, Connection>,
+    /// Session id to connection, for deferred answers.
+    by_session: HashMap<u64, Token>,
     next_token: usize,
     next_session: u64,
     dispatcher: Dispatcher,
@@ -123,11 +168,13 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    pub(crate) fn new(
+    /// Binds the listeners (on the caller's thread, so errors reach it);
+    /// the loop itself starts with [`Prepared::run`] on the monitor thread.
+    pub(crate) fn prepare(
         addrs: &[ListenAddr],
         dispatcher: Dispatcher,
         config: ServerConfig,
-    ) -> Result<(Server, Vec<ListenAddr>), ServerError> {
+    ) -> Result<(Prepared, Vec<ListenAddr>), ServerError> {
         let poll = Poll::new().map_err(ServerError::Poll)?;
         let waker = Waker::new(poll.registry(), WAKER).map_err(ServerError::Poll)?;
         let mut listeners = Vec::new();
@@ -144,23 +191,17 @@ impl Server {
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             waker,
+            sessions: AtomicUsize::new(0),
+            pending: AtomicUsize::new(0),
         });
-        let server = Server {
+        let prepared = Prepared {
             poll,
-            next_token: addrs.len() + 1,
             listeners,
-            conns: HashMap::new(),
-            next_session: 1,
             dispatcher,
             config,
             shared,
-            scratch: Vec::new(),
         };
-        Ok((server, bound))
-    }
-
-    pub(crate) fn shared(&self) -> Arc<Shared> {
-        Arc::clone(&self.shared)
+        Ok((prepared, bound))
     }
 
     pub(crate) fn run(mut self) -> Result<Exit, ServerError> {
@@ -200,6 +241,7 @@ impl Server {
                 break Exit::Shutdown;
             }
             self.deliver_events(None);
+            self.deliver_deferred();
             let mut quit = false;
             let tokens: Vec<(Token, bool)> = self
                 .conns
@@ -219,14 +261,79 @@ impl Server {
             if quit {
                 break Exit::Quit;
             }
+            self.publish_stats();
         };
         self.close_all();
         Ok(exit)
     }
 
+    fn publish_stats(&self) {
+        let pending = self.conns.values().map(|c| c.session.pending()).sum();
+        self.shared
+            .sessions
+            .store(self.conns.len(), Ordering::Relaxed);
+        self.shared.pending.store(pending, Ordering::Relaxed);
+    }
+
     fn has_work(&self, c: &Connection) -> bool {
-        let paused = c.pending_output() > self.config.pause_threshold;
+        let paused = c.pending_output() > self.config.pause_threshold || !c.session.wants_input();
         !paused && (c.readable || c.input_pos < c.input.len())
+    }
+
+    /// Routes deferred answers and future wake-ups to their sessions.
+    fn deliver_deferred(&mut self) {
+        let mailbox = std::sync::Arc::clone(self.dispatcher.mailbox());
+        let finished = mailbox.take_finished();
+        let woken = mailbox.take_woken();
+        if finished.is_empty() && woken.is_empty() {
+            return;
+        }
+        let mut touched = Vec::new();
+        for f in finished {
+            let Some(&token) = self.by_session.get(&f.session) else {
+                log::debug!("session {}: answer after disconnect dropped", f.session);
+                continue;
+            };
+            self.with_conn(token, |server, conn| {
+                conn.session
+                    .finish(&server.dispatcher, f.token, f.outcome, &mut server.scratch)
+            });
+            touched.push(token);
+        }
+        for (session, task) in woken {
+            if let Some(&token) = self.by_session.get(&session) {
+                self.with_conn(token, |server, conn| {
+                    conn.session
+                        .poll(&server.dispatcher, task, &mut server.scratch)
+                });
+                touched.push(token);
+            }
+        }
+        for token in touched {
+            if let Some(conn) = self.conns.get_mut(&token) {
+                if let Err(e) = conn.flush() {
+                    self.drop_conn(token, &format!("write failed: {e}"));
+                }
+            }
+        }
+    }
+
+    /// Runs `f` on one connection (taken out of the map), then queues the
+    /// events it caused and its output, in that order.
+    fn with_conn(
+        &mut self,
+        token: Token,
+        f: impl FnOnce(&mut Self, &mut Connection) -> crate::session::Effects,
+    ) -> bool {
+        let Some(mut conn) = self.conns.remove(&token) else {
+            return false;
+        };
+        let effects = f(self, &mut conn);
+        self.deliver_events(Some(&mut conn));
+        conn.output.extend_from_slice(&self.scratch);
+        self.scratch.clear();
+        self.conns.insert(token, conn);
+        effects.quit
     }
 
     fn accept_all(&mut self, index: usize) {
@@ -259,6 +366,7 @@ impl Server {
             conn.output = self.dispatcher.greeting(true);
             log::debug!("session {id}: connected on {name}");
             self.conns.insert(token, conn);
+            self.by_session.insert(id, token);
             if let Some(conn) = self.conns.get_mut(&token) {
                 if let Err(e) = conn.flush() {
                     self.drop_conn(token, &format!("write failed: {e}"));
@@ -278,7 +386,9 @@ impl Server {
         let result: Result<(), String> = loop {
             // Handle what is buffered first, frame by frame.
             while conn.input_pos < conn.input.len() {
-                if conn.pending_output() > self.config.pause_threshold {
+                if conn.pending_output() > self.config.pause_threshold
+                    || !conn.session.wants_input()
+                {
                     break;
                 }
                 let (used, effects) = conn.session.step(
@@ -299,7 +409,10 @@ impl Server {
                     }
                 }
             }
-            if quit || conn.pending_output() > self.config.pause_threshold {
+            if quit
+                || conn.pending_output() > self.config.pause_threshold
+                || !conn.session.wants_input()
+            {
                 break Ok(());
             }
             if conn.input_pos == conn.input.len() {
@@ -403,6 +516,11 @@ impl Server {
 
     fn close(&mut self, _token: Token, mut conn: Connection, reason: &str) {
         let id = conn.session.info().id;
+        self.by_session.remove(&id);
+        let cancelled = conn.session.close();
+        if cancelled > 0 {
+            log::debug!("session {id}: cancelled {cancelled} pending commands");
+        }
         if reason == "disconnected" {
             log::debug!("session {id}: disconnected");
         } else {
@@ -414,6 +532,9 @@ impl Server {
     /// Delivers what can be delivered within a grace period, then closes
     /// every client and removes unix socket files.
     fn close_all(&mut self) {
+        for conn in self.conns.values_mut() {
+            conn.session.close();
+        }
         self.deliver_events(None);
         let deadline = Instant::now() + FLUSH_GRACE;
         let mut events = Events::with_capacity(64);

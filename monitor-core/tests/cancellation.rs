@@ -1,0 +1,118 @@
+//! 10,000 commands left pending by clients that then disconnect: every one
+//! is cancelled, and memory and file descriptors return to their starting
+//! level. Alone in its test binary, so the process-wide counts are its own.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use monitor_core::client::Client;
+use monitor_core::pending::Completion;
+use monitor_core::{qmp_command, CommandError, Monitor};
+use parking_lot::Mutex;
+use serde_json::json;
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Default)]
+struct Gate {
+    held: Mutex<Vec<Completion<u64>>>,
+}
+
+/// Keep the answer pending; allowed out of band, so one client can have many.
+#[qmp_command(name = "x-park", allow_oob)]
+fn x_park(gate: &Arc<Gate>, done: Completion<u64>) {
+    gate.held.lock().push(done);
+}
+
+#[qmp_command(name = "x-ping", allow_oob)]
+fn x_ping() {}
+
+fn client(path: &PathBuf) -> Client {
+    let mut c = Client::connect_unix(path).unwrap();
+    c.set_timeout(TIMEOUT);
+    c.negotiate().unwrap();
+    c
+}
+
+/// Waits until `cond` holds, polling (there is no notification to wait on).
+fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + TIMEOUT;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+fn release(gate: &Gate, value: u64) {
+    let held: Vec<Completion<u64>> = gate.held.lock().drain(..).collect();
+    for c in held {
+        c.complete(Ok::<_, CommandError>(value));
+    }
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+fn rss_bytes() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+#[test]
+fn ten_thousand_pending_commands_of_departed_clients_leak_nothing() {
+    let path = std::env::temp_dir().join(format!("mc-cancel-{}.sock", std::process::id()));
+    let gate = Arc::new(Gate::default());
+    let monitor = Monitor::builder()
+        .state(Arc::clone(&gate))
+        .listen_unix(&path)
+        .spawn()
+        .unwrap();
+    // Warm up the allocator and the monitor once, so the baseline is steady.
+    drop(client(&path));
+    wait_until("the warm-up client to leave", || {
+        monitor.stats().sessions == 0
+    });
+    let fds_before = open_fds();
+    let rss_before = rss_bytes();
+    const CLIENTS: usize = 100;
+    const PER_CLIENT: usize = 100;
+    let mut clients: Vec<Client> = (0..CLIENTS).map(|_| client(&path)).collect();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let mut input = Vec::new();
+        for j in 0..PER_CLIENT {
+            input.extend_from_slice(
+                format!(r#"{{"exec-oob": "x-park", "id": {}}}"#, i * PER_CLIENT + j).as_bytes(),
+            );
+        }
+        c.send_raw(&input).unwrap();
+    }
+    wait_until("10,000 pending commands", || {
+        monitor.stats().pending == CLIENTS * PER_CLIENT
+    });
+    assert_eq!(gate.held.lock().len(), CLIENTS * PER_CLIENT);
+    drop(clients);
+    wait_until("every session to be gone", || {
+        let s = monitor.stats();
+        s.sessions == 0 && s.pending == 0
+    });
+    // The VMM sees the cancellation, and late answers are harmless.
+    assert!(gate.held.lock().iter().all(Completion::is_cancelled));
+    release(&gate, 1);
+    let mut c = client(&path);
+    c.execute("x-ping", json!({})).unwrap();
+    drop(c);
+    wait_until("the last client to leave", || monitor.stats().sessions == 0);
+    assert_eq!(open_fds(), fds_before, "file descriptors leaked");
+    let grown = rss_bytes().saturating_sub(rss_before);
+    assert!(grown < 64 << 20, "resident memory grew by {grown} bytes");
+    monitor.shutdown();
+}
