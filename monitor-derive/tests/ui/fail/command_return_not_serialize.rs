@@ -1,0 +1,13 @@
+use monitor_core::{qmp_command, CommandError, Schema};
+
+#[derive(Schema)]
+struct Status {
+    running: bool,
+}
+
+#[qmp_command]
+fn x_status() -> Result<Status, CommandError> {
+    Ok(Status { running: true })
+}
+
+fn main() {}
