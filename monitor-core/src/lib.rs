@@ -74,6 +74,7 @@ pub mod schema;
 pub mod server;
 pub mod session;
 pub mod stream;
+pub mod throttle;
 mod value;
 pub mod wire;
 

@@ -1,0 +1,884 @@
+//! Event rate limiting, as QEMU does it (`monitor_qapi_event_queue`).
+//!
+//! Some events can fire in bursts (a guest writing its RTC in a loop, a
+//! balloon resizing); QEMU sends each of them at most once per *period* and
+//! per *key*, for all monitors together. A [`Policy`] says which event names
+//! are throttled, for how long, and which top-level member of the event's
+//! `data` (if any) splits the name into independent keys. The rules for one
+//! (name, key):
+//!
+//! 1. The first event is sent at once and opens a period: a timer is armed
+//!    for `now + period`.
+//! 2. Events arriving while the timer is armed replace each other: only the
+//!    latest is kept, unchanged (its own payload, so its own timestamp).
+//! 3. When the timer fires, the kept event (if any) is sent and the timer
+//!    re-armed for `now + period`, `now` being when it fired (as QEMU reads
+//!    its clock in the timer callback); if nothing is kept, the state is
+//!    freed, so memory does not grow with the number of keys ever seen.
+//! 4. Events whose name has no rule pass at once and create no state.
+//!
+//! A keyed rule whose member is absent from an event's data (or an event
+//! without data) throttles that event under the key `None`, shared by every
+//! such event of that name; QEMU asserts instead, which a library must not.
+//!
+//! [`Throttle`] holds the state. It touches no clock and no socket: the
+//! monitor's poll loop passes the time to [`Throttle::offer`] and
+//! [`Throttle::expire`], and sleeps at most until [`Throttle::next_deadline`].
+//! An event offered after a deadline but before `expire` ran is kept, as in
+//! QEMU when its main loop runs the timer late; `expire` then sends it.
+//!
+//! The policy can change at run time ([`Throttle::set_rule`],
+//! [`Throttle::remove_rule`], [`Throttle::set_policy`],
+//! [`Throttle::set_enabled`]):
+//! - a new period applies from the next period (armed timers keep their
+//!   deadline);
+//! - a rule that disappears, or whose key member changes, and throttling
+//!   turned off, drop the states concerned and return their kept events at
+//!   once, in the order they were offered, for the caller to send.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use monitor_core::throttle::{PendingEvent, Policy, Throttle};
+//! use monitor_core::Event;
+//!
+//! let rtc = |offset: i64| {
+//!     let event = Event::new("RTC_CHANGE").with_data(&serde_json::json!({"offset": offset}));
+//!     PendingEvent::from_event(&event.unwrap())
+//! };
+//! let mut throttle = Throttle::new(Policy::qemu()); // RTC_CHANGE: 1 s
+//! let t0 = Instant::now(); // any instant: the throttle never reads a clock
+//! let ms = |n| t0 + Duration::from_millis(n);
+//!
+//! // The first event is sent at once and opens a one-second period.
+//! assert!(throttle.offer(rtc(1), ms(0)).is_some());
+//! assert_eq!(throttle.next_deadline(), Some(ms(1000)));
+//!
+//! // Within the period, events coalesce: only the latest is kept.
+//! assert!(throttle.offer(rtc(2), ms(10)).is_none());
+//! assert!(throttle.offer(rtc(3), ms(20)).is_none());
+//!
+//! // Nothing is due before the deadline...
+//! let mut out = Vec::new();
+//! throttle.expire(ms(999), &mut out);
+//! assert!(out.is_empty());
+//!
+//! // ...then the kept event goes out and a new period opens.
+//! throttle.expire(ms(1000), &mut out);
+//! assert_eq!(out.len(), 1);
+//! assert!(out[0].line().ends_with(b"\"data\": {\"offset\": 3}}\r\n"));
+//! assert_eq!(throttle.next_deadline(), Some(ms(2000)));
+//!
+//! // A period that ends with nothing kept frees the state.
+//! out.clear();
+//! throttle.expire(ms(2000), &mut out);
+//! assert!(out.is_empty() && throttle.is_empty());
+//! assert!(throttle.offer(rtc(4), ms(2001)).is_some());
+//! ```
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::event::Event;
+
+mod key;
+mod policy;
+
+pub use key::{key_from_data, key_from_value, Error};
+pub use policy::{Policy, Rule};
+
+/// An event on its way to the sessions: its name, its serialised data (to
+/// find the throttle key) and its wire line (sent as is).
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::{throttle::PendingEvent, Event};
+///
+/// let event = Event::new("VSERPORT_CHANGE")
+///     .with_data(&serde_json::json!({"id": "channel0", "open": true}))
+///     .unwrap();
+/// let pending = PendingEvent::from_event(&event);
+/// assert_eq!(pending.name(), "VSERPORT_CHANGE");
+/// assert_eq!(pending.data(), Some(&br#"{"id": "channel0", "open": true}"#[..]));
+/// assert_eq!(&pending.line()[..], &event.to_line()[..]);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct PendingEvent {
+    name: Cow<'static, str>,
+    data: Option<Box<[u8]>>,
+    line: Arc<[u8]>,
+}
+
+impl PendingEvent {
+    /// An event named `name` whose wire line is `line`, without data.
+    pub fn new(name: impl Into<Cow<'static, str>>, line: impl Into<Arc<[u8]>>) -> Self {
+        PendingEvent {
+            name: name.into(),
+            data: None,
+            line: line.into(),
+        }
+    }
+
+    /// Attaches the serialised data object (a JSON object text).
+    pub fn with_data(mut self, data: impl Into<Box<[u8]>>) -> Self {
+        self.data = Some(data.into());
+        self
+    }
+
+    /// Serialises `event` (its line, built once) and keeps its data.
+    pub fn from_event(event: &Event) -> Self {
+        PendingEvent {
+            name: Cow::Owned(event.name().to_owned()),
+            data: event.data().map(|data| Box::from(data.as_bytes())),
+            line: event.to_line().into(),
+        }
+    }
+
+    /// The event name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The serialised data, if any.
+    pub fn data(&self) -> Option<&[u8]> {
+        self.data.as_deref()
+    }
+
+    /// The wire line.
+    pub fn line(&self) -> &Arc<[u8]> {
+        &self.line
+    }
+
+    /// Takes the wire line.
+    pub fn into_line(self) -> Arc<[u8]> {
+        self.line
+    }
+}
+
+impl From<&Event> for PendingEvent {
+    fn from(event: &Event) -> Self {
+        PendingEvent::from_event(event)
+    }
+}
+
+impl fmt::Debug for PendingEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingEvent")
+            .field("name", &self.name)
+            .field("line", &String::from_utf8_lossy(&self.line))
+            .finish()
+    }
+}
+
+/// A timer: its deadline, then a sequence number (unique; arming order).
+type Timer = (Instant, u64);
+
+/// The throttle state of one (name, key).
+#[derive(Debug)]
+struct State {
+    timer: Timer,
+    /// The latest event offered during the period, with its offer number.
+    kept: Option<(u64, PendingEvent)>,
+}
+
+/// The throttle states of a monitor, shared by all its sessions.
+///
+/// `Throttle::default()` applies [`Policy::qemu`]. See the
+/// [module documentation](self) for the rules and an example.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    policy: Policy,
+    disabled: bool,
+    /// Event name, then key, to state.
+    states: HashMap<Cow<'static, str>, HashMap<Option<String>, State>>,
+    /// Armed timers, earliest first.
+    timers: BTreeMap<Timer, (Cow<'static, str>, Option<String>)>,
+    /// Numbers timers and kept events.
+    seq: u64,
+}
+
+impl Throttle {
+    /// A throttle applying `policy`, with no state.
+    pub fn new(policy: Policy) -> Self {
+        Throttle {
+            policy,
+            disabled: false,
+            states: HashMap::new(),
+            timers: BTreeMap::new(),
+            seq: 0,
+        }
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Whether throttling is on (see [`Throttle::set_enabled`]).
+    pub fn is_enabled(&self) -> bool {
+        !self.disabled
+    }
+
+    /// Offers an event emitted at `now`: returns it if it must be sent now,
+    /// or keeps it (dropping the one kept before for the same name and key)
+    /// to send when its period ends.
+    pub fn offer(&mut self, event: PendingEvent, now: Instant) -> Option<PendingEvent> {
+        if self.disabled {
+            return Some(event);
+        }
+        let Some(rule) = self.policy.get(&event.name) else {
+            return Some(event);
+        };
+        let key = match (rule.key(), event.data()) {
+            (Some(member), Some(data)) => key_from_data(data, member).unwrap_or_else(|e| {
+                log::warn!("event {}: no throttle key: {e}", event.name);
+                None
+            }),
+            _ => None,
+        };
+        let period = rule.period();
+        let seq = self.next_seq();
+        if let Some(state) = self
+            .states
+            .get_mut(&*event.name)
+            .and_then(|keys| keys.get_mut(&key))
+        {
+            state.kept = Some((seq, event));
+            return None;
+        }
+        let timer = (deadline(now, period), seq);
+        self.timers.insert(timer, (event.name.clone(), key.clone()));
+        self.states
+            .entry(event.name.clone())
+            .or_default()
+            .insert(key, State { timer, kept: None });
+        Some(event)
+    }
+
+    /// The earliest deadline, if any timer is armed: when
+    /// [`Throttle::expire`] next has work to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.first_key_value().map(|(&(at, _), _)| at)
+    }
+
+    /// Ends the periods whose deadline is at or before `now`, in deadline
+    /// order: appends their kept events to `out` and re-arms their timers
+    /// for `now` plus the period, or frees the states that kept nothing.
+    pub fn expire(&mut self, now: Instant, out: &mut Vec<PendingEvent>) {
+        while let Some(entry) = self.timers.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let (name, key) = entry.remove();
+            let period = self.policy.get(&name).map(Rule::period);
+            let Some(keys) = self.states.get_mut(&name) else {
+                continue;
+            };
+            let Some(state) = keys.get_mut(&key) else {
+                continue;
+            };
+            match (state.kept.take(), period) {
+                (Some((_, event)), Some(period)) => {
+                    out.push(event);
+                    self.seq += 1;
+                    state.timer = (deadline(now, period), self.seq);
+                    self.timers.insert(state.timer, (name, key));
+                }
+                (kept, _) => {
+                    // Nothing kept (or no rule left, which set_rule prevents).
+                    out.extend(kept.map(|(_, event)| event));
+                    keys.remove(&key);
+                    if keys.is_empty() {
+                        self.states.remove(&name);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sets the rule of `name` (a zero period removes it, as
+    /// [`Throttle::remove_rule`]). If only the period changes, armed timers
+    /// keep their deadline and the new period applies from the next one; if
+    /// the key member changes, the name's states are dropped and their kept
+    /// events returned, to be sent now.
+    #[must_use = "the returned events must be sent"]
+    pub fn set_rule(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        rule: Rule,
+    ) -> Vec<PendingEvent> {
+        let name = name.into();
+        let mut flushed = Vec::new();
+        if self.policy.get(&name).map(Rule::key) != Some(rule.key()) || rule.period().is_zero() {
+            self.drop_states(&name, &mut flushed);
+        }
+        self.policy.set(name, rule);
+        sorted(flushed)
+    }
+
+    /// Removes the rule of `name`: its states are dropped and their kept
+    /// events returned, in the order they were offered, to be sent now.
+    #[must_use = "the returned events must be sent"]
+    pub fn remove_rule(&mut self, name: &str) -> Vec<PendingEvent> {
+        let mut flushed = Vec::new();
+        self.drop_states(name, &mut flushed);
+        self.policy.remove(name);
+        sorted(flushed)
+    }
+
+    /// Replaces the whole policy. Names whose rule disappears or changes key
+    /// member are flushed as by [`Throttle::remove_rule`]; the others keep
+    /// their state, a new period applying from the next one.
+    #[must_use = "the returned events must be sent"]
+    pub fn set_policy(&mut self, policy: Policy) -> Vec<PendingEvent> {
+        let stale: Vec<_> = self
+            .states
+            .keys()
+            .filter(|name| self.policy.get(name).map(Rule::key) != policy.get(name).map(Rule::key))
+            .cloned()
+            .collect();
+        let mut flushed = Vec::new();
+        for name in stale {
+            self.drop_states(&name, &mut flushed);
+        }
+        self.policy = policy;
+        sorted(flushed)
+    }
+
+    /// Turns throttling on or off (the policy is kept). Off, every event
+    /// passes at once; turning it off drops every state and returns the kept
+    /// events, in the order they were offered, to be sent now.
+    #[must_use = "the returned events must be sent"]
+    pub fn set_enabled(&mut self, enabled: bool) -> Vec<PendingEvent> {
+        self.disabled = !enabled;
+        let mut flushed = Vec::new();
+        if !enabled {
+            let names: Vec<_> = self.states.keys().cloned().collect();
+            for name in names {
+                self.drop_states(&name, &mut flushed);
+            }
+        }
+        sorted(flushed)
+    }
+
+    /// How many (name, key) states are alive (each has an armed timer).
+    pub fn len(&self) -> usize {
+        self.timers.len()
+    }
+
+    /// Whether no state is alive (no timer armed, nothing kept).
+    pub fn is_empty(&self) -> bool {
+        self.timers.is_empty()
+    }
+
+    /// How many events are kept, waiting for their period to end.
+    pub fn kept(&self) -> usize {
+        self.states
+            .values()
+            .flat_map(HashMap::values)
+            .filter(|state| state.kept.is_some())
+            .count()
+    }
+
+    fn next_seq(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    /// Drops the states of `name`, collecting their kept events.
+    fn drop_states(&mut self, name: &str, out: &mut Vec<(u64, PendingEvent)>) {
+        for (_, state) in self.states.remove(name).into_iter().flatten() {
+            self.timers.remove(&state.timer);
+            out.extend(state.kept);
+        }
+    }
+}
+
+/// Kept events in the order they were offered.
+fn sorted(mut kept: Vec<(u64, PendingEvent)>) -> Vec<PendingEvent> {
+    kept.sort_unstable_by_key(|&(seq, _)| seq);
+    kept.into_iter().map(|(_, event)| event).collect()
+}
+
+/// `now + period`, which [`Rule::MAX_PERIOD`] keeps representable.
+fn deadline(now: Instant, period: Duration) -> Instant {
+    // Only an Instant within 136 years of its platform's limit overflows;
+    // then the period ends at once rather than panicking.
+    now.checked_add(period).unwrap_or(now)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Timestamp;
+    use serde_json::json;
+
+    const SECOND: Duration = Duration::from_millis(1000);
+
+    /// A synthetic clock: instants as milliseconds after one base.
+    struct Clock(Instant);
+
+    impl Clock {
+        fn new() -> Self {
+            Clock(Instant::now())
+        }
+
+        fn ms(&self, n: u64) -> Instant {
+            self.0 + Duration::from_millis(n)
+        }
+    }
+
+    /// An event whose line is `name tag` and whose data is `data`.
+    fn ev(name: &'static str, data: Option<serde_json::Value>, tag: u32) -> PendingEvent {
+        let event = PendingEvent::new(name, format!("{name} {tag}").into_bytes());
+        match data {
+            Some(data) => event.with_data(serde_json::to_vec(&data).unwrap()),
+            None => event,
+        }
+    }
+
+    fn rtc(tag: u32) -> PendingEvent {
+        ev("RTC_CHANGE", Some(json!({"offset": tag})), tag)
+    }
+
+    fn vserport(id: &str, tag: u32) -> PendingEvent {
+        ev(
+            "VSERPORT_CHANGE",
+            Some(json!({"id": id, "open": true})),
+            tag,
+        )
+    }
+
+    fn lines(events: &[PendingEvent]) -> Vec<String> {
+        events
+            .iter()
+            .map(|e| String::from_utf8(e.line().to_vec()).unwrap())
+            .collect()
+    }
+
+    fn expire(throttle: &mut Throttle, now: Instant) -> Vec<String> {
+        let mut out = Vec::new();
+        throttle.expire(now, &mut out);
+        lines(&out)
+    }
+
+    fn sent(event: Option<PendingEvent>) -> String {
+        String::from_utf8(event.expect("sent at once").line().to_vec()).unwrap()
+    }
+
+    #[test]
+    fn key_member_change_flushes_the_name() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        assert!(throttle.offer(rtc(1), clock.ms(0)).is_some());
+        assert!(throttle.offer(rtc(2), clock.ms(1)).is_none());
+        let flushed = throttle.set_rule("RTC_CHANGE", Rule::keyed(SECOND, "offset"));
+        assert_eq!(lines(&flushed), ["RTC_CHANGE 2"]);
+        assert!(throttle.is_empty());
+        assert!(throttle.offer(rtc(3), clock.ms(2)).is_some());
+        assert!(throttle.offer(rtc(4), clock.ms(3)).is_some());
+        assert!(throttle.offer(rtc(3), clock.ms(4)).is_none());
+    }
+
+    #[test]
+    fn first_event_is_sent_at_once_and_arms_a_timer() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        assert_eq!(sent(throttle.offer(rtc(1), clock.ms(5))), "RTC_CHANGE 1");
+        assert_eq!(throttle.len(), 1);
+        assert_eq!(throttle.kept(), 0);
+        assert_eq!(throttle.next_deadline(), Some(clock.ms(1005)));
+    }
+
+    #[test]
+    fn events_within_the_period_coalesce_to_the_last() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        assert!(throttle.offer(rtc(1), clock.ms(0)).is_some());
+        assert!(throttle.offer(rtc(2), clock.ms(100)).is_none());
+        assert!(throttle.offer(rtc(3), clock.ms(200)).is_none());
+        assert_eq!(throttle.kept(), 1);
+        assert!(expire(&mut throttle, clock.ms(999)).is_empty());
+        assert_eq!(expire(&mut throttle, clock.ms(1000)), ["RTC_CHANGE 3"]);
+        assert_eq!(throttle.kept(), 0);
+    }
+
+    #[test]
+    fn kept_event_keeps_its_own_timestamp_and_data() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        let at = |seconds, offset: i64| {
+            let event = Event::new("RTC_CHANGE")
+                .with_data(&json!({ "offset": offset }))
+                .unwrap()
+                .at(Timestamp {
+                    seconds,
+                    microseconds: 7,
+                });
+            PendingEvent::from_event(&event)
+        };
+        assert!(throttle.offer(at(100, 1), clock.ms(0)).is_some());
+        assert!(throttle.offer(at(101, 2), clock.ms(10)).is_none());
+        let third = at(102, 3);
+        assert!(throttle.offer(third.clone(), clock.ms(20)).is_none());
+        let mut out = Vec::new();
+        throttle.expire(clock.ms(1000), &mut out);
+        assert_eq!(out, [third]);
+        let line = String::from_utf8(out[0].line().to_vec()).unwrap();
+        assert_eq!(
+            line,
+            "{\"timestamp\": {\"seconds\": 102, \"microseconds\": 7}, \"event\": \
+             \"RTC_CHANGE\", \"data\": {\"offset\": 3}}\r\n"
+        );
+    }
+
+    #[test]
+    fn keys_are_independent() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        assert_eq!(
+            sent(throttle.offer(vserport("a", 1), clock.ms(0))),
+            "VSERPORT_CHANGE 1"
+        );
+        assert_eq!(
+            sent(throttle.offer(vserport("b", 2), clock.ms(10))),
+            "VSERPORT_CHANGE 2"
+        );
+        assert!(throttle.offer(vserport("a", 3), clock.ms(20)).is_none());
+        assert!(throttle.offer(vserport("b", 4), clock.ms(30)).is_none());
+        assert_eq!(throttle.len(), 2);
+        assert_eq!(expire(&mut throttle, clock.ms(1000)), ["VSERPORT_CHANGE 3"]);
+        assert_eq!(expire(&mut throttle, clock.ms(1010)), ["VSERPORT_CHANGE 4"]);
+    }
+
+    #[test]
+    fn unkeyed_rule_shares_one_state_whatever_the_data() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        assert!(throttle.offer(rtc(1), clock.ms(0)).is_some());
+        assert!(throttle.offer(rtc(2), clock.ms(1)).is_none());
+        assert_eq!(throttle.len(), 1);
+    }
+
+    #[test]
+    fn absent_key_member_is_a_key_of_its_own() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        let bare = |tag| ev("VSERPORT_CHANGE", Some(json!({"open": true})), tag);
+        let without_data = |tag| ev("VSERPORT_CHANGE", None, tag);
+        assert!(throttle.offer(bare(1), clock.ms(0)).is_some());
+        assert!(throttle.offer(without_data(2), clock.ms(1)).is_none());
+        assert!(throttle.offer(vserport("a", 3), clock.ms(2)).is_some());
+        assert_eq!(throttle.len(), 2);
+        assert_eq!(expire(&mut throttle, clock.ms(1000)), ["VSERPORT_CHANGE 2"]);
+    }
+
+    #[test]
+    fn malformed_data_is_throttled_under_the_absent_key() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        let bad = PendingEvent::new("VSERPORT_CHANGE", &b"x"[..]).with_data(&b"[1]"[..]);
+        assert!(throttle.offer(bad, clock.ms(0)).is_some());
+        let bare = ev("VSERPORT_CHANGE", None, 2);
+        assert!(throttle.offer(bare, clock.ms(1)).is_none());
+    }
+
+    #[test]
+    fn period_ending_with_nothing_kept_frees_the_state() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        assert!(throttle.offer(rtc(1), clock.ms(0)).is_some());
+        assert!(!throttle.is_empty());
+        assert!(expire(&mut throttle, clock.ms(1000)).is_empty());
+        assert!(throttle.is_empty());
+        assert_eq!(throttle.len(), 0);
+        assert_eq!(throttle.next_deadline(), None);
+        assert!(throttle.offer(rtc(2), clock.ms(1001)).is_some());
+        assert_eq!(throttle.next_deadline(), Some(clock.ms(2001)));
+    }
+
+    #[test]
+    fn period_that_sent_a_kept_event_rearms() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        assert!(throttle.offer(rtc(1), clock.ms(0)).is_some());
+        assert!(throttle.offer(rtc(2), clock.ms(500)).is_none());
+        assert_eq!(expire(&mut throttle, clock.ms(1000)), ["RTC_CHANGE 2"]);
+        assert_eq!(throttle.next_deadline(), Some(clock.ms(2000)));
+        assert!(throttle.offer(rtc(4), clock.ms(1100)).is_none());
+        assert!(expire(&mut throttle, clock.ms(1999)).is_empty());
+        assert_eq!(expire(&mut throttle, clock.ms(2000)), ["RTC_CHANGE 4"]);
+        assert!(expire(&mut throttle, clock.ms(3000)).is_empty());
+        assert!(throttle.is_empty());
+    }
+
+    #[test]
+    fn late_expire_rearms_from_when_it_ran() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        assert!(throttle.offer(rtc(1), clock.ms(0)).is_some());
+        assert!(throttle.offer(rtc(2), clock.ms(10)).is_none());
+        assert_eq!(expire(&mut throttle, clock.ms(1500)), ["RTC_CHANGE 2"]);
+        assert_eq!(throttle.next_deadline(), Some(clock.ms(2500)));
+    }
+
+    #[test]
+    fn event_after_deadline_before_expire_is_kept_like_a_late_timer() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        assert!(throttle.offer(rtc(1), clock.ms(0)).is_some());
+        assert!(throttle.offer(rtc(2), clock.ms(1200)).is_none());
+        assert_eq!(expire(&mut throttle, clock.ms(1200)), ["RTC_CHANGE 2"]);
+        assert_eq!(throttle.next_deadline(), Some(clock.ms(2200)));
+    }
+
+    #[test]
+    fn unthrottled_names_pass_and_create_no_state() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        for tag in 0..10 {
+            let event = ev("STOP", None, tag);
+            assert_eq!(
+                sent(throttle.offer(event, clock.ms(0))),
+                format!("STOP {tag}")
+            );
+        }
+        assert!(throttle.is_empty());
+        assert_eq!(throttle.next_deadline(), None);
+    }
+
+    #[test]
+    fn empty_policy_throttles_nothing() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::new(Policy::empty());
+        assert!(throttle.offer(rtc(1), clock.ms(0)).is_some());
+        assert!(throttle.offer(rtc(2), clock.ms(0)).is_some());
+        assert!(throttle.is_empty());
+    }
+
+    #[test]
+    fn next_deadline_is_the_earliest_and_expiry_follows_deadline_order() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        assert!(throttle.offer(vserport("c", 1), clock.ms(30)).is_some());
+        assert!(throttle.offer(vserport("a", 2), clock.ms(10)).is_some());
+        assert!(throttle.offer(rtc(3), clock.ms(20)).is_some());
+        assert_eq!(throttle.next_deadline(), Some(clock.ms(1010)));
+        assert!(throttle.offer(vserport("c", 4), clock.ms(40)).is_none());
+        assert!(throttle.offer(rtc(5), clock.ms(41)).is_none());
+        assert!(throttle.offer(vserport("a", 6), clock.ms(42)).is_none());
+        assert_eq!(
+            expire(&mut throttle, clock.ms(1030)),
+            ["VSERPORT_CHANGE 6", "RTC_CHANGE 5", "VSERPORT_CHANGE 4"]
+        );
+        assert_eq!(throttle.next_deadline(), Some(clock.ms(2030)));
+        assert_eq!(throttle.len(), 3);
+    }
+
+    #[test]
+    fn expire_frees_part_and_rearms_part() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        assert!(throttle.offer(vserport("a", 1), clock.ms(0)).is_some());
+        assert!(throttle.offer(vserport("b", 2), clock.ms(100)).is_some());
+        assert!(throttle.offer(vserport("b", 3), clock.ms(200)).is_none());
+        assert!(expire(&mut throttle, clock.ms(1000)).is_empty());
+        assert_eq!(throttle.len(), 1);
+        assert_eq!(throttle.next_deadline(), Some(clock.ms(1100)));
+        assert_eq!(expire(&mut throttle, clock.ms(1100)), ["VSERPORT_CHANGE 3"]);
+        assert_eq!(throttle.next_deadline(), Some(clock.ms(2100)));
+    }
+
+    #[test]
+    fn hundred_rtc_changes_in_50_ms_send_two_events() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        let mut out = Vec::new();
+        let mut sent_at = Vec::new();
+        for i in 0..100u32 {
+            let now = clock.ms(u64::from(i) / 2);
+            throttle.expire(now, &mut out);
+            if let Some(event) = throttle.offer(rtc(i), now) {
+                out.push(event);
+            }
+            sent_at.extend(std::iter::repeat(now).take(out.len() - sent_at.len()));
+        }
+        // Run the timers until the throttle is idle (a bounded loop, so that
+        // a throttle that never frees its state fails instead of hanging).
+        let mut now = clock.ms(50);
+        for _ in 0..10 {
+            let Some(deadline) = throttle.next_deadline() else {
+                break;
+            };
+            now = deadline;
+            throttle.expire(now, &mut out);
+            sent_at.extend(std::iter::repeat(now).take(out.len() - sent_at.len()));
+        }
+        assert_eq!(lines(&out), ["RTC_CHANGE 0", "RTC_CHANGE 99"]);
+        assert_eq!(sent_at, [clock.ms(0), clock.ms(1000)]);
+        assert_eq!(now, clock.ms(2000));
+        assert!(throttle.is_empty());
+    }
+
+    #[test]
+    fn many_keys_leave_no_state_behind() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        for i in 0..1000 {
+            let id = format!("port{i}");
+            assert!(throttle.offer(vserport(&id, 0), clock.ms(i)).is_some());
+            assert!(throttle.offer(vserport(&id, 1), clock.ms(i)).is_none());
+        }
+        assert_eq!(throttle.len(), 1000);
+        assert_eq!(throttle.next_deadline(), Some(clock.ms(1000)));
+        assert_eq!(expire(&mut throttle, clock.ms(2000)).len(), 1000);
+        assert_eq!(throttle.kept(), 0);
+        assert!(expire(&mut throttle, clock.ms(3000)).is_empty());
+        assert!(throttle.is_empty());
+        assert!(throttle.states.is_empty());
+    }
+
+    #[test]
+    fn period_change_applies_from_the_next_period() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        assert!(throttle.offer(rtc(1), clock.ms(0)).is_some());
+        assert!(throttle.offer(rtc(2), clock.ms(10)).is_none());
+        let flushed = throttle.set_rule("RTC_CHANGE", Rule::new(Duration::from_millis(300)));
+        assert!(flushed.is_empty());
+        assert_eq!(throttle.next_deadline(), Some(clock.ms(1000)));
+        assert_eq!(expire(&mut throttle, clock.ms(1000)), ["RTC_CHANGE 2"]);
+        assert_eq!(throttle.next_deadline(), Some(clock.ms(1300)));
+        assert_eq!(
+            throttle.policy().get("RTC_CHANGE").map(Rule::period),
+            Some(Duration::from_millis(300))
+        );
+    }
+
+    #[test]
+    fn new_rule_throttles_a_name_that_passed_before() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        let reset = |id: &str, tag| ev("DEVICE_RESET", Some(json!({ "id": id })), tag);
+        assert!(throttle.offer(reset("a", 1), clock.ms(0)).is_some());
+        assert!(throttle.offer(reset("a", 2), clock.ms(0)).is_some());
+        let flushed = throttle.set_rule("DEVICE_RESET", Rule::keyed(SECOND, "id"));
+        assert!(flushed.is_empty());
+        assert!(throttle.offer(reset("a", 3), clock.ms(1)).is_some());
+        assert!(throttle.offer(reset("b", 4), clock.ms(2)).is_some());
+        assert!(throttle.offer(reset("a", 5), clock.ms(3)).is_none());
+        assert_eq!(expire(&mut throttle, clock.ms(1001)), ["DEVICE_RESET 5"]);
+    }
+
+    #[test]
+    fn rule_removal_flushes_kept_events_in_offer_order() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        for (id, tag) in [("b", 1), ("a", 2), ("c", 3)] {
+            assert!(throttle.offer(vserport(id, tag), clock.ms(0)).is_some());
+        }
+        assert!(throttle.offer(rtc(4), clock.ms(0)).is_some());
+        for (id, tag) in [("c", 5), ("a", 6), ("b", 7), ("c", 8)] {
+            assert!(throttle.offer(vserport(id, tag), clock.ms(1)).is_none());
+        }
+        assert!(throttle.offer(rtc(9), clock.ms(2)).is_none());
+        let flushed = throttle.remove_rule("VSERPORT_CHANGE");
+        assert_eq!(
+            lines(&flushed),
+            [
+                "VSERPORT_CHANGE 6",
+                "VSERPORT_CHANGE 7",
+                "VSERPORT_CHANGE 8"
+            ]
+        );
+        assert!(throttle.policy().get("VSERPORT_CHANGE").is_none());
+        assert_eq!(throttle.len(), 1);
+        assert_eq!(
+            sent(throttle.offer(vserport("a", 10), clock.ms(3))),
+            "VSERPORT_CHANGE 10"
+        );
+        assert_eq!(expire(&mut throttle, clock.ms(1000)), ["RTC_CHANGE 9"]);
+    }
+
+    #[test]
+    fn zero_period_removes_the_rule() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        assert!(throttle.offer(rtc(1), clock.ms(0)).is_some());
+        assert!(throttle.offer(rtc(2), clock.ms(1)).is_none());
+        let flushed = throttle.set_rule("RTC_CHANGE", Rule::new(Duration::ZERO));
+        assert_eq!(lines(&flushed), ["RTC_CHANGE 2"]);
+        assert!(throttle.policy().get("RTC_CHANGE").is_none());
+        assert!(throttle.offer(rtc(3), clock.ms(2)).is_some());
+        assert!(throttle.is_empty());
+    }
+
+    #[test]
+    fn set_policy_keeps_unchanged_names_and_flushes_the_others() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        assert!(throttle.offer(rtc(1), clock.ms(0)).is_some());
+        assert!(throttle.offer(vserport("a", 2), clock.ms(0)).is_some());
+        assert!(throttle.offer(rtc(3), clock.ms(1)).is_none());
+        assert!(throttle.offer(vserport("a", 4), clock.ms(2)).is_none());
+        let policy = Policy::empty().with("RTC_CHANGE", Rule::new(2 * SECOND));
+        assert_eq!(lines(&throttle.set_policy(policy)), ["VSERPORT_CHANGE 4"]);
+        assert_eq!(throttle.len(), 1);
+        assert_eq!(expire(&mut throttle, clock.ms(1000)), ["RTC_CHANGE 3"]);
+        assert_eq!(throttle.next_deadline(), Some(clock.ms(3000)));
+    }
+
+    #[test]
+    fn turning_throttling_off_flushes_and_passes_everything() {
+        let clock = Clock::new();
+        let mut throttle = Throttle::default();
+        assert!(throttle.offer(vserport("a", 1), clock.ms(0)).is_some());
+        assert!(throttle.offer(rtc(2), clock.ms(0)).is_some());
+        assert!(throttle.offer(rtc(3), clock.ms(1)).is_none());
+        assert!(throttle.offer(vserport("a", 4), clock.ms(2)).is_none());
+        let flushed = throttle.set_enabled(false);
+        assert_eq!(lines(&flushed), ["RTC_CHANGE 3", "VSERPORT_CHANGE 4"]);
+        assert!(!throttle.is_enabled());
+        assert!(throttle.is_empty());
+        assert_eq!(throttle.next_deadline(), None);
+        assert!(throttle.offer(rtc(5), clock.ms(3)).is_some());
+        assert!(throttle.offer(rtc(6), clock.ms(3)).is_some());
+        assert!(throttle.is_empty());
+        // Back on, with the policy unchanged.
+        assert!(throttle.set_enabled(true).is_empty());
+        assert_eq!(throttle.policy(), &Policy::qemu());
+        assert!(throttle.offer(rtc(7), clock.ms(4)).is_some());
+        assert!(throttle.offer(rtc(8), clock.ms(5)).is_none());
+    }
+
+    #[test]
+    fn longest_period_arms_a_far_deadline() {
+        let clock = Clock::new();
+        let policy = Policy::empty().with("X", Rule::new(Duration::MAX));
+        let mut throttle = Throttle::new(policy);
+        assert!(throttle.offer(ev("X", None, 1), clock.ms(0)).is_some());
+        assert_eq!(
+            throttle.next_deadline(),
+            Some(clock.ms(0) + Rule::MAX_PERIOD)
+        );
+    }
+
+    #[test]
+    fn pending_event_from_event_keeps_name_data_and_line() {
+        let event = Event::new("VSERPORT_CHANGE")
+            .with_data(&json!({"id": "a\"b", "open": false}))
+            .unwrap();
+        let pending = PendingEvent::from(&event);
+        assert_eq!(pending.name(), "VSERPORT_CHANGE");
+        assert_eq!(pending.data(), Some(event.data().unwrap().as_bytes()));
+        assert_eq!(&pending.clone().into_line()[..], &event.to_line()[..]);
+        assert!(format!("{pending:?}").contains("VSERPORT_CHANGE"));
+        let stop = PendingEvent::from_event(&Event::new("STOP"));
+        assert_eq!(stop.data(), None);
+    }
+}
