@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
@@ -15,6 +16,7 @@ use serde::Serialize;
 
 use crate::command::Reply;
 use crate::error::CommandError;
+use crate::throttle::{PendingEvent, Policy, Rule, Throttle};
 use crate::wire;
 
 /// Events waiting for the monitor thread, at most this many (the oldest are
@@ -191,16 +193,29 @@ fn is_unit<T: Serialize + ?Sized>(value: &T) -> bool {
 /// Something to call when events are queued (the server's waker).
 pub(crate) type Notify = Arc<dyn Fn() + Send + Sync>;
 
+/// An event waiting for the monitor thread.
+#[derive(Debug)]
+struct Queued {
+    event: PendingEvent,
+    /// Already past the throttle (flushed by a policy change).
+    bypass: bool,
+}
+
 #[derive(Default)]
 struct Inner {
-    queue: Mutex<VecDeque<Arc<[u8]>>>,
+    queue: Mutex<VecDeque<Queued>>,
     pending: AtomicBool,
     notify: Mutex<Option<Notify>>,
+    /// Rate limiting, shared by every client (QEMU's table by default).
+    throttle: Mutex<Throttle>,
 }
 
 /// The handle that emits events, from any thread.
 ///
-/// Rate limiting (a later layer) sits between [`Emitter::emit`] and the queue.
+/// Emission serialises the event once and queues it; the monitor thread
+/// passes it through the [`throttle`](crate::throttle) (QEMU's table by
+/// default: RTC_CHANGE, BALLOON_CHANGE, ... at most once a second) and
+/// copies the line to every negotiated session.
 ///
 /// # Examples
 ///
@@ -211,6 +226,12 @@ struct Inner {
 /// emitter.emit(Event::new("STOP"));
 /// let lines = emitter.take_pending();
 /// assert!(lines[0].ends_with(b"\"event\": \"STOP\"}\r\n"));
+///
+/// // Throttled: the second RTC_CHANGE within a second is held back.
+/// emitter.emit(Event::new("RTC_CHANGE"));
+/// emitter.emit(Event::new("RTC_CHANGE"));
+/// assert_eq!(emitter.take_pending().len(), 1);
+/// assert!(emitter.next_deadline().is_some());
 /// ```
 #[derive(Clone, Default)]
 pub struct Emitter {
@@ -231,16 +252,37 @@ impl Emitter {
         Self::default()
     }
 
+    /// An emitter with a throttle policy other than QEMU's.
+    pub fn with_policy(policy: Policy) -> Self {
+        let emitter = Self::default();
+        *emitter.inner.throttle.lock() = Throttle::new(policy);
+        emitter
+    }
+
     /// Queues an event for every negotiated session. Never blocks on I/O.
     pub fn emit(&self, event: impl IntoEvent) {
-        let line: Arc<[u8]> = event.into_event().to_line().into();
+        let event = PendingEvent::from_event(&event.into_event());
+        self.queue(std::iter::once(Queued {
+            event,
+            bypass: false,
+        }));
+    }
+
+    fn queue(&self, items: impl IntoIterator<Item = Queued>) {
+        let mut any = false;
         {
             let mut queue = self.inner.queue.lock();
-            if queue.len() >= EVENT_QUEUE_LIMIT {
-                queue.pop_front();
-                log::warn!("event queue full; dropped the oldest event");
+            for item in items {
+                if queue.len() >= EVENT_QUEUE_LIMIT {
+                    queue.pop_front();
+                    log::warn!("event queue full; dropped the oldest event");
+                }
+                queue.push_back(item);
+                any = true;
             }
-            queue.push_back(line);
+        }
+        if !any {
+            return;
         }
         self.inner.pending.store(true, Ordering::Release);
         let notify = self.inner.notify.lock().clone();
@@ -254,11 +296,80 @@ impl Emitter {
         self.inner.pending.load(Ordering::Acquire)
     }
 
-    /// Takes every queued event line, oldest first.
+    /// The next time a throttled event is due (the monitor's poll timeout).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.inner.throttle.lock().next_deadline()
+    }
+
+    /// Takes every event line due now, oldest first: queued events that
+    /// pass the throttle, then throttled ones whose period ended.
     pub fn take_pending(&self) -> Vec<Arc<[u8]>> {
-        let mut queue = self.inner.queue.lock();
-        self.inner.pending.store(false, Ordering::Release);
-        queue.drain(..).collect()
+        self.take_due(Instant::now())
+    }
+
+    /// [`take_pending`](Self::take_pending) with the time given.
+    pub fn take_due(&self, now: Instant) -> Vec<Arc<[u8]>> {
+        let queued: Vec<Queued> = {
+            let mut queue = self.inner.queue.lock();
+            self.inner.pending.store(false, Ordering::Release);
+            queue.drain(..).collect()
+        };
+        let mut throttle = self.inner.throttle.lock();
+        let mut expired = Vec::new();
+        // Timers that ended before these events arrived go first.
+        throttle.expire(now, &mut expired);
+        let mut lines: Vec<Arc<[u8]>> = expired.into_iter().map(PendingEvent::into_line).collect();
+        for q in queued {
+            let due = if q.bypass {
+                Some(q.event)
+            } else {
+                throttle.offer(q.event, now)
+            };
+            lines.extend(due.map(PendingEvent::into_line));
+        }
+        lines
+    }
+
+    /// Sets the throttle rule of one event (a zero period removes it);
+    /// events it held back are sent now.
+    pub fn set_throttle_rule(&self, name: impl Into<Cow<'static, str>>, rule: Rule) {
+        let flushed = self.inner.throttle.lock().set_rule(name, rule);
+        self.requeue(flushed);
+    }
+
+    /// Stops throttling one event; events it held back are sent now.
+    pub fn remove_throttle_rule(&self, name: &str) {
+        let flushed = self.inner.throttle.lock().remove_rule(name);
+        self.requeue(flushed);
+    }
+
+    /// Replaces the whole throttle policy.
+    pub fn set_throttle_policy(&self, policy: Policy) {
+        let flushed = self.inner.throttle.lock().set_policy(policy);
+        self.requeue(flushed);
+    }
+
+    /// Turns throttling off (everything held back is sent now) or on.
+    pub fn set_throttling(&self, enabled: bool) {
+        let flushed = self.inner.throttle.lock().set_enabled(enabled);
+        self.requeue(flushed);
+    }
+
+    /// Events the throttle holds back right now (for tests and metrics).
+    pub fn throttled(&self) -> usize {
+        self.inner.throttle.lock().kept()
+    }
+
+    /// The throttle policy in force.
+    pub fn throttle_policy(&self) -> Policy {
+        self.inner.throttle.lock().policy().clone()
+    }
+
+    fn requeue(&self, flushed: Vec<PendingEvent>) {
+        self.queue(flushed.into_iter().map(|event| Queued {
+            event,
+            bypass: true,
+        }));
     }
 
     pub(crate) fn set_notify(&self, notify: Option<Notify>) {

@@ -130,6 +130,13 @@ impl MonitorBuilder {
         self
     }
 
+    /// The event rate-limiting policy (default: QEMU's table). It can be
+    /// changed at run time through [`Monitor::events`].
+    pub fn throttle_policy(self, policy: crate::throttle::Policy) -> Self {
+        self.emitter.set_throttle_policy(policy);
+        self
+    }
+
     /// Called on the monitor thread after `quit` has been answered.
     pub fn on_quit(mut self, hook: impl FnOnce() + Send + 'static) -> Self {
         self.on_quit = Some(Box::new(hook));

@@ -208,7 +208,15 @@ impl Server {
         let mut events = Events::with_capacity(256);
         let exit = loop {
             let busy = self.conns.values().any(|c| self.has_work(c));
-            let timeout = if busy { Some(Duration::ZERO) } else { None };
+            // Throttled events are due at a deadline: wake up for it.
+            let timeout = if busy {
+                Some(Duration::ZERO)
+            } else {
+                self.dispatcher
+                    .emitter()
+                    .next_deadline()
+                    .map(|d| d.saturating_duration_since(Instant::now()))
+            };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -469,10 +477,13 @@ impl Server {
     /// Copies queued events into every negotiated session (and `extra`, the
     /// connection being serviced, which is out of the map).
     fn deliver_events(&mut self, extra: Option<&mut Connection>) {
-        if !self.dispatcher.emitter().has_pending() {
+        let emitter = self.dispatcher.emitter();
+        let now = Instant::now();
+        let timer_due = emitter.next_deadline().is_some_and(|d| d <= now);
+        if !emitter.has_pending() && !timer_due {
             return;
         }
-        let lines = self.dispatcher.emitter().take_pending();
+        let lines = emitter.take_due(now);
         if lines.is_empty() {
             return;
         }
