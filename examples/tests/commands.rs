@@ -41,6 +41,7 @@ fn every_declared_command_and_event_is_registered() {
         "query-name",
         "x-sleep",
         "x-ping",
+        "x-bench-events",
     ]
     .iter()
     .map(|s| (*s).to_owned())
@@ -62,4 +63,22 @@ fn every_declared_command_and_event_is_registered() {
         status,
         json!({"running": true, "singlestep": false, "status": "running"})
     );
+    // x-bench-events goes through the throttle: 50 RTC_CHANGE give one now.
+    client
+        .execute(
+            "x-bench-events",
+            json!({"count": 50, "event": "RTC_CHANGE", "data": {"offset": 1}}),
+        )
+        .expect("x-bench-events");
+    client
+        .execute("x-bench-events", json!({"count": 3}))
+        .expect("x-bench-events");
+    let mut names = Vec::new();
+    while names.len() < 4 {
+        let e = client.next_event().expect("an event");
+        if e["event"] != "HEARTBEAT" {
+            names.push(e["event"].as_str().expect("a name").to_owned());
+        }
+    }
+    assert_eq!(names, ["RTC_CHANGE", "BENCH", "BENCH", "BENCH"]);
 }

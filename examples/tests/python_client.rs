@@ -117,6 +117,17 @@ fn qemu_qmp_negotiates_oob_runs_queries_and_receives_heartbeat() {
         json!({"status": "running", "singlestep": false, "running": true})
     );
 
+    // Three commands in flight: all answered; the out-of-band ping first,
+    // the query queued behind the sleep last.
+    let concurrent = &facts["concurrent"];
+    assert_eq!(concurrent["results"][0], json!({}));
+    assert_eq!(concurrent["results"][1], json!({}));
+    assert_eq!(concurrent["results"][2], greeting["version"]);
+    assert_eq!(
+        concurrent["finished"],
+        json!(["x-ping", "x-sleep", "query-version"])
+    );
+
     let event = &facts["event"];
     assert_eq!(event["event"], "HEARTBEAT");
     assert!(

@@ -42,7 +42,7 @@ use crate::value::{Map, Value};
 /// map.insert("path".into(), "/".into());
 /// map.insert("depth".into(), Value::Int(300));
 /// let err = from_arguments::<Args>(map).err().unwrap();
-/// assert_eq!(err.desc(), "Parameter 'depth' expects uint8");
+/// assert_eq!(err.desc(), "Parameter 'depth' expects uint8_t");
 ///
 /// let mut map = Map::new();
 /// map.insert("path".into(), "/".into());
@@ -284,20 +284,29 @@ impl ValueDeserializer<'_> {
         ArgError::Final(format!("Parameter '{}' expects {}", self.path.name(), ty))
     }
 
+    /// QEMU's `visit_type_intN`: wrong type from the int64 visitor, range
+    /// checked against the C type (`int8_t`, ...) under the plain name.
     fn signed(&self, min: i64, max: i64, ty: &str) -> Result<i64, ArgError> {
         match self.value {
             Value::Int(i) if (min..=max).contains(&i) => Ok(i),
-            Value::Int(_) | Value::Uint(_) if ty != "int64" => Err(self.out_of_range(ty)),
+            Value::Int(_) => Err(self.out_of_range(ty)),
             _ => Err(self.wrong_type("integer")),
         }
     }
 
+    /// QEMU's uint64 visitor: negative integers are accepted (wrapped) for
+    /// backward compatibility; anything else "expects uint64". Smaller types
+    /// are then range checked against the C type.
     fn unsigned(&self, max: u64, ty: &str) -> Result<u64, ArgError> {
         let v = match self.value {
             Value::Uint(u) => u,
-            Value::Int(i) if i >= 0 => i as u64,
-            // QEMU's qnum_get_try_uint fails on negative numbers.
-            _ => return Err(self.wrong_type("integer")),
+            Value::Int(i) => i as u64,
+            _ => {
+                return Err(ArgError::Final(format!(
+                    "Parameter '{}' expects uint64",
+                    self.path.full_name()
+                )))
+            }
         };
         if v > max {
             return Err(self.out_of_range(ty));
@@ -362,13 +371,13 @@ impl<'de> de::Deserializer<'de> for ValueDeserializer<'_> {
         }
     }
 
-    signed!(deserialize_i8, visit_i8, i8, "int8");
-    signed!(deserialize_i16, visit_i16, i16, "int16");
-    signed!(deserialize_i32, visit_i32, i32, "int32");
-    signed!(deserialize_i64, visit_i64, i64, "int64");
-    unsigned!(deserialize_u8, visit_u8, u8, "uint8");
-    unsigned!(deserialize_u16, visit_u16, u16, "uint16");
-    unsigned!(deserialize_u32, visit_u32, u32, "uint32");
+    signed!(deserialize_i8, visit_i8, i8, "int8_t");
+    signed!(deserialize_i16, visit_i16, i16, "int16_t");
+    signed!(deserialize_i32, visit_i32, i32, "int32_t");
+    signed!(deserialize_i64, visit_i64, i64, "int64_t");
+    unsigned!(deserialize_u8, visit_u8, u8, "uint8_t");
+    unsigned!(deserialize_u16, visit_u16, u16, "uint16_t");
+    unsigned!(deserialize_u32, visit_u32, u32, "uint32_t");
     unsigned!(deserialize_u64, visit_u64, u64, "uint64");
 
     fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, ArgError> {

@@ -185,7 +185,7 @@ fn async_commands_are_polled_and_woken_from_other_threads() {
     let err = a.execute("x-await", json!({"value": "x"})).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "GenericError: Invalid parameter type for 'value', expected: integer"
+        "GenericError: Parameter 'value' expects uint64"
     );
     monitor.shutdown();
 }

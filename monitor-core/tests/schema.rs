@@ -301,10 +301,14 @@ fn every_command_accepts_what_the_schema_allows_and_rejects_the_rest() {
             let mut bad = args.as_object().cloned().unwrap_or_default();
             bad.insert(member.to_owned(), value);
             let r = call(&d, &mut s, &json!({"execute": name, "arguments": bad}));
-            assert_eq!(
-                r["error"]["desc"],
-                format!("Invalid parameter type for '{member}', expected: {word}"),
-                "{name}.{member}"
+            let desc = r["error"]["desc"].as_str().unwrap_or_default();
+            // The schema says "int" for every integer size; QEMU words a bad
+            // unsigned value its own way.
+            assert!(
+                desc == format!("Invalid parameter type for '{member}', expected: {word}")
+                    || (word == "integer"
+                        && desc == format!("Parameter '{member}' expects uint64")),
+                "{name}.{member}: {desc}"
             );
             if m.get("default").is_none() && types[arg_type]["tag"].as_str() != Some(member) {
                 let mut bad = args.as_object().cloned().unwrap_or_default();
@@ -451,7 +455,7 @@ fn run_time_registration_appears_in_the_schema_the_same_way() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "GenericError: Parameter 'level' expects uint8"
+        "GenericError: Parameter 'level' expects uint8_t"
     );
     monitor.shutdown();
 }

@@ -4,7 +4,7 @@ use std::{process::ExitCode, time::Duration};
 
 use examples::cli::{self, CliError};
 use monitor_core::{
-    pending::Completion, qmp_command, CommandError, Event, ListenAddr, Monitor, Schema,
+    pending::Completion, qmp_command, CommandError, Emitter, Event, ListenAddr, Monitor, Schema,
 };
 use serde::Serialize;
 
@@ -52,6 +52,31 @@ fn x_sleep(ms: u64, done: Completion<()>) {
 /// Answer at once; allowed out of band.
 #[qmp_command(name = "x-ping", allow_oob)]
 fn x_ping() {}
+
+/// Emit `count` events (named `event`, default BENCH, with `data`) as fast
+/// as the emitter allows, through the same path (and throttle) as any event.
+#[qmp_command(name = "x-bench-events")]
+fn x_bench_events(
+    count: u64,
+    event: Option<String>,
+    data: Option<serde_json::Value>,
+    emitter: &Emitter,
+) -> Result<(), CommandError> {
+    if count > 1_000_000 {
+        return Err(CommandError::generic(
+            "Parameter 'count' expects at most 1000000",
+        ));
+    }
+    let name = event.unwrap_or_else(|| "BENCH".to_owned());
+    for _ in 0..count {
+        let e = Event::new(name.clone());
+        emitter.emit(match &data {
+            Some(d) => e.with_data(d)?,
+            None => e,
+        });
+    }
+    Ok(())
+}
 
 /// Sent every second, so a client can see events flow.
 #[derive(Serialize, Schema, Event)]

@@ -32,6 +32,21 @@ async def session(path):
             facts["exec_oob"] = "accepted"
         except ExecuteError as err:
             facts["exec_oob"] = f"{err.error_class}: {err}"
+        # Several commands in flight at once: an in-band x-sleep, an
+        # out-of-band x-ping that overtakes it, and a query queued behind it.
+        finished = []
+
+        async def run(name, args=None, oob=False):
+            result = await asyncio.wait_for(qmp.execute(name, args, oob=oob), STEP)
+            finished.append(name)
+            return result
+
+        results = await asyncio.gather(
+            run("x-sleep", {"ms": 200}),
+            run("x-ping", oob=True),
+            run("query-version"),
+        )
+        facts["concurrent"] = {"results": results, "finished": finished}
         listener = EventListener("HEARTBEAT")
         with qmp.listen(listener):
             event = await asyncio.wait_for(listener.get(), STEP)
