@@ -3,9 +3,12 @@
 //! Use them through `monitor_core` (which re-exports them), so a VMM needs
 //! no other dependency:
 //!
-//! ```ignore
-//! use monitor_core::{qmp_command, CommandError, Event, Schema};
+//! ```
+//! use monitor_core::{client::Client, qmp_command, CommandError, Event, Monitor, Schema};
 //! use serde::Serialize;
+//!
+//! /// The VMM's state, registered with the builder; handlers borrow it by type.
+//! struct Vm { running: bool }
 //!
 //! #[derive(Serialize, Schema)]
 //! struct StatusInfo { running: bool, status: String }
@@ -13,12 +16,33 @@
 //! /// Query the run state of the guest.
 //! #[qmp_command(name = "query-status")]
 //! fn query_status(vm: &Vm) -> Result<StatusInfo, CommandError> {
-//!     Ok(StatusInfo { running: vm.running(), status: vm.status() })
+//!     let status = if vm.running { "running" } else { "paused" };
+//!     Ok(StatusInfo { running: vm.running, status: status.into() })
+//! }
+//!
+//! /// Read guest memory (arguments are `val`, `size` and optional `cpu-index`).
+//! #[qmp_command(name = "x-peek")]
+//! fn x_peek(val: u64, size: u64, cpu_index: Option<i64>) -> Result<Vec<u8>, CommandError> {
+//!     let _ = (val, cpu_index);
+//!     Ok(vec![0; size as usize])
 //! }
 //!
 //! #[derive(Serialize, Schema, Event)]
 //! #[event(name = "RTC_CHANGE")]
 //! struct RtcChange { offset: i64 }
+//!
+//! let path = std::env::temp_dir().join(format!("derive-doc-{}.sock", std::process::id()));
+//! let monitor = Monitor::builder().state(Vm { running: true }).listen_unix(&path).spawn()?;
+//! let mut client = Client::connect_unix(&path)?;
+//! client.negotiate()?;
+//! let status = client.execute("query-status", serde_json::json!({}))?;
+//! assert_eq!(status["status"], "running");
+//! let err = client.execute("x-peek", serde_json::json!({"size": 2})).unwrap_err();
+//! assert_eq!(err.to_string(), "GenericError: Parameter 'val' is missing");
+//! monitor.events().emit(RtcChange { offset: 3 });
+//! assert_eq!(client.next_event()?["data"]["offset"], 3);
+//! monitor.shutdown();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! - `#[qmp_command]` registers the function (through `inventory`) with its
