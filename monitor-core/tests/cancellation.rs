@@ -2,17 +2,18 @@
 //! is cancelled, and memory and file descriptors return to their starting
 //! level. Alone in its test binary, so the process-wide counts are its own.
 
+mod util;
+
+use util::{wait_until, TIMEOUT};
+
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use monitor_core::client::Client;
 use monitor_core::pending::Completion;
 use monitor_core::{qmp_command, CommandError, Monitor};
 use parking_lot::Mutex;
 use serde_json::json;
-
-const TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Default)]
 struct Gate {
@@ -33,15 +34,6 @@ fn client(path: &PathBuf) -> Client {
     c.set_timeout(TIMEOUT);
     c.negotiate().unwrap();
     c
-}
-
-/// Waits until `cond` holds, polling (there is no notification to wait on).
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 fn release(gate: &Gate, value: u64) {

@@ -2,10 +2,12 @@
 //! and out-of-band commands unaffected, dropped handles, async commands,
 //! cancellation without leaks.
 
+mod util;
+
+use util::{socket_path, wait_until, TIMEOUT};
+
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use monitor_core::client::Client;
 use monitor_core::pending::{oneshot, Completion, Sender};
@@ -13,8 +15,6 @@ use monitor_core::session::{Dispatcher, Session};
 use monitor_core::{qmp_command, CommandError, Emitter, Monitor, Registry, StateMap};
 use parking_lot::Mutex;
 use serde_json::json;
-
-const TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Completions the tests hold back and release.
 #[derive(Default)]
@@ -64,12 +64,6 @@ impl Awaiting {
 
 static AWAITING: Awaiting = Awaiting(Mutex::new(Vec::new()));
 
-fn socket_path(tag: &str) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!("mc-deferred-{tag}-{}-{n}.sock", std::process::id()))
-}
-
 fn start(tag: &str) -> (Monitor, PathBuf, Arc<Gate>) {
     let path = socket_path(tag);
     let gate = Arc::new(Gate::default());
@@ -90,15 +84,6 @@ fn client(path: &PathBuf, oob: bool) -> Client {
         c.execute("qmp_capabilities", json!({})).unwrap();
     }
     c
-}
-
-/// Waits until `cond` holds, polling (there is no notification to wait on).
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(2));
-    }
 }
 
 fn release(gate: &Gate, value: u64) {

@@ -1,13 +1,15 @@
 //! Rate limiting end to end, over a socket, in real time.
 
-use std::time::{Duration, Instant};
+mod util;
+
+use util::{wait_until, TIMEOUT};
+
+use std::time::Duration;
 
 use monitor_core::client::Client;
 use monitor_core::throttle::Rule;
 use monitor_core::{Event, Monitor};
 use serde_json::{json, Value};
-
-const TIMEOUT: Duration = Duration::from_secs(20);
 
 fn setup(tag: &str) -> (Monitor, Client) {
     let path = std::env::temp_dir().join(format!("mc-throttle-{tag}-{}.sock", std::process::id()));
@@ -27,14 +29,6 @@ fn events_until_sentinel(client: &mut Client) -> Vec<Value> {
             return seen;
         }
         seen.push(e);
-    }
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + TIMEOUT;
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
