@@ -61,6 +61,7 @@ pub mod args;
 mod builtins;
 pub mod client;
 pub mod command;
+pub mod console;
 mod error;
 pub mod event;
 pub mod job;

@@ -10,6 +10,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::builtins::VersionInfo;
 use crate::command::{Command, EventDescriptor, Registry, RegistryError, StateMap};
+use crate::console::ConsoleFactory;
 use crate::event::Emitter;
 use crate::server::{Exit, ListenAddr, Server, ServerConfig, ServerError, Shared, Stats};
 use crate::session::Dispatcher;
@@ -42,7 +43,7 @@ type QuitHook = Box<dyn FnOnce() + Send>;
 pub struct MonitorBuilder {
     state: StateMap,
     commands: Vec<Command>,
-    listeners: Vec<ListenAddr>,
+    listeners: Vec<(ListenAddr, Option<Arc<dyn ConsoleFactory>>)>,
     config: ServerConfig,
     emitter: Emitter,
     on_quit: Option<QuitHook>,
@@ -109,7 +110,14 @@ impl MonitorBuilder {
 
     /// Adds a listener.
     pub fn listen(mut self, addr: ListenAddr) -> Self {
-        self.listeners.push(addr);
+        self.listeners.push((addr, None));
+        self
+    }
+
+    /// Adds a listener whose connections are consoles (the human monitor:
+    /// `monitor_hmp` provides the factory) instead of QMP sessions.
+    pub fn listen_console(mut self, addr: ListenAddr, factory: Arc<dyn ConsoleFactory>) -> Self {
+        self.listeners.push((addr, Some(factory)));
         self
     }
 
@@ -261,6 +269,17 @@ impl Monitor {
                 .pending
                 .load(std::sync::atomic::Ordering::Relaxed),
         }
+    }
+
+    /// Serves an already connected stream as a console (for `-monitor
+    /// stdio`: the VMM bridges its terminal to one end of a socket pair).
+    pub fn attach_console(
+        &self,
+        stream: std::os::unix::net::UnixStream,
+        factory: Arc<dyn ConsoleFactory>,
+    ) {
+        self.shared.attach.lock().push((stream, factory));
+        self.shared.wake();
     }
 
     /// Asks the monitor thread to close every client and stop.

@@ -92,6 +92,70 @@ impl Dispatcher {
         &self.mailbox
     }
 
+    /// The VMM state of type `T`, if registered.
+    pub fn state<T: std::any::Any + Send + Sync>(&self) -> Option<&T> {
+        self.state.get::<T>()
+    }
+
+    /// Runs a command synchronously on behalf of a console (HMP), with the
+    /// same registry, state and argument checks as a QMP request. Commands
+    /// that answer later cannot be run this way.
+    pub fn call(&self, session: &SessionInfo, name: &str, arguments: Map) -> (Outcome, Effects) {
+        let Some(command) = self.registry.read().get(name).cloned() else {
+            return (
+                Err(CommandError::command_not_found(format!(
+                    "The command {name} has not been found"
+                ))),
+                Effects::default(),
+            );
+        };
+        let handler: &HandlerFn = match command.handler() {
+            Handler::Fn(f) => f,
+            Handler::Boxed(f) => f.as_ref(),
+            Handler::Session(SessionCommand::QueryCommands) => {
+                return (query_commands(self, &arguments), Effects::default())
+            }
+            Handler::Session(SessionCommand::QueryEvents) => {
+                return (query_events(self, &arguments), Effects::default())
+            }
+            Handler::Session(_) => {
+                return (
+                    Err(CommandError::generic(format!(
+                        "The command {name} is only available over QMP"
+                    ))),
+                    Effects::default(),
+                )
+            }
+        };
+        let quit = Cell::new(false);
+        let deferred = RefCell::new(None);
+        let command_name: Arc<str> = Arc::from(name);
+        let ctx = Context {
+            state: &self.state,
+            session,
+            emitter: &self.emitter,
+            quit: &quit,
+            command: &command_name,
+            token: 0,
+            deferred: &deferred,
+            mailbox: &self.mailbox,
+        };
+        let outcome =
+            catch_unwind(AssertUnwindSafe(|| handler(&ctx, arguments))).unwrap_or_else(|_| {
+                log::error!("command {name} panicked; answering with an error");
+                Err(CommandError::generic(format!(
+                    "The command {name} has failed unexpectedly"
+                )))
+            });
+        let outcome = match (outcome, deferred.into_inner()) {
+            (Ok(_), Some(_)) => Err(CommandError::generic(format!(
+                "The command {name} answers later and cannot be run from the human monitor"
+            ))),
+            (outcome, _) => outcome,
+        };
+        (outcome, Effects { quit: quit.get() })
+    }
+
     /// The shared command registry.
     pub fn registry(&self) -> &Arc<RwLock<Registry>> {
         &self.registry

@@ -48,7 +48,13 @@ impl Write for Stream {
 #[derive(Debug)]
 pub(crate) struct Connection {
     pub(crate) stream: Stream,
+    /// The QMP session (a console connection keeps one that never
+    /// negotiates, so it gets no events and no deferred answers).
     pub(crate) session: Session,
+    /// Set for connections of a console (HMP) listener.
+    pub(crate) console: Option<Box<dyn crate::console::Console>>,
+    /// Close once the output is flushed (the console asked for it).
+    pub(crate) closing: bool,
     /// Bytes read but not yet framed (kept when the client is paused).
     pub(crate) input: Vec<u8>,
     pub(crate) input_pos: usize,
@@ -66,6 +72,8 @@ impl Connection {
         Connection {
             stream,
             session,
+            console: None,
+            closing: false,
             input: Vec::new(),
             input_pos: 0,
             output: Vec::new(),

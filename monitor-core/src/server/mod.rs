@@ -22,6 +22,7 @@ use thiserror::Error;
 
 pub use listener::ListenAddr;
 
+use crate::console::ConsoleFactory;
 use crate::session::{Dispatcher, Session};
 use crate::stream::Limits;
 use connection::Connection;
@@ -93,6 +94,9 @@ pub enum Exit {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) stop: AtomicBool,
+    /// Streams handed over by [`Monitor::attach_console`](crate::Monitor::attach_console).
+    pub(crate) attach:
+        parking_lot::Mutex<Vec<(std::os::unix::net::UnixStream, Arc<dyn ConsoleFactory>)>>,
     pub(crate) waker: Waker,
     pub(crate) sessions: AtomicUsize,
     pub(crate) pending: AtomicUsize,
@@ -123,7 +127,7 @@ const FLUSH_GRACE: Duration = Duration::from_secs(1);
 /// Bound listeners and settings, ready to move to the monitor thread.
 pub(crate) struct Prepared {
     poll: Poll,
-    listeners: Vec<(Listener, String)>,
+    listeners: Vec<(Listener, String, Option<Arc<dyn ConsoleFactory>>)>,
     dispatcher: Dispatcher,
     config: ServerConfig,
     shared: Arc<Shared>,
@@ -154,7 +158,7 @@ impl Prepared {
 
 pub(crate) struct Server {
     poll: Poll,
-    listeners: Vec<(Listener, String)>,
+    listeners: Vec<(Listener, String, Option<Arc<dyn ConsoleFactory>>)>,
     conns: HashMap<Token, Connection>,
     /// Session id to connection, for deferred answers.
     by_session: HashMap<u64, Token>,
@@ -171,7 +175,7 @@ impl Server {
     /// Binds the listeners (on the caller's thread, so errors reach it);
     /// the loop itself starts with [`Prepared::run`] on the monitor thread.
     pub(crate) fn prepare(
-        addrs: &[ListenAddr],
+        addrs: &[(ListenAddr, Option<Arc<dyn ConsoleFactory>>)],
         dispatcher: Dispatcher,
         config: ServerConfig,
     ) -> Result<(Prepared, Vec<ListenAddr>), ServerError> {
@@ -179,17 +183,18 @@ impl Server {
         let waker = Waker::new(poll.registry(), WAKER).map_err(ServerError::Poll)?;
         let mut listeners = Vec::new();
         let mut bound = Vec::new();
-        for (i, addr) in addrs.iter().enumerate() {
+        for (i, (addr, console)) in addrs.iter().enumerate() {
             let mut l = Listener::bind(addr)?;
             poll.registry()
                 .register(l.source(), Token(i + 1), Interest::READABLE)
                 .map_err(ServerError::Poll)?;
             let local = l.local_addr();
-            listeners.push((l, local.to_string()));
+            listeners.push((l, local.to_string(), console.clone()));
             bound.push(local);
         }
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
+            attach: parking_lot::Mutex::new(Vec::new()),
             waker,
             sessions: AtomicUsize::new(0),
             pending: AtomicUsize::new(0),
@@ -248,6 +253,7 @@ impl Server {
             if self.shared.stop.load(Ordering::Acquire) {
                 break Exit::Shutdown;
             }
+            self.attach_consoles();
             self.deliver_events(None);
             self.deliver_deferred();
             let mut quit = false;
@@ -346,7 +352,7 @@ impl Server {
 
     fn accept_all(&mut self, index: usize) {
         loop {
-            let (listener, name) = &self.listeners[index];
+            let (listener, name, console) = &self.listeners[index];
             let mut stream = match listener.accept() {
                 Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -366,20 +372,63 @@ impl Server {
                 log::warn!("cannot register a client of {name}: {e}");
                 continue;
             }
-            let id = self.next_session;
-            self.next_session += 1;
-            let mut session = Session::new(id, name.clone(), true);
-            session.set_limits(self.config.limits);
-            let mut conn = Connection::new(stream, session);
-            conn.output = self.dispatcher.greeting(true);
-            log::debug!("session {id}: connected on {name}");
-            self.conns.insert(token, conn);
-            self.by_session.insert(id, token);
-            if let Some(conn) = self.conns.get_mut(&token) {
-                if let Err(e) = conn.flush() {
-                    self.drop_conn(token, &format!("write failed: {e}"));
-                }
+            let name = name.clone();
+            let console = console.clone();
+            self.add_connection(stream, token, name, console);
+        }
+    }
+
+    /// Sets up a new connection: a QMP session, or a console.
+    fn add_connection(
+        &mut self,
+        stream: connection::Stream,
+        token: Token,
+        name: String,
+        console: Option<Arc<dyn ConsoleFactory>>,
+    ) {
+        let id = self.next_session;
+        self.next_session += 1;
+        let mut session = Session::new(id, name.clone(), true);
+        session.set_limits(self.config.limits);
+        let mut conn = Connection::new(stream, session);
+        match console {
+            Some(factory) => {
+                let mut console = factory.open(conn.session.info());
+                console.start(&self.dispatcher, &mut conn.output);
+                conn.console = Some(console);
             }
+            None => conn.output = self.dispatcher.greeting(true),
+        }
+        log::debug!("session {id}: connected on {name}");
+        self.conns.insert(token, conn);
+        self.by_session.insert(id, token);
+        if let Some(conn) = self.conns.get_mut(&token) {
+            if let Err(e) = conn.flush() {
+                self.drop_conn(token, &format!("write failed: {e}"));
+            }
+        }
+    }
+
+    /// Registers streams handed over by `Monitor::attach_console`.
+    fn attach_consoles(&mut self) {
+        let attached: Vec<_> = std::mem::take(&mut *self.shared.attach.lock());
+        for (stream, factory) in attached {
+            if let Err(e) = stream.set_nonblocking(true) {
+                log::warn!("cannot attach a console: {e}");
+                continue;
+            }
+            let mut stream = connection::Stream::Unix(mio::net::UnixStream::from_std(stream));
+            let token = Token(self.next_token);
+            self.next_token += 1;
+            if let Err(e) = self.poll.registry().register(
+                stream.source(),
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                log::warn!("cannot attach a console: {e}");
+                continue;
+            }
+            self.add_connection(stream, token, "attached console".to_owned(), Some(factory));
         }
     }
 
@@ -392,6 +441,21 @@ impl Server {
         let mut quit = false;
         let mut budget = self.config.read_budget;
         let result: Result<(), String> = loop {
+            if let Some(console) = conn.console.as_mut() {
+                if conn.input_pos < conn.input.len() {
+                    let effects = console.input(
+                        &self.dispatcher,
+                        &conn.input[conn.input_pos..],
+                        &mut conn.output,
+                    );
+                    conn.input_pos = conn.input.len();
+                    conn.closing |= effects.close;
+                    if effects.quit {
+                        quit = true;
+                        break Ok(());
+                    }
+                }
+            }
             // Handle what is buffered first, frame by frame.
             while conn.input_pos < conn.input.len() {
                 if conn.pending_output() > self.config.pause_threshold
@@ -457,7 +521,7 @@ impl Server {
             // Responses never disconnect a client: reading pauses instead.
             Err(reason) => Some(reason),
             Ok(())
-                if conn.read_closed
+                if (conn.read_closed || conn.closing)
                     && conn.input_pos >= conn.input.len()
                     && conn.pending_output() == 0 =>
             {
@@ -561,7 +625,7 @@ impl Server {
         for token in tokens {
             self.drop_conn(token, "monitor shutting down");
         }
-        for (listener, _) in &mut self.listeners {
+        for (listener, _, _) in &mut self.listeners {
             let _ = self.poll.registry().deregister(listener.source());
             listener.cleanup();
         }
