@@ -121,6 +121,7 @@ pub struct Context<'a> {
     pub(crate) token: u64,
     pub(crate) deferred: &'a std::cell::RefCell<Option<Deferred>>,
     pub(crate) mailbox: &'a Arc<Mailbox>,
+    pub(crate) dispatcher: &'a crate::session::Dispatcher,
 }
 
 impl<'a> Context<'a> {
@@ -171,6 +172,22 @@ impl<'a> Context<'a> {
     /// client goes away.
     pub fn spawn<F: std::future::Future<Output = Outcome> + 'static>(&self, future: F) {
         *self.deferred.borrow_mut() = Some(Deferred::Future(Box::pin(future)));
+    }
+
+    /// The dispatcher (registry, state, emitter) this command runs under.
+    pub fn dispatcher(&self) -> &'a crate::session::Dispatcher {
+        self.dispatcher
+    }
+
+    /// Runs another command synchronously for the same session (what the
+    /// human monitor's `human-monitor-command` does). A `quit` it runs
+    /// applies to this command too.
+    pub fn call(&self, name: &str, arguments: Map) -> Outcome {
+        let (outcome, effects) = self.dispatcher.call(self.session, name, arguments);
+        if effects.quit {
+            self.quit.set(true);
+        }
+        outcome
     }
 
     /// Asks the monitor to stop once this command's response is out, and

@@ -139,6 +139,7 @@ impl Dispatcher {
             token: 0,
             deferred: &deferred,
             mailbox: &self.mailbox,
+            dispatcher: self,
         };
         let outcome =
             catch_unwind(AssertUnwindSafe(|| handler(&ctx, arguments))).unwrap_or_else(|_| {
@@ -484,6 +485,7 @@ impl Session {
             token,
             deferred: &deferred,
             mailbox: &dispatcher.mailbox,
+            dispatcher,
         };
         let outcome =
             catch_unwind(AssertUnwindSafe(|| handler(&ctx, arguments))).unwrap_or_else(|_| {

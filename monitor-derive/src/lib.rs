@@ -59,6 +59,7 @@
 mod attrs;
 mod command;
 mod event;
+mod hmp;
 mod schema;
 
 use proc_macro::TokenStream;
@@ -77,6 +78,15 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn qmp_command(attr: TokenStream, item: TokenStream) -> TokenStream {
     command::expand(attr.into(), item.into()).into()
+}
+
+/// Registers a human-monitor (HMP) command:
+/// `#[hmp_command(name = "info balloon", args_type = "", params = "", help = "...")]`
+/// on a `fn(&mut HmpContext<'_>, &Args) -> Result<(), HmpError>`. Use it
+/// through `monitor_hmp`.
+#[proc_macro_attribute]
+pub fn hmp_command(attr: TokenStream, item: TokenStream) -> TokenStream {
+    hmp::expand(attr.into(), item.into()).into()
 }
 
 /// Describes a struct or enum for schema introspection.
