@@ -95,12 +95,14 @@ pub enum Exit {
 pub(crate) struct Shared {
     pub(crate) stop: AtomicBool,
     /// Streams handed over by [`Monitor::attach_console`](crate::Monitor::attach_console).
-    pub(crate) attach:
-        parking_lot::Mutex<Vec<(std::os::unix::net::UnixStream, Arc<dyn ConsoleFactory>)>>,
+    pub(crate) attach: parking_lot::Mutex<Vec<Attached>>,
     pub(crate) waker: Waker,
     pub(crate) sessions: AtomicUsize,
     pub(crate) pending: AtomicUsize,
 }
+
+/// A stream handed to the monitor to serve as a console.
+pub(crate) type Attached = (std::os::unix::net::UnixStream, Arc<dyn ConsoleFactory>);
 
 /// A snapshot of the monitor's load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -124,10 +126,13 @@ const READ_CHUNK: usize = 64 << 10;
 /// How long shutdown keeps trying to deliver queued output.
 const FLUSH_GRACE: Duration = Duration::from_secs(1);
 
+/// A listener, its name for logs, and its console factory (none: QMP).
+type BoundListener = (Listener, String, Option<Arc<dyn ConsoleFactory>>);
+
 /// Bound listeners and settings, ready to move to the monitor thread.
 pub(crate) struct Prepared {
     poll: Poll,
-    listeners: Vec<(Listener, String, Option<Arc<dyn ConsoleFactory>>)>,
+    listeners: Vec<BoundListener>,
     dispatcher: Dispatcher,
     config: ServerConfig,
     shared: Arc<Shared>,
@@ -158,7 +163,7 @@ impl Prepared {
 
 pub(crate) struct Server {
     poll: Poll,
-    listeners: Vec<(Listener, String, Option<Arc<dyn ConsoleFactory>>)>,
+    listeners: Vec<BoundListener>,
     conns: HashMap<Token, Connection>,
     /// Session id to connection, for deferred answers.
     by_session: HashMap<u64, Token>,
