@@ -15,8 +15,8 @@
 //! 5. The head of the queue runs when no in-band command is pending. A
 //!    handler that defers its answer leaves its command pending; the queue
 //!    waits, responses stay in request order.
-//! 6. The queue holds at most 8 messages with `oob` enabled, 1 without (as
-//!    QEMU); while it is full the session reads no more input.
+//! 6. The queue holds at most 8 messages with `oob` enabled; without `oob`
+//!    nothing is read while a command is queued or pending (as QEMU).
 //! 7. When the client goes away, pending commands are cancelled.
 
 use std::cell::{Cell, RefCell};
@@ -279,8 +279,13 @@ impl Session {
 
     /// Whether the session takes more input now (its queue is not full).
     pub fn wants_input(&self) -> bool {
-        let limit = if self.info.oob { QUEUE_LIMIT_OOB } else { 1 };
-        self.queue.len() < limit
+        if self.info.oob {
+            self.queue.len() < QUEUE_LIMIT_OOB
+        } else {
+            // QEMU suspends a monitor without oob while a request is queued
+            // or running.
+            self.queue.is_empty() && self.inflight.is_none()
+        }
     }
 
     /// Frames as much of `input` as yields one message and handles it.
