@@ -1,10 +1,136 @@
-//! The human monitor (HMP) for `monitor-core`.
+//! The human monitor (HMP) for `monitor-core`: what operators type
+//! (`info status`, `x /16xb 0x1000`) and what libvirt sends through
+//! `human-monitor-command`.
 //!
-//! Planned: QEMU's `args_type` language, the HMP command table, `help`,
-//! `info ...`, `human-monitor-command` and an interactive console. Nothing
-//! is implemented yet; the crate exists so the workspace layout is final.
+//! - [`args`]: QEMU's `args_type` mini-language and its parser, with QEMU's
+//!   error messages;
+//! - [`table`]: the command table, `help`, the `info` sub-table, running one
+//!   line; commands come from `#[hmp_command]` and the generic set this crate
+//!   ships (`help`, `info version|name|status|commands`, `quit`, `stop`,
+//!   `cont`, `system_reset`, `system_powerdown`), most of which call the
+//!   VMM's QMP commands;
+//! - [`passthrough`]: the `human-monitor-command` QMP command;
+//! - [`console`]: the interactive console (line editing, history, TAB
+//!   completion) served on `-monitor` listeners.
+//!
+//! # Example
+//!
+//! ```
+//! use monitor_core::{client::Client, ListenAddr, Monitor};
+//! use monitor_hmp::Hmp;
+//!
+//! let dir = std::env::temp_dir();
+//! let qmp = dir.join(format!("hmp-doc-{}.qmp", std::process::id()));
+//! let hmp = Hmp::new();
+//! let monitor = hmp
+//!     .install(Monitor::builder().version(7, 2, 0, ""))
+//!     .listen_unix(&qmp)
+//!     .listen_console(ListenAddr::Unix(dir.join(format!("hmp-doc-{}.hmp", std::process::id()))), hmp.console())
+//!     .spawn()?;
+//! let mut client = Client::connect_unix(&qmp)?;
+//! client.negotiate()?;
+//! let text = client.execute("human-monitor-command", serde_json::json!({"command-line": "info version"}))?;
+//! assert_eq!(text, "7.2.0\r\n");
+//! let text = client.execute("human-monitor-command", serde_json::json!({"command-line": "bogus"}))?;
+//! assert_eq!(text, "unknown command: 'bogus'\r\n");
+//! monitor.shutdown();
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod args;
+mod builtins;
+pub mod console;
+pub mod passthrough;
+pub mod table;
+
+use std::sync::Arc;
+
+use monitor_core::command::SessionInfo;
+use monitor_core::console::{ConsoleEffects, ConsoleFactory};
+use monitor_core::session::Dispatcher;
+use monitor_core::{MonitorBuilder, VersionInfo};
+
+pub use console::{HmpConsoleFactory, LineRunner};
+pub use monitor_derive::hmp_command;
+pub use table::{HmpCommand, HmpContext, HmpError, HmpHandler, HmpTable};
+
 /// The crate this one builds on.
 pub use monitor_core as core;
+
+/// A human monitor: one command table, served over QMP
+/// (`human-monitor-command`) and on console listeners.
+#[derive(Debug, Clone)]
+pub struct Hmp {
+    table: Arc<HmpTable>,
+}
+
+impl Default for Hmp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Hmp {
+    /// The generic commands plus every `#[hmp_command]` in the program.
+    pub fn new() -> Self {
+        Self::with_table(HmpTable::new())
+    }
+
+    /// A monitor over a table of your own.
+    pub fn with_table(table: HmpTable) -> Self {
+        Hmp {
+            table: Arc::new(table),
+        }
+    }
+
+    /// The command table.
+    pub fn table(&self) -> &Arc<HmpTable> {
+        &self.table
+    }
+
+    /// Adds `human-monitor-command` to a monitor being built.
+    pub fn install(&self, builder: MonitorBuilder) -> MonitorBuilder {
+        builder.command(passthrough::command(Arc::clone(&self.table)))
+    }
+
+    /// The console factory for `MonitorBuilder::listen_console` and
+    /// `Monitor::attach_console`.
+    pub fn console(&self) -> Arc<dyn ConsoleFactory> {
+        Arc::new(HmpConsoleFactory::new(Arc::clone(&self.table)))
+    }
+}
+
+impl LineRunner for HmpTable {
+    fn run(
+        &self,
+        dispatcher: &Dispatcher,
+        session: &SessionInfo,
+        line: &str,
+    ) -> (String, ConsoleEffects) {
+        let (text, quit) = self.run_line(dispatcher, session, line, None);
+        (text, ConsoleEffects { quit, close: false })
+    }
+
+    fn complete(&self, line_before_cursor: &str) -> Vec<String> {
+        HmpTable::complete(self, line_before_cursor)
+    }
+
+    fn banner(&self, dispatcher: &Dispatcher) -> String {
+        let v = dispatcher
+            .state::<VersionInfo>()
+            .cloned()
+            .unwrap_or_default();
+        format!(
+            "QEMU {}.{}.{} monitor - type 'help' for more information",
+            v.qemu.major, v.qemu.minor, v.qemu.micro
+        )
+    }
+}
+
+/// What generated code uses; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use inventory;
+}

@@ -1,0 +1,172 @@
+//! The generic commands every human monitor has. Most call the VMM's QMP
+//! command of the same meaning and print its answer as QEMU does.
+
+use serde_json::json;
+
+use crate::args::Args;
+use crate::table::{HmpContext, HmpError, HmpRegistration};
+
+fn help(ctx: &mut HmpContext<'_>, args: &Args) -> Result<(), HmpError> {
+    // The table is not reachable from a handler; the runner answers `help`
+    // itself (see `HmpTable::run_line`). This stays for the help listing.
+    let _ = (ctx, args);
+    Ok(())
+}
+
+fn quit(ctx: &mut HmpContext<'_>, _args: &Args) -> Result<(), HmpError> {
+    ctx.qmp("quit", json!({}))?;
+    Ok(())
+}
+
+fn stop(ctx: &mut HmpContext<'_>, _args: &Args) -> Result<(), HmpError> {
+    ctx.qmp("stop", json!({}))?;
+    Ok(())
+}
+
+fn cont(ctx: &mut HmpContext<'_>, _args: &Args) -> Result<(), HmpError> {
+    ctx.qmp("cont", json!({}))?;
+    Ok(())
+}
+
+fn system_reset(ctx: &mut HmpContext<'_>, _args: &Args) -> Result<(), HmpError> {
+    ctx.qmp("system_reset", json!({}))?;
+    Ok(())
+}
+
+fn system_powerdown(ctx: &mut HmpContext<'_>, _args: &Args) -> Result<(), HmpError> {
+    ctx.qmp("system_powerdown", json!({}))?;
+    Ok(())
+}
+
+/// `info version`: `7.2.22Debian 1:7.2+dfsg...` (QEMU prints the package
+/// right after the numbers).
+fn info_version(ctx: &mut HmpContext<'_>, _args: &Args) -> Result<(), HmpError> {
+    let v = ctx.qmp("query-version", json!({}))?;
+    let q = &v["qemu"];
+    let text = format!(
+        "{}.{}.{}{}\n",
+        q["major"],
+        q["minor"],
+        q["micro"],
+        v["package"].as_str().unwrap_or_default()
+    );
+    ctx.print(&text);
+    Ok(())
+}
+
+/// `info name`: the name, or nothing when the VM has none.
+fn info_name(ctx: &mut HmpContext<'_>, _args: &Args) -> Result<(), HmpError> {
+    let v = ctx.qmp("query-name", json!({}))?;
+    if let Some(name) = v["name"].as_str() {
+        ctx.print(&format!("{name}\n"));
+    }
+    Ok(())
+}
+
+/// `info status`: `VM status: running`, `VM status: paused (prelaunch)`.
+fn info_status(ctx: &mut HmpContext<'_>, _args: &Args) -> Result<(), HmpError> {
+    let v = ctx.qmp("query-status", json!({}))?;
+    let running = v["running"].as_bool().unwrap_or(false);
+    let mut text = format!("VM status: {}", if running { "running" } else { "paused" });
+    if v["singlestep"].as_bool().unwrap_or(false) {
+        text.push_str(" (single step mode)");
+    }
+    let status = v["status"].as_str().unwrap_or_default();
+    if !running && status != "paused" {
+        text.push_str(&format!(" ({status})"));
+    }
+    text.push('\n');
+    ctx.print(&text);
+    Ok(())
+}
+
+/// `info commands`: the QMP commands of this monitor, one per line.
+fn info_commands(ctx: &mut HmpContext<'_>, _args: &Args) -> Result<(), HmpError> {
+    let v = ctx.qmp("query-commands", json!({}))?;
+    let mut names: Vec<&str> = v
+        .as_array()
+        .map(|a| a.iter().filter_map(|c| c["name"].as_str()).collect())
+        .unwrap_or_default();
+    names.sort_unstable();
+    for n in names {
+        ctx.print(&format!("{n}\n"));
+    }
+    Ok(())
+}
+
+/// The generic commands, in QEMU's words.
+pub(crate) fn registrations() -> Vec<&'static HmpRegistration> {
+    static LIST: [HmpRegistration; 10] = [
+        HmpRegistration {
+            name: "help|?",
+            args_type: "name:S?",
+            params: "[cmd]",
+            help: "show the help",
+            handler: help,
+        },
+        HmpRegistration {
+            name: "quit|q",
+            args_type: "",
+            params: "",
+            help: "quit the emulator",
+            handler: quit,
+        },
+        HmpRegistration {
+            name: "stop|s",
+            args_type: "",
+            params: "",
+            help: "stop emulation",
+            handler: stop,
+        },
+        HmpRegistration {
+            name: "cont|c",
+            args_type: "",
+            params: "",
+            help: "resume emulation",
+            handler: cont,
+        },
+        HmpRegistration {
+            name: "system_reset",
+            args_type: "",
+            params: "",
+            help: "reset the system",
+            handler: system_reset,
+        },
+        HmpRegistration {
+            name: "system_powerdown",
+            args_type: "",
+            params: "",
+            help: "send system power down event",
+            handler: system_powerdown,
+        },
+        HmpRegistration {
+            name: "info version",
+            args_type: "",
+            params: "",
+            help: "show the version of QEMU",
+            handler: info_version,
+        },
+        HmpRegistration {
+            name: "info name",
+            args_type: "",
+            params: "",
+            help: "show the current VM name",
+            handler: info_name,
+        },
+        HmpRegistration {
+            name: "info status",
+            args_type: "",
+            params: "",
+            help: "show the current VM status (running|paused)",
+            handler: info_status,
+        },
+        HmpRegistration {
+            name: "info commands",
+            args_type: "",
+            params: "",
+            help: "list the QMP commands",
+            handler: info_commands,
+        },
+    ];
+    LIST.iter().collect()
+}
