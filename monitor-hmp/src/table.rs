@@ -130,13 +130,16 @@ fn json_to_value(v: Value) -> monitor_core::Value {
 /// An HMP handler.
 pub type HmpFn = fn(&mut HmpContext<'_>, &Args) -> Result<(), HmpError>;
 
+/// An HMP handler that is a closure.
+pub type HmpClosure = dyn Fn(&mut HmpContext<'_>, &Args) -> Result<(), HmpError> + Send + Sync;
+
 /// How a command runs.
 #[derive(Clone)]
 pub enum HmpHandler {
     /// A plain function.
     Fn(HmpFn),
     /// A closure.
-    Boxed(Arc<dyn Fn(&mut HmpContext<'_>, &Args) -> Result<(), HmpError> + Send + Sync>),
+    Boxed(Arc<HmpClosure>),
 }
 
 impl std::fmt::Debug for HmpHandler {
