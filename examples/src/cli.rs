@@ -112,6 +112,36 @@ fn resolve(hostport: &str) -> Option<SocketAddr> {
     (host, port).to_socket_addrs().ok()?.next()
 }
 
+/// Where a `-monitor` (human monitor) is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MonitorSpec {
+    /// A socket, as `-qmp` takes it.
+    Socket(ListenAddr),
+    /// The process's terminal.
+    Stdio,
+}
+
+/// Parses a `-monitor` spec: `stdio`, `unix:...` or `tcp:...`.
+///
+/// # Errors
+///
+/// As [`parse_socket`].
+///
+/// # Examples
+///
+/// ```
+/// use examples::cli::{parse_monitor, MonitorSpec};
+///
+/// assert_eq!(parse_monitor("stdio").unwrap(), MonitorSpec::Stdio);
+/// assert!(matches!(parse_monitor("unix:/tmp/h,server=on,wait=off").unwrap(), MonitorSpec::Socket(_)));
+/// ```
+pub fn parse_monitor(spec: &str) -> Result<MonitorSpec, CliError> {
+    if spec == "stdio" {
+        return Ok(MonitorSpec::Stdio);
+    }
+    parse_socket(spec).map(MonitorSpec::Socket)
+}
+
 /// The value following option `name` in `args`, advancing `i`.
 ///
 /// # Errors

@@ -42,6 +42,9 @@ fn every_declared_command_and_event_is_registered() {
         "x-sleep",
         "x-ping",
         "x-bench-events",
+        "stop",
+        "cont",
+        "human-monitor-command",
     ]
     .iter()
     .map(|s| (*s).to_owned())

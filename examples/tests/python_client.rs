@@ -128,6 +128,10 @@ fn qemu_qmp_negotiates_oob_runs_queries_and_receives_heartbeat() {
         json!(["x-ping", "x-sleep", "query-version"])
     );
 
+    // human-monitor-command answers with QEMU's text shape (QEMU 7.2 says
+    // "7.2.22Debian 1:7.2+dfsg-...\r\n": numbers, then the package).
+    assert_eq!(facts["hmp_version"], "0.1.0minimal\r\n");
+
     let event = &facts["event"];
     assert_eq!(event["event"], "HEARTBEAT");
     assert!(

@@ -370,7 +370,7 @@ impl HmpTable {
                 return (ctx.out, false);
             }
             match self.info.iter().find(|c| c.matches(item)) {
-                Some(c) => Some((c, rest2)),
+                Some(c) => Some((c, rest2, format!("info {item}"))),
                 None => {
                     ctx.print(&format!("unknown command: 'info {item}'\n"));
                     return (ctx.out, false);
@@ -380,9 +380,9 @@ impl HmpTable {
             self.commands
                 .iter()
                 .find(|c| c.matches(word))
-                .map(|c| (c, rest))
+                .map(|c| (c, rest, word.to_owned()))
         };
-        let Some((command, rest)) = found else {
+        let Some((command, rest, typed)) = found else {
             ctx.print(&format!("unknown command: '{word}'\n"));
             return (ctx.out, false);
         };
@@ -399,7 +399,7 @@ impl HmpTable {
             // QEMU's exact text (some parse errors print nothing here).
             Err(HmpError::Args(e)) => {
                 ctx.print(&e.monitor_text());
-                ctx.print(&format!("Try \"help {word}\" for more information\n"));
+                ctx.print(&format!("Try \"help {typed}\" for more information\n"));
             }
             Err(e) => {
                 ctx.print(&e.to_string());

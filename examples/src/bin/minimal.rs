@@ -1,14 +1,19 @@
-//! The smallest useful embedding: a QMP monitor with a few commands and a
-//! heartbeat event. `minimal -qmp unix:/tmp/m.sock,server=on,wait=off`
+//! The smallest useful embedding: a QMP monitor and a human monitor with a
+//! few commands and a heartbeat event.
+//! `minimal -qmp unix:/tmp/m.sock,server=on,wait=off -monitor stdio`
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::{process::ExitCode, time::Duration};
 
-use examples::cli::{self, CliError};
+use examples::cli::{self, CliError, MonitorSpec};
 use monitor_core::{
     pending::Completion, qmp_command, CommandError, Emitter, Event, ListenAddr, Monitor, Schema,
 };
 use serde::Serialize;
 
-const USAGE: &str = "usage: minimal [-name NAME] [-qmp unix:PATH,server=on,wait=off | -qmp tcp:HOST:PORT,server=on,wait=off]...";
+const USAGE: &str = "usage: minimal [-name NAME] [-qmp unix:PATH,server=on,wait=off | -qmp tcp:HOST:PORT,server=on,wait=off]... [-monitor stdio | -monitor unix:PATH,server=on,wait=off | -monitor tcp:HOST:PORT,server=on,wait=off]...";
+
+/// Whether the (imaginary) guest runs: `stop` and `cont` flip it.
+struct RunState(AtomicBool);
 
 #[derive(Serialize, Schema)]
 struct StatusInfo {
@@ -17,14 +22,37 @@ struct StatusInfo {
     status: String,
 }
 
-/// Query the run state (always running: there is no guest).
+/// Query the run state.
 #[qmp_command(name = "query-status")]
-fn query_status() -> Result<StatusInfo, CommandError> {
+fn query_status(run: &RunState) -> Result<StatusInfo, CommandError> {
+    let running = run.0.load(Ordering::SeqCst);
+    let status = if running { "running" } else { "paused" };
     Ok(StatusInfo {
-        running: true,
+        running,
         singlestep: false,
-        status: "running".into(),
+        status: status.into(),
     })
+}
+
+#[derive(Serialize, Schema, Event)]
+struct Stop;
+
+#[derive(Serialize, Schema, Event)]
+struct Resume;
+
+/// Stop the guest (STOP, unless already stopped).
+#[qmp_command(name = "stop")]
+fn stop(run: &RunState, emitter: &Emitter) {
+    if run.0.swap(false, Ordering::SeqCst) {
+        emitter.emit(Stop);
+    }
+}
+
+/// Resume the guest (RESUME).
+#[qmp_command(name = "cont")]
+fn cont(run: &RunState, emitter: &Emitter) {
+    run.0.store(true, Ordering::SeqCst);
+    emitter.emit(Resume);
 }
 
 #[derive(Serialize, Schema)]
@@ -85,20 +113,37 @@ struct Heartbeat {
     count: u64,
 }
 
-fn parse(args: &[String]) -> Result<(Vec<ListenAddr>, Option<String>), CliError> {
-    let (mut qmp, mut name, mut i) = (Vec::new(), None, 0);
+struct Options {
+    qmp: Vec<ListenAddr>,
+    monitors: Vec<MonitorSpec>,
+    name: Option<String>,
+}
+
+fn parse(args: &[String]) -> Result<Options, CliError> {
+    let mut o = Options {
+        qmp: Vec::new(),
+        monitors: Vec::new(),
+        name: None,
+    };
+    let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
-            "-qmp" => qmp.push(cli::parse_socket(cli::value(args, &mut i, "-qmp")?)?),
-            "-name" => name = Some(cli::value(args, &mut i, "-name")?.to_owned()),
+            "-qmp" => o
+                .qmp
+                .push(cli::parse_socket(cli::value(args, &mut i, "-qmp")?)?),
+            "-monitor" => o
+                .monitors
+                .push(cli::parse_monitor(cli::value(args, &mut i, "-monitor")?)?),
+            "-name" => o.name = Some(cli::value(args, &mut i, "-name")?.to_owned()),
             other => return Err(CliError::Unknown(other.to_owned())),
         }
         i += 1;
     }
-    if qmp.is_empty() {
-        qmp.push(ListenAddr::Unix(std::env::temp_dir().join("minimal.qmp")));
+    if o.qmp.is_empty() {
+        o.qmp
+            .push(ListenAddr::Unix(std::env::temp_dir().join("minimal.qmp")));
     }
-    Ok((qmp, name))
+    Ok(o)
 }
 
 fn main() -> ExitCode {
@@ -107,7 +152,7 @@ fn main() -> ExitCode {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }
-    let (listeners, name) = match parse(&args) {
+    let options = match parse(&args) {
         Ok(parsed) => parsed,
         Err(e) => {
             eprintln!("minimal: {e}\n{USAGE}");
@@ -115,12 +160,21 @@ fn main() -> ExitCode {
         }
     };
     examples::logger::init();
-    let mut builder = Monitor::builder()
+    let hmp = monitor_hmp::Hmp::new();
+    let mut builder = hmp
+        .install(Monitor::builder())
         .version(0, 1, 0, "minimal")
-        .state(NameInfo { name });
-    for addr in &listeners {
+        .state(NameInfo { name: options.name })
+        .state(RunState(AtomicBool::new(true)));
+    for addr in &options.qmp {
         eprintln!("minimal: QMP on {addr}");
         builder = builder.listen(addr.clone());
+    }
+    for spec in &options.monitors {
+        if let MonitorSpec::Socket(addr) = spec {
+            eprintln!("minimal: human monitor on {addr}");
+            builder = builder.listen_console(addr.clone(), hmp.console());
+        }
     }
     let monitor = match builder.spawn() {
         Ok(m) => m,
@@ -129,6 +183,12 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if options.monitors.contains(&MonitorSpec::Stdio) {
+        if let Err(e) = examples::stdio::attach(&monitor, hmp.console()) {
+            eprintln!("minimal: cannot serve the terminal: {e}");
+            return ExitCode::from(1);
+        }
+    }
     let emitter = monitor.events().clone();
     std::thread::spawn(move || {
         for count in 1.. {

@@ -47,6 +47,9 @@ async def session(path):
             run("query-version"),
         )
         facts["concurrent"] = {"results": results, "finished": finished}
+        facts["hmp_version"] = await asyncio.wait_for(
+            qmp.execute("human-monitor-command", {"command-line": "info version"}), STEP
+        )
         listener = EventListener("HEARTBEAT")
         with qmp.listen(listener):
             event = await asyncio.wait_for(listener.get(), STEP)
