@@ -17,7 +17,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let func: ItemFn = match syn::parse2(item.clone()) {
         Ok(f) => f,
         Err(e) => {
-            let mut out = syn::Error::new(e.span(), "#[hmp_command] applies to a function").to_compile_error();
+            let mut out = syn::Error::new(e.span(), "#[hmp_command] applies to a function")
+                .to_compile_error();
             out.extend(item);
             return out;
         }
@@ -43,7 +44,9 @@ fn parse(attr: TokenStream) -> syn::Result<Options> {
         } else if meta.path.is_ident("help") {
             &mut o.help
         } else {
-            return Err(meta.error("unknown option; expected `name`, `args_type`, `params` or `help`"));
+            return Err(
+                meta.error("unknown option; expected `name`, `args_type`, `params` or `help`")
+            );
         };
         if slot.is_some() {
             return Err(meta.error("this option is given twice"));
@@ -63,7 +66,10 @@ fn generate(func: &ItemFn, o: Options) -> syn::Result<TokenStream> {
         None => LitStr::new(&ident.to_string(), ident.span()),
     };
     let Some(help) = o.help else {
-        return Err(syn::Error::new_spanned(ident, "give the command a `help = \"...\"` text"));
+        return Err(syn::Error::new_spanned(
+            ident,
+            "give the command a `help = \"...\"` text",
+        ));
     };
     let args_type = o.args_type.unwrap_or_else(|| LitStr::new("", ident.span()));
     let params = o.params.unwrap_or_else(|| LitStr::new("", ident.span()));
@@ -88,8 +94,18 @@ mod tests {
 
     #[test]
     fn mistakes_are_errors_and_the_function_stays() {
-        for attr in ["bogus = \"x\"", "name = \"\"", "", "help = 1", "help = \"a\", help = \"b\""] {
-            let out = expand(attr.parse().unwrap_or_default(), "fn f() {}".parse().unwrap_or_default()).to_string();
+        for attr in [
+            "bogus = \"x\"",
+            "name = \"\"",
+            "",
+            "help = 1",
+            "help = \"a\", help = \"b\"",
+        ] {
+            let out = expand(
+                attr.parse().unwrap_or_default(),
+                "fn f() {}".parse().unwrap_or_default(),
+            )
+            .to_string();
             assert!(out.contains("compile_error"), "{attr}: {out}");
             assert!(out.contains("fn f"), "{attr}");
         }
