@@ -1,29 +1,24 @@
-//! Criterion benchmarks: stream framing, for now.
+//! Criterion benchmarks, one module per area:
+//! - `parse`: stream framing;
+//! - `dispatch`: a negotiated session, request bytes in, response bytes out;
+//! - `events`: emission cost, and fan-out to clients over unix sockets;
+//! - `throttle`: the event rate limiter with a synthetic clock.
+//!
+//! `cargo bench -p benches` measures; `cargo test --benches -p benches` runs
+//! each benchmark once, as a smoke test.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use monitor_core::stream::Splitter;
+use criterion::{criterion_group, criterion_main};
 
-mod parse {
-    use super::*;
+mod dispatch;
+mod events;
+mod parse;
+mod throttle;
 
-    pub fn bench(c: &mut Criterion) {
-        let mut group = c.benchmark_group("parse");
-        let small = benches::padded_request(64);
-        let big = benches::padded_request(1 << 20);
-        for (name, input) in [("small", &small), ("1MiB", &big)] {
-            group.throughput(Throughput::Bytes(input.len() as u64));
-            group.bench_function(name, |b| {
-                let mut splitter = Splitter::new();
-                b.iter(|| {
-                    let frames = splitter.feed_all(black_box(input));
-                    assert_eq!(frames.len(), 1);
-                    frames
-                })
-            });
-        }
-        group.finish();
-    }
-}
-
-criterion_group!(benches, parse::bench);
+criterion_group!(
+    benches,
+    parse::bench,
+    dispatch::bench,
+    events::bench,
+    throttle::bench
+);
 criterion_main!(benches);
