@@ -33,6 +33,9 @@ pub enum CliError {
     /// An option needs a value.
     #[error("option {0} needs a value")]
     MissingValue(String),
+    /// A size that `-m` cannot take.
+    #[error("invalid memory size '{0}' (MiB, or with a K/M/G/T suffix)")]
+    Size(String),
     /// An option is not known.
     #[error("unknown option '{0}' (try --help)")]
     Unknown(String),
@@ -140,6 +143,85 @@ pub fn parse_monitor(spec: &str) -> Result<MonitorSpec, CliError> {
         return Ok(MonitorSpec::Stdio);
     }
     parse_socket(spec).map(MonitorSpec::Socket)
+}
+
+/// Where `-serial` sends the guest's console.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SerialSpec {
+    /// The process's stdout (input from stdin is not forwarded).
+    Stdio,
+    /// Appended to a file.
+    File(PathBuf),
+    /// A unix socket server that one client at a time reads.
+    Unix(PathBuf),
+    /// Discarded.
+    Null,
+}
+
+/// Parses `-serial stdio|file:PATH|unix:PATH,server=on,wait=off|null`.
+///
+/// # Errors
+///
+/// [`CliError::Backend`] for anything else.
+///
+/// # Examples
+///
+/// ```
+/// use examples::cli::{parse_serial, SerialSpec};
+///
+/// assert_eq!(parse_serial("stdio").unwrap(), SerialSpec::Stdio);
+/// assert_eq!(parse_serial("file:/tmp/s.log").unwrap(), SerialSpec::File("/tmp/s.log".into()));
+/// assert!(parse_serial("pty").is_err());
+/// ```
+pub fn parse_serial(spec: &str) -> Result<SerialSpec, CliError> {
+    match spec {
+        "stdio" => Ok(SerialSpec::Stdio),
+        "null" | "none" => Ok(SerialSpec::Null),
+        _ if spec.starts_with("file:") && spec.len() > 5 => {
+            Ok(SerialSpec::File(PathBuf::from(&spec[5..])))
+        }
+        _ if spec.starts_with("unix:") => match parse_socket(spec)? {
+            ListenAddr::Unix(p) => Ok(SerialSpec::Unix(p)),
+            ListenAddr::Tcp(_) => Err(CliError::Backend(spec.to_owned())),
+        },
+        _ => Err(CliError::Backend(spec.to_owned())),
+    }
+}
+
+/// Parses a memory size as `-m` takes it: a number of MiB, or with a
+/// `K`/`M`/`G`/`T` suffix (`512`, `512M`, `1G`).
+///
+/// # Errors
+///
+/// [`CliError::Size`] for anything else, zero, or more than 1 TiB.
+///
+/// # Examples
+///
+/// ```
+/// use examples::cli::parse_size_mib;
+///
+/// assert_eq!(parse_size_mib("128").unwrap(), 128 << 20);
+/// assert_eq!(parse_size_mib("1G").unwrap(), 1 << 30);
+/// assert!(parse_size_mib("lots").is_err());
+/// ```
+pub fn parse_size_mib(spec: &str) -> Result<u64, CliError> {
+    let bad = || CliError::Size(spec.to_owned());
+    let (digits, shift) = match spec.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&spec[..i], 10),
+        Some((i, 'M' | 'm')) => (&spec[..i], 20),
+        Some((i, 'G' | 'g')) => (&spec[..i], 30),
+        Some((i, 'T' | 't')) => (&spec[..i], 40),
+        _ => (spec, 20),
+    };
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let bytes = n
+        .checked_shl(shift)
+        .filter(|b| b >> shift == n)
+        .ok_or_else(bad)?;
+    if bytes == 0 || bytes > 1 << 40 {
+        return Err(bad());
+    }
+    Ok(bytes)
 }
 
 /// The value following option `name` in `args`, advancing `i`.
