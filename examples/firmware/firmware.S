@@ -1,0 +1,487 @@
+/*
+ * refvmm guest firmware.
+ *
+ * A flat binary loaded at guest-physical 0x100000 and entered there in
+ * 32-bit protected mode (flat segments, paging and interrupts off). It
+ * switches to long mode, installs an IDT, prints a banner and a heartbeat
+ * on COM1 every 250 ms (timed with the PIT), reports NMIs and turns the
+ * machine off when the power button of the refvmm power device is pressed.
+ * See README.md in this directory for the ABI and the memory map.
+ *
+ * GNU as, AT&T syntax, assembled with `as --64` without the C preprocessor.
+ * Comments are C-style so that `cc -c` would read the file the same way.
+ */
+
+/* Memory map (see README.md). */
+.equ PML4_ADDR,         0x1000          /* one PML4 entry -> PDPT */
+.equ PDPT_ADDR,         0x2000          /* one PDPT entry -> PD */
+.equ PD_ADDR,           0x3000          /* 512 x 2 MiB pages: 0..1 GiB */
+.equ IDT_ADDR,          0x4000          /* 256 gates x 16 bytes */
+.equ IDT_VECTORS,       256
+.equ STACK_TOP,         0x80000         /* grows down towards 0x70000 */
+
+/* GDT selectors (our own GDT; 0x10 and 0x18 match the entry state). */
+.equ SEL_CODE64,        0x08
+.equ SEL_CODE32,        0x10
+.equ SEL_DATA,          0x18
+
+/* Control registers and MSRs. */
+.equ CR0_PE,            0x00000001
+.equ CR0_NW,            0x20000000
+.equ CR0_CD,            0x40000000
+.equ CR0_PG,            0x80000000
+.equ CR4_PAE,           0x00000020
+.equ MSR_EFER,          0xc0000080
+.equ EFER_LME,          0x00000100
+.equ PTE_P_RW,          0x003           /* present, writable */
+.equ PTE_P_RW_PS,       0x083           /* present, writable, 2 MiB page */
+.equ PAGE_2M,           0x200000
+
+/* COM1, a 16550 UART. */
+.equ COM1,              0x3f8
+.equ UART_THR,          COM1 + 0        /* DLAB=0: transmit holding */
+.equ UART_DLL,          COM1 + 0        /* DLAB=1: divisor latch low */
+.equ UART_IER,          COM1 + 1        /* DLAB=0: interrupt enable */
+.equ UART_DLM,          COM1 + 1        /* DLAB=1: divisor latch high */
+.equ UART_FCR,          COM1 + 2
+.equ UART_LCR,          COM1 + 3
+.equ UART_MCR,          COM1 + 4
+.equ UART_LSR,          COM1 + 5
+.equ LCR_DLAB,          0x80
+.equ LCR_8N1,           0x03
+.equ FCR_ENABLE_CLEAR,  0x07            /* enable FIFOs, clear both */
+.equ MCR_DTR_RTS,       0x03
+.equ LSR_THRE,          0x20            /* transmit holding register empty */
+.equ UART_DIVISOR,      1               /* 115200 baud */
+
+/* i8254 PIT, channel 0, input clock 1,193,182 Hz. */
+.equ PIT_CH0,           0x40
+.equ PIT_CMD,           0x43
+.equ PIT_CH0_MODE2,     0x34            /* ch 0, lobyte/hibyte, mode 2, binary */
+.equ PIT_CH0_LATCH,     0x00            /* ch 0, counter latch */
+.equ HEARTBEAT_TICKS,   298296          /* 250 ms at 1,193,182 Hz */
+
+/* refvmm power device. */
+.equ POWER_PORT,        0x600
+.equ POWER_PRESSED_MASK, 0x81           /* bit 0 pressed, bit 7 must be clear */
+.equ POWER_PRESSED,     0x01
+.equ POWER_OFF,         0x01
+.equ POWER_POLL_EVERY,  16              /* wait-loop iterations per poll */
+
+/* Multiboot v1 header, only for running the image under QEMU -kernel. */
+.equ MB_MAGIC,          0x1badb002
+.equ MB_FLAGS,          0x00010000      /* addresses below are valid */
+
+/* ------------------------------------------------------------------ */
+/* 32-bit entry at 0x100000                                           */
+/* ------------------------------------------------------------------ */
+
+        .section .text.entry, "ax"
+        .code32
+        .globl _start
+_start:
+        jmp     entry32
+
+        /*
+         * Multiboot v1 header (4-byte aligned, in the first 8 KiB). The VMM
+         * never looks at it; QEMU uses it to load this flat file at 0x100000
+         * and enter at _start in the same state as the VMM does.
+         */
+        .balign 4
+multiboot_header:
+        .long   MB_MAGIC
+        .long   MB_FLAGS
+        .long   -(MB_MAGIC + MB_FLAGS)
+        .long   multiboot_header        /* header_addr */
+        .long   _start                  /* load_addr: file offset 0 */
+        .long   0                       /* load_end_addr: whole file */
+        .long   0                       /* bss_end_addr: no bss */
+        .long   _start                  /* entry_addr */
+
+entry32:
+        cli
+        cld
+        /* Our own GDT first: the VMM's GDTR may point at nothing. */
+        lgdt    gdt_ptr
+        movw    $SEL_DATA, %ax
+        movw    %ax, %ds
+        movw    %ax, %es
+        movw    %ax, %fs
+        movw    %ax, %gs
+        movw    %ax, %ss
+        movl    $STACK_TOP, %esp
+        ljmp    $SEL_CODE32, $1f
+1:
+        /* Identity map the first 1 GiB with 2 MiB pages. */
+        movl    $PML4_ADDR, %edi
+        xorl    %eax, %eax
+        movl    $(3 * 4096 / 4), %ecx   /* PML4, PDPT and PD */
+        rep stosl
+        movl    $(PDPT_ADDR | PTE_P_RW), PML4_ADDR
+        movl    $(PD_ADDR | PTE_P_RW), PDPT_ADDR
+        movl    $PD_ADDR, %edi
+        movl    $PTE_P_RW_PS, %eax
+        movl    $512, %ecx
+2:
+        movl    %eax, (%edi)            /* high half stays zero */
+        addl    $PAGE_2M, %eax
+        addl    $8, %edi
+        decl    %ecx
+        jnz     2b
+
+        /* PAE, page tables, EFER.LME, then paging: long mode. */
+        movl    %cr4, %eax
+        orl     $CR4_PAE, %eax
+        movl    %eax, %cr4
+        movl    $PML4_ADDR, %eax
+        movl    %eax, %cr3
+        movl    $MSR_EFER, %ecx
+        rdmsr
+        orl     $EFER_LME, %eax
+        wrmsr
+        movl    %cr0, %eax
+        andl    $~(CR0_CD | CR0_NW), %eax
+        orl     $(CR0_PG | CR0_PE), %eax
+        movl    %eax, %cr0
+        ljmp    $SEL_CODE64, $entry64
+
+/* ------------------------------------------------------------------ */
+/* 64-bit code                                                        */
+/* ------------------------------------------------------------------ */
+
+        .text
+        .code64
+
+/*
+ * Register use in the main loop (callee-saved, untouched by the helpers):
+ *   r12  heartbeat counter
+ *   r13d NMIs reported so far (compared with nmi_count)
+ *   r14d last PIT channel 0 count read
+ *   r15  PIT ticks since the last heartbeat
+ *   ebp  wait-loop iterations left before the next power button poll
+ * The helpers clobber only rax, rcx, rdx, rsi, rdi, r8 and r9.
+ */
+entry64:
+        movw    $SEL_DATA, %ax
+        movw    %ax, %ds
+        movw    %ax, %es
+        movw    %ax, %fs
+        movw    %ax, %gs
+        movw    %ax, %ss
+        movq    $STACK_TOP, %rsp
+        /* The image may be reused after a reset: reset all state. */
+        movl    $0, nmi_count(%rip)
+        call    idt_init
+        call    serial_init
+        leaq    msg_banner(%rip), %rsi
+        call    puts
+.ifdef SELFTEST_EXCEPTION
+        /* run-in-qemu.sh exception: check the exception handler. */
+        ud2
+.endif
+        call    pit_init
+        movl    %eax, %r14d
+        xorl    %r12d, %r12d
+        xorl    %r13d, %r13d
+        xorl    %r15d, %r15d
+        movl    $POWER_POLL_EVERY, %ebp
+
+wait_loop:
+        /* NMIs are counted by the handler and reported here, whole lines. */
+        movl    nmi_count(%rip), %eax
+        cmpl    %eax, %r13d
+        jne     report_nmi
+
+        /* Elapsed PIT ticks since the last read (counts down, mod 65536). */
+        movb    $PIT_CH0_LATCH, %al
+        outb    %al, $PIT_CMD
+        inb     $PIT_CH0, %al
+        movb    %al, %cl
+        inb     $PIT_CH0, %al
+        movb    %al, %ch
+        movzwl  %cx, %ecx
+        movl    %r14d, %eax
+        subl    %ecx, %eax
+        andl    $0xffff, %eax
+        movl    %ecx, %r14d
+        addq    %rax, %r15
+        cmpq    $HEARTBEAT_TICKS, %r15
+        jae     heartbeat
+
+        decl    %ebp
+        jnz     wait_loop
+        movl    $POWER_POLL_EVERY, %ebp
+        movw    $POWER_PORT, %dx
+        inb     %dx, %al
+        andb    $POWER_PRESSED_MASK, %al
+        cmpb    $POWER_PRESSED, %al
+        jne     wait_loop
+
+        leaq    msg_power(%rip), %rsi
+        call    puts
+        movb    $POWER_OFF, %al
+        movw    $POWER_PORT, %dx
+        outb    %al, %dx
+        jmp     halt_forever
+
+heartbeat:
+        /* Wait a full period from now: no burst after a long stall. */
+        xorl    %r15d, %r15d
+        incq    %r12
+        leaq    msg_heartbeat(%rip), %rsi
+        call    puts
+        movq    %r12, %rax
+        call    print_dec
+        leaq    msg_crlf(%rip), %rsi
+        call    puts
+        jmp     wait_loop
+
+report_nmi:
+        incl    %r13d
+        leaq    msg_nmi(%rip), %rsi
+        call    puts
+        jmp     wait_loop
+
+halt_forever:
+        cli
+        hlt
+        jmp     halt_forever
+
+/* Fills the IDT at IDT_ADDR with gates to isr_stubs and loads it. */
+idt_init:
+        leaq    isr_stubs(%rip), %rsi
+        movl    $IDT_ADDR, %edi
+        movl    $IDT_VECTORS, %ecx
+1:
+        movq    %rsi, %rax
+        movw    %ax, (%rdi)             /* offset 15:0 */
+        movw    $SEL_CODE64, 2(%rdi)
+        movw    $0x8e00, 4(%rdi)        /* present, DPL 0, interrupt gate, IST 0 */
+        shrq    $16, %rax
+        movw    %ax, 6(%rdi)            /* offset 31:16 */
+        shrq    $16, %rax
+        movl    %eax, 8(%rdi)           /* offset 63:32 */
+        movl    $0, 12(%rdi)
+        addq    $16, %rsi
+        addq    $16, %rdi
+        decl    %ecx
+        jnz     1b
+        lidt    idt_ptr(%rip)
+        ret
+
+/* COM1: no interrupts, 115200 baud, 8N1, FIFOs on. */
+serial_init:
+        movw    $UART_IER, %dx
+        xorl    %eax, %eax
+        outb    %al, %dx
+        movw    $UART_LCR, %dx
+        movb    $LCR_DLAB, %al
+        outb    %al, %dx
+        movw    $UART_DLL, %dx
+        movb    $(UART_DIVISOR & 0xff), %al
+        outb    %al, %dx
+        movw    $UART_DLM, %dx
+        movb    $(UART_DIVISOR >> 8), %al
+        outb    %al, %dx
+        movw    $UART_LCR, %dx
+        movb    $LCR_8N1, %al
+        outb    %al, %dx
+        movw    $UART_FCR, %dx
+        movb    $FCR_ENABLE_CLEAR, %al
+        outb    %al, %dx
+        movw    $UART_MCR, %dx
+        movb    $MCR_DTR_RTS, %al
+        outb    %al, %dx
+        ret
+
+/* PIT channel 0: rate generator, reload 65536. Returns the first count in eax. */
+pit_init:
+        movb    $PIT_CH0_MODE2, %al
+        outb    %al, $PIT_CMD
+        xorl    %eax, %eax
+        outb    %al, $PIT_CH0           /* reload 0 means 65536 */
+        outb    %al, $PIT_CH0
+        movb    $PIT_CH0_LATCH, %al
+        outb    %al, $PIT_CMD
+        inb     $PIT_CH0, %al
+        movb    %al, %cl
+        inb     $PIT_CH0, %al
+        movb    %al, %ch
+        movzwl  %cx, %eax
+        ret
+
+/* Writes the byte in al to COM1 once the transmitter is empty. */
+putc:
+        movl    %eax, %ecx
+        movw    $UART_LSR, %dx
+1:
+        inb     %dx, %al
+        testb   $LSR_THRE, %al
+        jz      1b
+        movl    %ecx, %eax
+        movw    $UART_THR, %dx
+        outb    %al, %dx
+        ret
+
+/* Writes the NUL-terminated string at rsi. */
+puts:
+        lodsb
+        testb   %al, %al
+        jz      1f
+        call    putc
+        jmp     puts
+1:
+        ret
+
+/* Writes rax in decimal. */
+print_dec:
+        subq    $32, %rsp
+        leaq    31(%rsp), %rdi
+        movb    $0, (%rdi)
+        movl    $10, %ecx
+1:
+        xorl    %edx, %edx
+        divq    %rcx
+        addb    $'0', %dl
+        decq    %rdi
+        movb    %dl, (%rdi)
+        testq   %rax, %rax
+        jnz     1b
+        movq    %rdi, %rsi
+        call    puts
+        addq    $32, %rsp
+        ret
+
+/* Writes rax as 16 hexadecimal digits. */
+print_hex:
+        movq    %rax, %r8
+        movl    $16, %r9d
+1:
+        rolq    $4, %r8
+        movl    %r8d, %eax
+        andl    $0xf, %eax
+        leaq    hex_digits(%rip), %rdx
+        movb    (%rdx,%rax), %al
+        call    putc
+        decl    %r9d
+        jnz     1b
+        ret
+
+/* ------------------------------------------------------------------ */
+/* Interrupts                                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * One 16-byte stub per vector: push a zero error code unless the CPU
+ * pushed one, push the vector number, go to isr_common. idt_init relies
+ * on the fixed stride (each stub is at most 12 bytes).
+ */
+        .balign 16
+isr_stubs:
+        .set    vector, 0
+        .rept   IDT_VECTORS
+        .balign 16
+        .if (vector == 8) || (vector == 10) || (vector == 11) || (vector == 12) || (vector == 13) || (vector == 14) || (vector == 17) || (vector == 21) || (vector == 29) || (vector == 30)
+        .else
+        pushq   $0
+        .endif
+        pushq   $vector
+        jmp     isr_common
+        .set    vector, vector + 1
+        .endr
+
+/*
+ * Stack: vector, error code, rip, cs, rflags, rsp, ss.
+ * NMI (vector 2) is counted and returns; it touches no register and iretq
+ * restores the flags. Anything else is reported and halts the CPU.
+ */
+isr_common:
+        cmpq    $2, (%rsp)
+        jne     fatal_interrupt
+        incl    nmi_count(%rip)
+        addq    $16, %rsp
+        iretq
+
+fatal_interrupt:
+        movq    %rsp, %rbx
+        leaq    msg_exception(%rip), %rsi
+        cmpq    $32, (%rbx)
+        jb      1f
+        leaq    msg_interrupt(%rip), %rsi
+1:
+        call    puts
+        movq    (%rbx), %rax
+        call    print_dec
+        leaq    msg_error(%rip), %rsi
+        call    puts
+        movq    8(%rbx), %rax
+        call    print_hex
+        leaq    msg_rip(%rip), %rsi
+        call    puts
+        movq    16(%rbx), %rax
+        call    print_hex
+        cmpq    $14, (%rbx)
+        jne     2f
+        leaq    msg_cr2(%rip), %rsi
+        call    puts
+        movq    %cr2, %rax
+        call    print_hex
+2:
+        leaq    msg_crlf(%rip), %rsi
+        call    puts
+        jmp     halt_forever
+
+/* ------------------------------------------------------------------ */
+/* Data                                                               */
+/* ------------------------------------------------------------------ */
+
+        .section .rodata, "a"
+        .balign 8
+gdt:
+        .quad   0                       /* 0x00 null */
+        .quad   0x00af9a000000ffff      /* 0x08 64-bit code */
+        .quad   0x00cf9a000000ffff      /* 0x10 32-bit code, flat */
+        .quad   0x00cf92000000ffff      /* 0x18 data, flat */
+gdt_end:
+
+        .balign 8
+        .word   0                       /* align the base field */
+gdt_ptr:
+        .word   gdt_end - gdt - 1
+        .quad   gdt
+
+        .balign 8
+        .word   0
+idt_ptr:
+        .word   IDT_VECTORS * 16 - 1
+        .quad   IDT_ADDR
+
+hex_digits:
+        .ascii  "0123456789abcdef"
+msg_banner:
+        .asciz  "refvmm firmware: booted in long mode\r\n"
+msg_heartbeat:
+        .asciz  "heartbeat "
+msg_nmi:
+        .asciz  "NMI received\r\n"
+msg_power:
+        .asciz  "power button pressed, powering off\r\n"
+msg_exception:
+        .asciz  "EXCEPTION "
+msg_interrupt:
+        .asciz  "UNEXPECTED INTERRUPT "
+msg_error:
+        .asciz  " error=0x"
+msg_rip:
+        .asciz  " rip=0x"
+msg_cr2:
+        .asciz  " cr2=0x"
+msg_crlf:
+        .asciz  "\r\n"
+
+        .data
+        .balign 4
+nmi_count:
+        .long   0                       /* NMIs taken; set to 0 at boot */
+
+        .section .note.GNU-stack, "", @progbits
