@@ -1,0 +1,242 @@
+//! The machine's port-I/O devices and the bus that routes the vCPUs'
+//! `in`/`out` instructions to them.
+//!
+//! | ports           | device                                   |
+//! |-----------------|------------------------------------------|
+//! | `0x3f8..=0x3ff` | 16550 UART ([`serial`]), IRQ 4            |
+//! | `0x60`, `0x64`  | i8042 keyboard controller ([`i8042`]), IRQ 1 |
+//! | `0x600`         | power device ([`power`])                  |
+//! | anything else   | reads return `0xff`, writes are ignored  |
+//!
+//! The devices know nothing of KVM: interrupts go out through an injected
+//! [`Trigger`] (an irqfd in the machine, a counter in
+//! the tests), and what a guest write asks of the machine (reset, power-off)
+//! comes back as a [`Request`].
+
+pub mod i8042;
+pub mod power;
+pub mod serial;
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use vm_superio::Trigger;
+use vmm_sys_util::eventfd::EventFd;
+
+use self::i8042::I8042;
+use self::power::PowerDevice;
+use self::serial::SerialDevice;
+
+/// First port of the UART (COM1).
+pub const SERIAL_PORT: u16 = 0x3f8;
+/// The i8042 data port.
+pub const I8042_DATA_PORT: u16 = 0x60;
+/// The i8042 status/command port.
+pub const I8042_COMMAND_PORT: u16 = 0x64;
+/// The power device's port.
+pub const POWER_PORT: u16 = 0x600;
+
+/// An interrupt line: what a device pulls to interrupt the guest. In the
+/// machine it is an eventfd registered as a KVM irqfd; in tests anything
+/// that implements [`Trigger`].
+#[derive(Clone)]
+pub struct IrqLine(Arc<dyn Trigger<E = io::Error> + Send + Sync>);
+
+impl IrqLine {
+    /// A line that calls `trigger`.
+    pub fn new(trigger: impl Trigger<E = io::Error> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(trigger))
+    }
+
+    /// A line that signals `eventfd` (registered as an irqfd by the caller).
+    pub fn eventfd(eventfd: EventFd) -> Self {
+        Self::new(EventFdTrigger(eventfd))
+    }
+}
+
+impl Trigger for IrqLine {
+    type E = io::Error;
+
+    fn trigger(&self) -> io::Result<()> {
+        self.0.trigger()
+    }
+}
+
+impl fmt::Debug for IrqLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("IrqLine")
+    }
+}
+
+/// Signals an eventfd: with KVM's irqfd behind it, an edge on a GSI.
+#[derive(Debug)]
+struct EventFdTrigger(EventFd);
+
+impl Trigger for EventFdTrigger {
+    type E = io::Error;
+
+    fn trigger(&self) -> io::Result<()> {
+        self.0.write(1)
+    }
+}
+
+/// What a guest write asks of the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// Nothing: carry on.
+    None,
+    /// Reset the machine (i8042 command `0xFE`, or its output port's reset line).
+    Reset,
+    /// Power the machine off (`1` written to the power device).
+    PowerOff,
+}
+
+/// The port-I/O bus: every device behind its own lock, so vCPUs touching
+/// different devices do not wait for each other.
+#[derive(Debug)]
+pub struct PioBus {
+    /// The UART on COM1.
+    pub serial: Mutex<SerialDevice>,
+    /// The keyboard controller.
+    pub i8042: Mutex<I8042>,
+    /// The power device.
+    pub power: Mutex<PowerDevice>,
+}
+
+impl PioBus {
+    /// A bus with the given devices.
+    pub fn new(serial: SerialDevice, i8042: I8042, power: PowerDevice) -> Self {
+        Self {
+            serial: Mutex::new(serial),
+            i8042: Mutex::new(i8042),
+            power: Mutex::new(power),
+        }
+    }
+
+    /// Handles an `in` from `port`, filling `data`.
+    ///
+    /// `data` holds `size * count` bytes; every byte is handled as one
+    /// byte-wide access to `port`, which is exact for byte-wide `in` and
+    /// `rep insb` (all our registers are one byte wide).
+    pub fn read(&self, port: u16, data: &mut [u8]) {
+        for byte in data.iter_mut() {
+            *byte = match port {
+                SERIAL_PORT..=0x3ff => self.serial.lock().read((port - SERIAL_PORT) as u8),
+                I8042_DATA_PORT | I8042_COMMAND_PORT => self.i8042.lock().read(port),
+                POWER_PORT => self.power.lock().read(),
+                _ => 0xff,
+            };
+        }
+    }
+
+    /// Handles an `out` of `data` to `port` (byte by byte, as [`read`](Self::read)).
+    pub fn write(&self, port: u16, data: &[u8]) -> Request {
+        let mut request = Request::None;
+        for &byte in data {
+            let r = match port {
+                SERIAL_PORT..=0x3ff => {
+                    self.serial.lock().write((port - SERIAL_PORT) as u8, byte);
+                    Request::None
+                }
+                I8042_DATA_PORT | I8042_COMMAND_PORT => self.i8042.lock().write(port, byte),
+                POWER_PORT => self.power.lock().write(byte),
+                _ => Request::None,
+            };
+            if r != Request::None {
+                request = r;
+            }
+        }
+        request
+    }
+
+    /// Puts every device back in its power-on state.
+    pub fn reset(&self) {
+        self.serial.lock().reset();
+        self.i8042.lock().reset();
+        self.power.lock().reset();
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// A trigger that counts.
+    #[derive(Debug, Default, Clone)]
+    pub(crate) struct Counter(pub Arc<AtomicUsize>);
+
+    impl vm_superio::Trigger for Counter {
+        type E = std::io::Error;
+        fn trigger(&self) -> std::io::Result<()> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    /// A writer whose bytes the test can read.
+    #[derive(Debug, Default, Clone)]
+    pub(crate) struct Buf(pub Arc<parking_lot::Mutex<Vec<u8>>>);
+
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn bus() -> (PioBus, Buf) {
+        let out = Buf::default();
+        let bus = PioBus::new(
+            SerialDevice::new(IrqLine::new(Counter::default()), Box::new(out.clone())),
+            I8042::new(IrqLine::new(Counter::default())),
+            PowerDevice::new(),
+        );
+        (bus, out)
+    }
+
+    #[test]
+    fn unknown_ports_read_all_ones_and_ignore_writes() {
+        let (bus, _) = bus();
+        let mut data = [0u8; 4];
+        bus.read(0x80, &mut data);
+        assert_eq!(data, [0xff; 4]);
+        assert_eq!(bus.write(0x80, &[1, 2]), Request::None);
+    }
+
+    #[test]
+    fn serial_port_writes_reach_the_output() {
+        let (bus, out) = bus();
+        assert_eq!(bus.write(SERIAL_PORT, b"OK\n"), Request::None);
+        assert_eq!(&*out.0.lock(), b"OK\n");
+    }
+
+    #[test]
+    fn power_port_reports_the_button_and_requests_power_off() {
+        let (bus, _) = bus();
+        let mut data = [0u8];
+        bus.read(POWER_PORT, &mut data);
+        assert_eq!(data, [0]);
+        bus.power.lock().press_button();
+        bus.read(POWER_PORT, &mut data);
+        assert_eq!(data, [1]);
+        assert_eq!(bus.write(POWER_PORT, &[1]), Request::PowerOff);
+        bus.reset();
+        bus.read(POWER_PORT, &mut data);
+        assert_eq!(data, [0]);
+    }
+
+    #[test]
+    fn i8042_reset_command_requests_a_reset() {
+        let (bus, _) = bus();
+        assert_eq!(bus.write(I8042_COMMAND_PORT, &[0xfe]), Request::Reset);
+    }
+}
