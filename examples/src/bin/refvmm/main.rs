@@ -1,0 +1,255 @@
+//! The reference VMM: a small hypervisor on /dev/kvm that boots its own
+//! firmware and is managed entirely through the monitor (QMP and HMP).
+//!
+//! `refvmm -qmp unix:/tmp/refvmm.qmp,server=on,wait=off -monitor stdio -serial file:/tmp/serial.log`
+
+mod commands;
+mod hmp;
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use examples::cli::{self, CliError, MonitorSpec, SerialSpec};
+use examples::vmm::{Machine, MachineConfig, MachineEvent};
+use monitor_core::{Emitter, ListenAddr, Monitor};
+
+use commands::{shutdown_event, Reset, Vm};
+
+const USAGE: &str = "\
+usage: refvmm [options]
+  -m SIZE            guest RAM (MiB, or with K/M/G/T; default 128)
+  -smp N             vCPUs (default 1; vCPU 0 runs the firmware)
+  -name NAME         the VM name (query-name, info name)
+  -uuid UUID         the VM UUID (query-uuid)
+  -S                 start paused (status prelaunch); `cont` boots
+  -qmp unix:PATH,server=on,wait=off | tcp:HOST:PORT,server=on,wait=off   (repeatable)
+  -monitor stdio | unix:... | tcp:...                                    (repeatable)
+  -serial stdio | file:PATH | unix:PATH,server=on,wait=off | null       (default stdio)
+  -no-reboot         exit instead of rebooting when the guest resets
+  --help             this text";
+
+const FIRMWARE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/firmware.bin"));
+
+struct Options {
+    mem: u64,
+    smp: usize,
+    name: Option<String>,
+    uuid: String,
+    paused: bool,
+    qmp: Vec<ListenAddr>,
+    monitors: Vec<MonitorSpec>,
+    serial: SerialSpec,
+    no_reboot: bool,
+}
+
+fn parse(args: &[String]) -> Result<Options, CliError> {
+    let mut o = Options {
+        mem: 128 << 20,
+        smp: 1,
+        name: None,
+        uuid: "00000000-0000-0000-0000-000000000000".into(),
+        paused: false,
+        qmp: Vec::new(),
+        monitors: Vec::new(),
+        serial: SerialSpec::Stdio,
+        no_reboot: false,
+    };
+    let mut i = 0;
+    while i < args.len() {
+        match args[i].as_str() {
+            "-m" => o.mem = cli::parse_size_mib(cli::value(args, &mut i, "-m")?)?,
+            "-smp" => {
+                let v = cli::value(args, &mut i, "-smp")?;
+                o.smp = v
+                    .split(',')
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .filter(|n| (1..=64).contains(n))
+                    .ok_or_else(|| CliError::Unknown(format!("-smp {v}")))?;
+            }
+            "-name" => o.name = Some(cli::value(args, &mut i, "-name")?.to_owned()),
+            "-uuid" => o.uuid = cli::value(args, &mut i, "-uuid")?.to_owned(),
+            "-S" => o.paused = true,
+            "-qmp" => o
+                .qmp
+                .push(cli::parse_socket(cli::value(args, &mut i, "-qmp")?)?),
+            "-monitor" => o
+                .monitors
+                .push(cli::parse_monitor(cli::value(args, &mut i, "-monitor")?)?),
+            "-serial" => o.serial = cli::parse_serial(cli::value(args, &mut i, "-serial")?)?,
+            "-no-reboot" => o.no_reboot = true,
+            other => return Err(CliError::Unknown(other.to_owned())),
+        }
+        i += 1;
+    }
+    Ok(o)
+}
+
+/// A serial backend that serves one unix-socket client at a time; output
+/// is dropped while nobody is connected.
+struct SocketSerial(Arc<Mutex<Option<UnixStream>>>);
+
+impl Write for SocketSerial {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Ok(mut client) = self.0.lock() {
+            if let Some(s) = client.as_mut() {
+                if s.write_all(buf).is_err() {
+                    *client = None;
+                }
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn serial_backend(spec: &SerialSpec) -> io::Result<(Box<dyn Write + Send>, String)> {
+    Ok(match spec {
+        SerialSpec::Stdio => (Box::new(io::stdout()), "stdio".into()),
+        SerialSpec::Null => (Box::new(io::sink()), "null".into()),
+        SerialSpec::File(p) => {
+            let f = OpenOptions::new().create(true).append(true).open(p)?;
+            (Box::new(f), format!("file:{}", p.display()))
+        }
+        SerialSpec::Unix(p) => {
+            let _ = std::fs::remove_file(p);
+            let listener = UnixListener::bind(p)?;
+            let slot = Arc::new(Mutex::new(None));
+            let accept_slot = Arc::clone(&slot);
+            std::thread::spawn(move || {
+                for stream in listener.incoming().flatten() {
+                    if let Ok(mut s) = accept_slot.lock() {
+                        *s = Some(stream);
+                    }
+                }
+            });
+            (
+                Box::new(SocketSerial(slot)),
+                format!("unix:{},server=on", p.display()),
+            )
+        }
+    })
+}
+
+/// Turns what the guest does into events, and exits the process when the
+/// guest powers off (or resets under -no-reboot), as QEMU does.
+fn watch_machine(machine: Arc<Machine>, emitter: Emitter, monitor: Arc<Monitor>, no_reboot: bool) {
+    let Some(events) = machine.take_events() else {
+        return;
+    };
+    std::thread::spawn(move || {
+        for event in events {
+            match event {
+                MachineEvent::ResetRequested { .. } if no_reboot => {
+                    emitter.emit(shutdown_event(true, "guest-reset"));
+                    let _ = machine.shutdown();
+                    monitor.shutdown();
+                }
+                MachineEvent::ResetRequested { .. } => {
+                    emitter.emit(Reset {
+                        guest: true,
+                        reason: "guest-reset",
+                    });
+                    if let Err(e) = machine.reset() {
+                        log::error!("guest reset failed: {e}");
+                    }
+                }
+                MachineEvent::PoweredOff { .. } => {
+                    emitter.emit(shutdown_event(true, "guest-shutdown"));
+                    monitor.shutdown();
+                }
+                MachineEvent::InternalError { vcpu, message } => {
+                    log::error!("vCPU {vcpu}: {message}");
+                }
+            }
+        }
+    });
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let options = match parse(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("refvmm: {e}\n{USAGE}");
+            return ExitCode::from(1);
+        }
+    };
+    examples::logger::init();
+    match run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("refvmm: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
+    let stdio_monitor = o.monitors.contains(&MonitorSpec::Stdio);
+    if stdio_monitor && o.serial == SerialSpec::Stdio {
+        return Err("cannot use stdio by multiple character devices (add -serial file:PATH or -serial null)".into());
+    }
+    let (serial_out, serial_label) = serial_backend(&o.serial)?;
+    let mut config = MachineConfig::new(FIRMWARE, serial_out);
+    config.mem_size = o.mem;
+    config.vcpus = o.smp;
+    let machine = Arc::new(Machine::new(config)?);
+    let hmp = monitor_hmp::Hmp::new();
+    let mut builder = hmp
+        .install(Monitor::builder())
+        .version(0, 1, 0, "refvmm")
+        .state(Vm {
+            machine: Arc::clone(&machine),
+            name: o.name.clone(),
+            uuid: o.uuid.clone(),
+            serial: serial_label,
+        });
+    let quit_machine = Arc::clone(&machine);
+    builder = builder.on_quit(move || {
+        let _ = quit_machine.shutdown();
+    });
+    for addr in &o.qmp {
+        eprintln!("refvmm: QMP on {addr}");
+        builder = builder.listen(addr.clone());
+    }
+    for spec in &o.monitors {
+        if let MonitorSpec::Socket(addr) = spec {
+            eprintln!("refvmm: human monitor on {addr}");
+            builder = builder.listen_console(addr.clone(), hmp.console());
+        }
+    }
+    let emitter = builder.emitter();
+    let monitor = Arc::new(builder.spawn()?);
+    if stdio_monitor {
+        examples::stdio::attach(&monitor, hmp.console())?;
+    }
+    watch_machine(
+        Arc::clone(&machine),
+        emitter,
+        Arc::clone(&monitor),
+        o.no_reboot,
+    );
+    machine.start(o.paused)?;
+    monitor.wait()?;
+    let _ = machine.shutdown();
+    cleanup(&o.serial);
+    Ok(())
+}
+
+fn cleanup(serial: &SerialSpec) {
+    if let SerialSpec::Unix(p) = serial {
+        let _ = std::fs::remove_file(Path::new(p));
+    }
+}
