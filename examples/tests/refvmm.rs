@@ -1,0 +1,353 @@
+//! The reference VMM under KVM, managed through QMP and HMP: boot, run
+//! control, CPUs, NMI, reset, power-down and quit. Skipped (with a message)
+//! only where /dev/kvm is missing; CI never skips.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use monitor_core::client::Client;
+use serde_json::json;
+
+/// Failure guard for every wait; the guest runs at about a million
+/// instructions a second here, so boots take a fraction of a second.
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn kvm_available() -> bool {
+    let ok = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+        .is_ok();
+    if !ok {
+        assert!(
+            std::env::var("CI").unwrap_or_default().is_empty(),
+            "/dev/kvm is required in CI"
+        );
+        eprintln!("SKIPPED: /dev/kvm not available; refvmm tests not run");
+    }
+    ok
+}
+
+struct Vmm {
+    child: Child,
+    qmp: PathBuf,
+    serial: PathBuf,
+}
+
+impl Vmm {
+    fn start(extra: &[&str]) -> Vmm {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir();
+        let qmp = dir.join(format!("refvmm-{}-{n}.qmp", std::process::id()));
+        let serial = dir.join(format!("refvmm-{}-{n}.serial", std::process::id()));
+        let _ = std::fs::remove_file(&serial);
+        let child = Command::new(env!("CARGO_BIN_EXE_refvmm"))
+            .arg("-qmp")
+            .arg(format!("unix:{},server=on,wait=off", qmp.display()))
+            .arg("-serial")
+            .arg(format!("file:{}", serial.display()))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start refvmm");
+        Vmm { child, qmp, serial }
+    }
+
+    fn client(&mut self) -> Client {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Ok(mut c) = Client::connect_unix(&self.qmp) {
+                c.set_timeout(TIMEOUT);
+                c.negotiate().expect("negotiate");
+                return c;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("refvmm exited early: {status}");
+            }
+            assert!(Instant::now() < deadline, "refvmm does not listen");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn serial(&self) -> String {
+        std::fs::read_to_string(&self.serial).unwrap_or_default()
+    }
+
+    /// Waits until the serial output satisfies `cond` (polling the file:
+    /// there is nothing to wait on).
+    fn wait_serial(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let text = self.serial();
+            if cond(&text) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; serial:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll refvmm") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "refvmm did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+impl Drop for Vmm {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.serial);
+        let _ = std::fs::remove_file(&self.qmp);
+    }
+}
+
+fn heartbeats(serial: &str) -> usize {
+    serial
+        .lines()
+        .filter(|l| l.starts_with("heartbeat "))
+        .count()
+}
+
+const BANNER: &str = "refvmm firmware: booted in long mode";
+
+#[test]
+fn boots_runs_stops_and_resumes() {
+    if !kvm_available() {
+        return;
+    }
+    let mut vmm = Vmm::start(&[]);
+    let mut qmp = vmm.client();
+    vmm.wait_serial("the banner and a heartbeat", |s| {
+        s.contains(BANNER) && heartbeats(s) >= 1
+    });
+    assert_eq!(
+        qmp.execute("query-status", json!({})).unwrap()["status"],
+        "running"
+    );
+
+    qmp.execute("stop", json!({})).unwrap();
+    assert_eq!(qmp.wait_event("STOP").unwrap()["event"], "STOP");
+    assert_eq!(
+        qmp.execute("query-status", json!({})).unwrap()["status"],
+        "paused"
+    );
+    let frozen = vmm.serial();
+    // Two heartbeat periods (250 ms each) pass without a new line.
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(
+        heartbeats(&vmm.serial()),
+        heartbeats(&frozen),
+        "the guest ran while stopped"
+    );
+
+    qmp.execute("cont", json!({})).unwrap();
+    qmp.wait_event("RESUME").unwrap();
+    let before = heartbeats(&frozen);
+    vmm.wait_serial("heartbeats to resume", |s| heartbeats(s) > before);
+
+    // HMP in QEMU's layout.
+    let status = qmp
+        .execute(
+            "human-monitor-command",
+            json!({"command-line": "info status"}),
+        )
+        .unwrap();
+    assert_eq!(status, "VM status: running\r\n");
+    let regs = qmp
+        .execute(
+            "human-monitor-command",
+            json!({"command-line": "info registers"}),
+        )
+        .unwrap();
+    let regs = regs.as_str().unwrap();
+    assert!(regs.starts_with("RAX="), "{regs}");
+    assert!(
+        regs.contains("\r\nRIP=") && regs.contains("\r\nCR0="),
+        "{regs}"
+    );
+}
+
+#[test]
+fn cpus_report_threads_and_a_pc_inside_the_firmware() {
+    if !kvm_available() {
+        return;
+    }
+    let mut vmm = Vmm::start(&["-smp", "2"]);
+    let mut qmp = vmm.client();
+    vmm.wait_serial("a heartbeat", |s| heartbeats(s) >= 1);
+    let cpus = qmp.execute("query-cpus", json!({})).unwrap();
+    let cpus = cpus.as_array().unwrap();
+    assert_eq!(cpus.len(), 2);
+    let pid = vmm.child.id();
+    for c in cpus {
+        let tid = c["thread_id"].as_i64().unwrap();
+        assert!(
+            PathBuf::from(format!("/proc/{pid}/task/{tid}")).exists(),
+            "{c}"
+        );
+    }
+    let pc = cpus[0]["pc"].as_u64().unwrap();
+    assert!(
+        (0x100000..0x110000).contains(&pc),
+        "pc {pc:#x} outside the firmware"
+    );
+    let fast = qmp.execute("query-cpus-fast", json!({})).unwrap();
+    assert_eq!(fast[0]["thread-id"], cpus[0]["thread_id"]);
+    let info = qmp
+        .execute(
+            "human-monitor-command",
+            json!({"command-line": "info cpus"}),
+        )
+        .unwrap();
+    assert!(
+        info.as_str().unwrap().starts_with("* CPU #0: thread_id="),
+        "{info}"
+    );
+}
+
+#[test]
+fn nmi_reaches_the_firmware() {
+    if !kvm_available() {
+        return;
+    }
+    let mut vmm = Vmm::start(&[]);
+    let mut qmp = vmm.client();
+    vmm.wait_serial("the banner", |s| s.contains(BANNER));
+    qmp.execute("inject-nmi", json!({})).unwrap();
+    vmm.wait_serial("the NMI line", |s| s.contains("NMI received"));
+    qmp.execute("human-monitor-command", json!({"command-line": "nmi"}))
+        .unwrap();
+    vmm.wait_serial("a second NMI line", |s| {
+        s.matches("NMI received").count() >= 2
+    });
+}
+
+#[test]
+fn system_reset_reboots_with_a_reset_event() {
+    if !kvm_available() {
+        return;
+    }
+    let mut vmm = Vmm::start(&[]);
+    let mut qmp = vmm.client();
+    vmm.wait_serial("the banner", |s| s.contains(BANNER));
+    qmp.execute("system_reset", json!({})).unwrap();
+    let e = qmp.wait_event("RESET").unwrap();
+    assert_eq!(
+        e["data"],
+        json!({"guest": false, "reason": "host-qmp-system-reset"})
+    );
+    vmm.wait_serial("a second banner", |s| s.matches(BANNER).count() >= 2);
+}
+
+#[test]
+fn system_powerdown_ends_with_a_guest_shutdown_and_exit_0() {
+    if !kvm_available() {
+        return;
+    }
+    let mut vmm = Vmm::start(&[]);
+    let mut qmp = vmm.client();
+    vmm.wait_serial("a heartbeat", |s| heartbeats(s) >= 1);
+    qmp.execute("system_powerdown", json!({})).unwrap();
+    qmp.wait_event("POWERDOWN").unwrap();
+    let e = qmp.wait_event("SHUTDOWN").unwrap();
+    assert_eq!(
+        e["data"],
+        json!({"guest": true, "reason": "guest-shutdown"})
+    );
+    assert!(vmm.wait_exit().success());
+    assert!(vmm.serial().contains("power button pressed, powering off"));
+}
+
+#[test]
+fn quit_says_host_qmp_quit_and_exits_0() {
+    if !kvm_available() {
+        return;
+    }
+    let mut vmm = Vmm::start(&[]);
+    let mut qmp = vmm.client();
+    qmp.send_raw(br#"{"execute": "quit", "id": 1}"#).unwrap();
+    let shutdown = qmp.read_message().unwrap();
+    assert_eq!(shutdown["event"], "SHUTDOWN");
+    assert_eq!(
+        shutdown["data"],
+        json!({"guest": false, "reason": "host-qmp-quit"})
+    );
+    assert_eq!(qmp.read_message().unwrap(), json!({"return": {}, "id": 1}));
+    assert!(vmm.wait_exit().success());
+}
+
+#[test]
+fn dash_s_starts_in_prelaunch_and_cont_boots() {
+    if !kvm_available() {
+        return;
+    }
+    let mut vmm = Vmm::start(&[
+        "-S",
+        "-name",
+        "vm0",
+        "-uuid",
+        "12345678-1234-1234-1234-123456789abc",
+    ]);
+    let mut qmp = vmm.client();
+    let status = qmp.execute("query-status", json!({})).unwrap();
+    assert_eq!(
+        status,
+        json!({"running": false, "singlestep": false, "status": "prelaunch"})
+    );
+    assert!(!vmm.serial().contains(BANNER));
+    assert_eq!(
+        qmp.execute("query-name", json!({})).unwrap(),
+        json!({"name": "vm0"})
+    );
+    assert_eq!(
+        qmp.execute("query-uuid", json!({})).unwrap()["UUID"],
+        "12345678-1234-1234-1234-123456789abc"
+    );
+    let status = qmp
+        .execute(
+            "human-monitor-command",
+            json!({"command-line": "info status"}),
+        )
+        .unwrap();
+    assert_eq!(status, "VM status: paused (prelaunch)\r\n");
+    qmp.execute("cont", json!({})).unwrap();
+    vmm.wait_serial("the banner", |s| s.contains(BANNER));
+    assert_eq!(
+        qmp.execute("query-status", json!({})).unwrap()["status"],
+        "running"
+    );
+}
+
+#[test]
+fn bad_options_exit_1_with_a_message() {
+    for args in [
+        &["-m", "lots"][..],
+        &["-bogus"],
+        &["-qmp", "unix:/x"],
+        &["-serial", "pty"],
+        &["-smp"],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_refvmm"))
+            .args(args)
+            .output()
+            .expect("run refvmm");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.starts_with("refvmm: "), "{args:?}: {err}");
+    }
+}
