@@ -241,11 +241,39 @@ fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
         Arc::clone(&monitor),
         o.no_reboot,
     );
+    if o.serial == SerialSpec::Stdio {
+        forward_stdin(Arc::clone(&machine));
+    }
     machine.start(o.paused)?;
     monitor.wait()?;
     let _ = machine.shutdown();
     cleanup(&o.serial);
     Ok(())
+}
+
+/// `-serial stdio`: what the operator types goes to the guest's UART.
+fn forward_stdin(machine: Arc<Machine>) {
+    std::thread::spawn(move || {
+        let mut stdin = io::stdin().lock();
+        let mut buf = [0u8; 256];
+        while let Ok(n) = io::Read::read(&mut stdin, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            let mut rest = &buf[..n];
+            // The UART's FIFO takes what it can; the rest waits its turn,
+            // for a second at most (a guest that never reads loses input).
+            let mut tries = 0;
+            while !rest.is_empty() && tries < 100 {
+                let taken = machine.serial_input(rest);
+                rest = &rest[taken..];
+                if taken == 0 {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+            }
+        }
+    });
 }
 
 fn cleanup(serial: &SerialSpec) {
