@@ -358,7 +358,7 @@ impl Server {
     fn accept_all(&mut self, index: usize) {
         loop {
             let (listener, name, console) = &self.listeners[index];
-            let mut stream = match listener.accept() {
+            let stream = match listener.accept() {
                 Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -367,30 +367,29 @@ impl Server {
                     return;
                 }
             };
-            let token = Token(self.next_token);
-            self.next_token += 1;
-            if let Err(e) = self.poll.registry().register(
-                stream.source(),
-                token,
-                Interest::READABLE | Interest::WRITABLE,
-            ) {
-                log::warn!("cannot register a client of {name}: {e}");
-                continue;
-            }
             let name = name.clone();
             let console = console.clone();
-            self.add_connection(stream, token, name, console);
+            self.add_connection(stream, name, console);
         }
     }
 
     /// Sets up a new connection: a QMP session, or a console.
     fn add_connection(
         &mut self,
-        stream: connection::Stream,
-        token: Token,
+        mut stream: connection::Stream,
         name: String,
         console: Option<Arc<dyn ConsoleFactory>>,
     ) {
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        if let Err(e) = self.poll.registry().register(
+            stream.source(),
+            token,
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            log::warn!("cannot register a client of {name}: {e}");
+            return;
+        }
         let id = self.next_session;
         self.next_session += 1;
         let mut session = Session::new(id, name.clone(), true);
@@ -422,18 +421,8 @@ impl Server {
                 log::warn!("cannot attach a console: {e}");
                 continue;
             }
-            let mut stream = connection::Stream::Unix(mio::net::UnixStream::from_std(stream));
-            let token = Token(self.next_token);
-            self.next_token += 1;
-            if let Err(e) = self.poll.registry().register(
-                stream.source(),
-                token,
-                Interest::READABLE | Interest::WRITABLE,
-            ) {
-                log::warn!("cannot attach a console: {e}");
-                continue;
-            }
-            self.add_connection(stream, token, "attached console".to_owned(), Some(factory));
+            let stream = connection::Stream::Unix(mio::net::UnixStream::from_std(stream));
+            self.add_connection(stream, "attached console".to_owned(), Some(factory));
         }
     }
 
