@@ -30,6 +30,11 @@ fn info_registers(ctx: &mut HmpContext<'_>, args: &Args) -> Result<(), HmpError>
     } else {
         vec![args.int("vcpu").unwrap_or(0).max(0) as usize]
     };
+    let halted: Vec<bool> = vm
+        .machine
+        .vcpu_info()
+        .map(|v| v.iter().map(|c| c.halted).collect())
+        .unwrap_or_default();
     for index in indexes {
         let r = vm
             .machine
@@ -60,7 +65,23 @@ fn info_registers(ctx: &mut HmpContext<'_>, args: &Args) -> Result<(), HmpError>
             "R12={:016x} R13={:016x} R14={:016x} R15={:016x}",
             g.r12, g.r13, g.r14, g.r15
         );
-        let _ = writeln!(out, "RIP={:016x} RFL={:08x}", g.rip, g.rflags);
+        let f = g.rflags;
+        let flag = |bit: u32, c: char| if f & (1 << bit) != 0 { c } else { '-' };
+        let _ = writeln!(
+            out,
+            "RIP={:016x} RFL={:08x} [{}{}{}{}{}{}{}] CPL={} II=0 A20=1 SMM=0 HLT={}",
+            g.rip,
+            f,
+            flag(10, 'D'),
+            flag(11, 'O'),
+            flag(7, 'S'),
+            flag(6, 'Z'),
+            flag(4, 'A'),
+            flag(2, 'P'),
+            flag(0, 'C'),
+            s.cs.selector & 3,
+            u8::from(halted.get(index).copied().unwrap_or(false)),
+        );
         for (name, seg) in [
             ("ES", s.es),
             ("CS", s.cs),
