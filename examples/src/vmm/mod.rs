@@ -51,6 +51,7 @@
 pub mod boot;
 pub mod devices;
 pub mod memory;
+pub mod translate;
 pub mod vcpu;
 
 use std::fmt;

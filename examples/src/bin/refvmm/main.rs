@@ -5,6 +5,8 @@
 
 mod commands;
 mod hmp;
+mod hmp_memory;
+mod memory;
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
