@@ -4,7 +4,8 @@
  * A flat binary loaded at guest-physical 0x100000 and entered there in
  * 32-bit protected mode (flat segments, paging and interrupts off). It
  * switches to long mode, installs an IDT, prints a banner and a heartbeat
- * on COM1 every 250 ms (timed with the PIT), reports NMIs and turns the
+ * on COM1 every 250 ms (timed with the PIT), sets the CMOS RTC every
+ * 50 ms (to its own time: only the VMM notices), reports NMIs and turns the
  * machine off when the power button of the refvmm power device is pressed.
  * See README.md in this directory for the ABI and the memory map.
  *
@@ -60,6 +61,15 @@
 .equ PIT_CH0_MODE2,     0x34            /* ch 0, lobyte/hibyte, mode 2, binary */
 .equ PIT_CH0_LATCH,     0x00            /* ch 0, counter latch */
 .equ HEARTBEAT_TICKS,   298296          /* 250 ms at 1,193,182 Hz */
+.equ RTC_SET_TICKS,     59659           /* 50 ms at 1,193,182 Hz */
+
+/* MC146818 CMOS RTC. */
+.equ RTC_INDEX,         0x70            /* bit 7 (NMI mask) left clear */
+.equ RTC_DATA,          0x71
+.equ RTC_SECONDS,       0x00
+.equ RTC_REG_B,         0x0b
+.equ RTC_B_SET,         0x80            /* hold the clock while setting it */
+.equ RTC_B_RUN,         0x7f            /* mask that clears SET */
 
 /* refvmm power device. */
 .equ POWER_PORT,        0x600
@@ -159,6 +169,7 @@ entry32:
  *   r14d last PIT channel 0 count read
  *   r15  PIT ticks since the last heartbeat
  *   ebp  wait-loop iterations left before the next power button poll
+ *   rbx  PIT ticks since the RTC was last set
  * The helpers clobber only rax, rcx, rdx, rsi, rdi, r8 and r9.
  */
 entry64:
@@ -184,6 +195,7 @@ entry64:
         xorl    %r12d, %r12d
         xorl    %r13d, %r13d
         xorl    %r15d, %r15d
+        xorl    %ebx, %ebx
         movl    $POWER_POLL_EVERY, %ebp
 
 wait_loop:
@@ -205,8 +217,11 @@ wait_loop:
         andl    $0xffff, %eax
         movl    %ecx, %r14d
         addq    %rax, %r15
+        addq    %rax, %rbx
         cmpq    $HEARTBEAT_TICKS, %r15
         jae     heartbeat
+        cmpq    $RTC_SET_TICKS, %rbx
+        jae     rtc_set
 
         decl    %ebp
         jnz     wait_loop
@@ -234,6 +249,32 @@ heartbeat:
         call    print_dec
         leaq    msg_crlf(%rip), %rsi
         call    puts
+        jmp     wait_loop
+
+/*
+ * Sets the RTC to the time it holds: SET in register B (the clock holds
+ * still), the seconds read back and written again, SET cleared. The
+ * guest's time does not change, but the VMM sees the clock being set
+ * (QEMU: one RTC_CHANGE per SET release), 20 times a second.
+ */
+rtc_set:
+        /* A full period from now: no burst after a long stall. */
+        xorl    %ebx, %ebx
+        movb    $RTC_REG_B, %al
+        outb    %al, $RTC_INDEX
+        inb     $RTC_DATA, %al
+        orb     $RTC_B_SET, %al
+        movb    %al, %cl
+        outb    %al, $RTC_DATA
+        movb    $RTC_SECONDS, %al
+        outb    %al, $RTC_INDEX
+        inb     $RTC_DATA, %al
+        outb    %al, $RTC_DATA
+        movb    $RTC_REG_B, %al
+        outb    %al, $RTC_INDEX
+        movb    %cl, %al
+        andb    $RTC_B_RUN, %al
+        outb    %al, $RTC_DATA
         jmp     wait_loop
 
 report_nmi:

@@ -1,10 +1,11 @@
 //! The reference VMM's machine: a small x86-64 PC on real KVM.
 //!
 //! One [`Machine`] is guest RAM at address 0 ([`memory`]), an in-kernel
-//! PIC/IOAPIC/LAPIC and PIT, one host thread per vCPU ([`vcpu`]), and three
+//! PIC/IOAPIC/LAPIC and PIT, one host thread per vCPU ([`vcpu`]), and four
 //! port-I/O devices ([`devices`]): a 16550 UART on COM1 (IRQ 4), a minimal
-//! i8042 (reset, scancodes on IRQ 1) and a power device at port 0x600. It
-//! boots a flat firmware image in 32-bit protected mode ([`boot`]).
+//! i8042 (reset, scancodes on IRQ 1), a power device at port 0x600 and a
+//! CMOS RTC at ports 0x70/0x71. It boots a flat firmware image in 32-bit
+//! protected mode ([`boot`]).
 //!
 //! Every method takes `&self` and the machine is `Send + Sync`: share it
 //! (in an `Arc`, or as monitor state) between the monitor's command
@@ -12,10 +13,10 @@
 //! ([`Machine::pause`]) takes effect within milliseconds even while the
 //! guest computes.
 //!
-//! What the guest does on its own (asks for a reset, powers off, or trips
-//! a KVM error) arrives on the channel from [`Machine::take_events`]; the
-//! VMM decides what follows (emit `RESET`, call [`Machine::reset`], or
-//! obey `-no-reboot` and quit).
+//! What the guest does on its own (asks for a reset, powers off, sets its
+//! clock, or trips a KVM error) arrives on the channel from
+//! [`Machine::take_events`]; the VMM decides what follows (emit `RESET`,
+//! call [`Machine::reset`], obey `-no-reboot` and quit, emit `RTC_CHANGE`).
 //!
 //! # Example
 //!
@@ -68,6 +69,7 @@ use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
 use self::devices::i8042::I8042;
 use self::devices::power::PowerDevice;
+use self::devices::rtc::{self as rtc_device, Rtc};
 use self::devices::serial::{SerialDevice, SerialOut};
 use self::devices::{IrqLine, PioBus};
 use self::memory::GuestRam;
@@ -272,6 +274,13 @@ pub enum MachineEvent {
         /// The vCPU that did it.
         vcpu: usize,
     },
+    /// The guest set its real-time clock (QEMU: `RTC_CHANGE`). Sent once
+    /// per time-register write, or once per release of register B's SET
+    /// bit (see [`devices::rtc`]).
+    RtcChange {
+        /// The RTC's time minus the host's, in seconds.
+        offset: i64,
+    },
     /// A vCPU failed; the status is now `internal-error`.
     InternalError {
         /// The vCPU.
@@ -441,10 +450,20 @@ impl Machine {
         let kbd_irq = EventFd::new(EFD_NONBLOCK).map_err(VmmError::EventFd)?;
         vm.register_irqfd(&kbd_irq, I8042_GSI)
             .map_err(kvm_err("KVM_IRQFD"))?;
+        let (events_tx, events_rx) = mpsc::channel();
+        let rtc_events = events_tx.clone();
+        let rtc = Rtc::new(
+            rtc_device::host_clock(),
+            Box::new(move |offset| {
+                // Nobody listening is not the guest's problem.
+                let _ = rtc_events.send(MachineEvent::RtcChange { offset });
+            }),
+        );
         let bus = Arc::new(PioBus::new(
             SerialDevice::new(IrqLine::eventfd(serial_irq), config.serial_out),
             I8042::new(IrqLine::eventfd(kbd_irq)),
             PowerDevice::new(),
+            rtc,
         ));
 
         let cpuid = kvm
@@ -473,7 +492,6 @@ impl Machine {
         }
         let platform = PlatformState::capture(&vm)?;
 
-        let (events_tx, events_rx) = mpsc::channel();
         let mut machine = Machine {
             control: Arc::new(Control::new(config.vcpus)),
             bus,

@@ -7,6 +7,7 @@ mod commands;
 mod hmp;
 mod hmp_memory;
 mod memory;
+mod rtc;
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
@@ -146,6 +147,7 @@ fn watch_machine(machine: Arc<Machine>, emitter: Emitter, monitor: Arc<Monitor>,
     let Some(events) = machine.take_events() else {
         return;
     };
+    let rtc_path = rtc::qom_path(machine.vcpu_count());
     std::thread::spawn(move || {
         for event in events {
             match event {
@@ -166,6 +168,12 @@ fn watch_machine(machine: Arc<Machine>, emitter: Emitter, monitor: Arc<Monitor>,
                 MachineEvent::PoweredOff { .. } => {
                     emitter.emit(shutdown_event(true, "guest-shutdown"));
                     monitor.shutdown();
+                }
+                MachineEvent::RtcChange { offset } => {
+                    emitter.emit(rtc::RtcChange {
+                        offset,
+                        qom_path: rtc_path.clone(),
+                    });
                 }
                 MachineEvent::InternalError { vcpu, message } => {
                     log::error!("vCPU {vcpu}: {message}");

@@ -5,6 +5,7 @@
 //! |-----------------|------------------------------------------|
 //! | `0x3f8..=0x3ff` | 16550 UART ([`serial`]), IRQ 4            |
 //! | `0x60`, `0x64`  | i8042 keyboard controller ([`i8042`]), IRQ 1 |
+//! | `0x70`, `0x71`  | CMOS real-time clock ([`rtc`]), no IRQ    |
 //! | `0x600`         | power device ([`power`])                  |
 //! | anything else   | reads return `0xff`, writes are ignored  |
 //!
@@ -15,6 +16,7 @@
 
 pub mod i8042;
 pub mod power;
+pub mod rtc;
 pub mod serial;
 
 use std::fmt;
@@ -27,6 +29,7 @@ use vmm_sys_util::eventfd::EventFd;
 
 use self::i8042::I8042;
 use self::power::PowerDevice;
+use self::rtc::{Rtc, RTC_DATA_PORT, RTC_INDEX_PORT};
 use self::serial::SerialDevice;
 
 /// First port of the UART (COM1).
@@ -103,15 +106,18 @@ pub struct PioBus {
     pub i8042: Mutex<I8042>,
     /// The power device.
     pub power: Mutex<PowerDevice>,
+    /// The CMOS real-time clock.
+    pub rtc: Mutex<Rtc>,
 }
 
 impl PioBus {
     /// A bus with the given devices.
-    pub fn new(serial: SerialDevice, i8042: I8042, power: PowerDevice) -> Self {
+    pub fn new(serial: SerialDevice, i8042: I8042, power: PowerDevice, rtc: Rtc) -> Self {
         Self {
             serial: Mutex::new(serial),
             i8042: Mutex::new(i8042),
             power: Mutex::new(power),
+            rtc: Mutex::new(rtc),
         }
     }
 
@@ -126,6 +132,7 @@ impl PioBus {
                 SERIAL_PORT..=0x3ff => self.serial.lock().read((port - SERIAL_PORT) as u8),
                 I8042_DATA_PORT | I8042_COMMAND_PORT => self.i8042.lock().read(port),
                 POWER_PORT => self.power.lock().read(),
+                RTC_INDEX_PORT | RTC_DATA_PORT => self.rtc.lock().read(port),
                 _ => 0xff,
             };
         }
@@ -142,6 +149,10 @@ impl PioBus {
                 }
                 I8042_DATA_PORT | I8042_COMMAND_PORT => self.i8042.lock().write(port, byte),
                 POWER_PORT => self.power.lock().write(byte),
+                RTC_INDEX_PORT | RTC_DATA_PORT => {
+                    self.rtc.lock().write(port, byte);
+                    Request::None
+                }
                 _ => Request::None,
             };
             if r != Request::None {
@@ -156,6 +167,7 @@ impl PioBus {
         self.serial.lock().reset();
         self.i8042.lock().reset();
         self.power.lock().reset();
+        self.rtc.lock().reset();
     }
 }
 
@@ -199,6 +211,7 @@ pub(crate) mod tests {
             SerialDevice::new(IrqLine::new(Counter::default()), Box::new(out.clone())),
             I8042::new(IrqLine::new(Counter::default())),
             PowerDevice::new(),
+            Rtc::new(rtc::host_clock(), Box::new(|_| {})),
         );
         (bus, out)
     }
@@ -232,6 +245,15 @@ pub(crate) mod tests {
         bus.reset();
         bus.read(POWER_PORT, &mut data);
         assert_eq!(data, [0]);
+    }
+
+    #[test]
+    fn rtc_ports_reach_the_clock() {
+        let (bus, _) = bus();
+        let mut data = [0u8];
+        assert_eq!(bus.write(RTC_INDEX_PORT, &[0x0d]), Request::None);
+        bus.read(RTC_DATA_PORT, &mut data);
+        assert_eq!(data, [0x80]);
     }
 
     #[test]
