@@ -199,6 +199,30 @@ fn pmemsave_of_the_firmware_matches_xp() {
     assert_eq!(xp.lines().count(), 8, "{xp}");
     assert!(xp.starts_with("0000000000100000: 0x"), "{xp}");
     assert_eq!(xp_bytes(&xp), saved);
+    // The whole load region equals the image the build produced, except
+    // the "accessed" bit the CPU sets in the GDT descriptors it loads.
+    let image = include_bytes!(concat!(env!("OUT_DIR"), "/firmware.bin"));
+    let whole = TempFile::new("image");
+    qmp.execute(
+        "pmemsave",
+        json!({"val": 0x10_0000, "size": image.len(), "filename": whole.name()}),
+    )
+    .unwrap();
+    let saved = whole.bytes();
+    assert_eq!(saved.len(), image.len());
+    let differing: Vec<usize> = (0..image.len()).filter(|&i| saved[i] != image[i]).collect();
+    assert!(
+        differing.len() <= 4,
+        "{} bytes differ from the image",
+        differing.len()
+    );
+    for i in differing {
+        assert_eq!(
+            saved[i] ^ image[i],
+            1,
+            "byte {i:#x} differs beyond the accessed bit"
+        );
+    }
 }
 
 #[test]
@@ -428,6 +452,9 @@ fn a_second_dump_while_one_runs_is_refused() {
         qmp.execute("query-dump", json!({})).unwrap()["status"],
         "active"
     );
+    // The monitor keeps answering while the dump runs.
+    let status = qmp.execute("query-status", json!({})).unwrap();
+    assert!(status.get("status").is_some(), "{status}");
     let second = TempFile::new("elf");
     let err = qmp
         .execute("dump-guest-memory", dump(second.name()))
