@@ -2,128 +2,14 @@
 //! control, CPUs, NMI, reset, power-down and quit. Skipped (with a message)
 //! only where /dev/kvm is missing; CI never skips.
 
+mod util;
+
 use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use monitor_core::client::Client;
 use serde_json::json;
-
-/// Failure guard for every wait; the guest runs at about a million
-/// instructions a second here, so boots take a fraction of a second.
-const TIMEOUT: Duration = Duration::from_secs(60);
-
-fn kvm_available() -> bool {
-    let ok = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok();
-    if !ok {
-        assert!(
-            std::env::var("CI").unwrap_or_default().is_empty(),
-            "/dev/kvm is required in CI"
-        );
-        eprintln!("SKIPPED: /dev/kvm not available; refvmm tests not run");
-    }
-    ok
-}
-
-struct Vmm {
-    child: Child,
-    qmp: PathBuf,
-    serial: PathBuf,
-}
-
-impl Vmm {
-    fn start(extra: &[&str]) -> Vmm {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir();
-        let qmp = dir.join(format!("refvmm-{}-{n}.qmp", std::process::id()));
-        let serial = dir.join(format!("refvmm-{}-{n}.serial", std::process::id()));
-        let _ = std::fs::remove_file(&serial);
-        let child = Command::new(env!("CARGO_BIN_EXE_refvmm"))
-            .arg("-qmp")
-            .arg(format!("unix:{},server=on,wait=off", qmp.display()))
-            .arg("-serial")
-            .arg(format!("file:{}", serial.display()))
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start refvmm");
-        Vmm { child, qmp, serial }
-    }
-
-    fn client(&mut self) -> Client {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if let Ok(mut c) = Client::connect_unix(&self.qmp) {
-                c.set_timeout(TIMEOUT);
-                c.negotiate().expect("negotiate");
-                return c;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("refvmm exited early: {status}");
-            }
-            assert!(Instant::now() < deadline, "refvmm does not listen");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn serial(&self) -> String {
-        std::fs::read_to_string(&self.serial).unwrap_or_default()
-    }
-
-    /// Waits until the serial output satisfies `cond` (polling the file:
-    /// there is nothing to wait on).
-    fn wait_serial(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let text = self.serial();
-            if cond(&text) {
-                return text;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting for {what}; serial:\n{text}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("poll refvmm") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "refvmm did not exit");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Vmm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.serial);
-        let _ = std::fs::remove_file(&self.qmp);
-    }
-}
-
-fn heartbeats(serial: &str) -> usize {
-    serial
-        .lines()
-        .filter(|l| l.starts_with("heartbeat "))
-        .count()
-}
-
-const BANNER: &str = "refvmm firmware: booted in long mode";
+use util::vmm::{heartbeats, kvm_available, Vmm, BANNER};
 
 #[test]
 fn boots_runs_stops_and_resumes() {

@@ -3,79 +3,10 @@
 //! one a second (QEMU's policy); `rtc-reset-reinjection` answers `{}`.
 //! Skipped (with a message) only where /dev/kvm is missing; CI never skips.
 
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+mod util;
 
-use monitor_core::client::Client;
 use serde_json::{json, Value};
-
-/// Failure guard for every wait.
-const TIMEOUT: Duration = Duration::from_secs(60);
-
-fn kvm_available() -> bool {
-    let ok = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/kvm")
-        .is_ok();
-    if !ok {
-        assert!(
-            std::env::var("CI").unwrap_or_default().is_empty(),
-            "/dev/kvm is required in CI"
-        );
-        eprintln!("SKIPPED: /dev/kvm not available; refvmm RTC tests not run");
-    }
-    ok
-}
-
-struct Vmm {
-    child: Child,
-    qmp: PathBuf,
-}
-
-impl Vmm {
-    fn start() -> Vmm {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let qmp = std::env::temp_dir().join(format!("refvmm-rtc-{}-{n}.qmp", std::process::id()));
-        let child = Command::new(env!("CARGO_BIN_EXE_refvmm"))
-            .arg("-qmp")
-            .arg(format!("unix:{},server=on,wait=off", qmp.display()))
-            .args(["-serial", "null"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start refvmm");
-        Vmm { child, qmp }
-    }
-
-    fn client(&mut self) -> Client {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if let Ok(mut c) = Client::connect_unix(&self.qmp) {
-                c.set_timeout(TIMEOUT);
-                c.negotiate().expect("negotiate");
-                return c;
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("refvmm exited early: {status}");
-            }
-            assert!(Instant::now() < deadline, "refvmm does not listen");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for Vmm {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.qmp);
-    }
-}
+use util::vmm::{kvm_available, Vmm};
 
 /// The event's timestamp, in seconds.
 fn timestamp(event: &Value) -> f64 {
@@ -89,7 +20,7 @@ fn rtc_changes_arrive_throttled_to_one_a_second() {
     if !kvm_available() {
         return;
     }
-    let mut vmm = Vmm::start();
+    let mut vmm = Vmm::start(&[]);
     let mut qmp = vmm.client();
     // The guest sets its clock every 50 ms; without the throttle these
     // would be 50 ms apart. With it, the first goes out at once and each
@@ -117,7 +48,7 @@ fn rtc_reset_reinjection_answers_an_empty_object() {
     if !kvm_available() {
         return;
     }
-    let mut vmm = Vmm::start();
+    let mut vmm = Vmm::start(&[]);
     let mut qmp = vmm.client();
     assert_eq!(
         qmp.execute("rtc-reset-reinjection", json!({})).unwrap(),

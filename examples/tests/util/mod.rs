@@ -11,6 +11,8 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod vmm;
+
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Write};
