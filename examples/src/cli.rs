@@ -224,6 +224,29 @@ pub fn parse_size_mib(spec: &str) -> Result<u64, CliError> {
     Ok(bytes)
 }
 
+/// Adds the `-qmp` listeners and the socket `-monitor` listeners to a
+/// monitor being built, saying on stderr where each one listens.
+/// (`-monitor stdio` is attached after spawning: see [`crate::stdio`].)
+pub fn listen(
+    mut builder: monitor_core::MonitorBuilder,
+    program: &str,
+    qmp: &[ListenAddr],
+    monitors: &[MonitorSpec],
+    hmp: &monitor_hmp::Hmp,
+) -> monitor_core::MonitorBuilder {
+    for addr in qmp {
+        eprintln!("{program}: QMP on {addr}");
+        builder = builder.listen(addr.clone());
+    }
+    for spec in monitors {
+        if let MonitorSpec::Socket(addr) = spec {
+            eprintln!("{program}: human monitor on {addr}");
+            builder = builder.listen_console(addr.clone(), hmp.console());
+        }
+    }
+    builder
+}
+
 /// The value following option `name` in `args`, advancing `i`.
 ///
 /// # Errors

@@ -166,16 +166,7 @@ fn main() -> ExitCode {
         .version(0, 1, 0, "minimal")
         .state(NameInfo { name: options.name })
         .state(RunState(AtomicBool::new(true)));
-    for addr in &options.qmp {
-        eprintln!("minimal: QMP on {addr}");
-        builder = builder.listen(addr.clone());
-    }
-    for spec in &options.monitors {
-        if let MonitorSpec::Socket(addr) = spec {
-            eprintln!("minimal: human monitor on {addr}");
-            builder = builder.listen_console(addr.clone(), hmp.console());
-        }
-    }
+    builder = cli::listen(builder, "minimal", &options.qmp, &options.monitors, &hmp);
     let monitor = match builder.spawn() {
         Ok(m) => m,
         Err(e) => {

@@ -230,16 +230,7 @@ fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
     builder = builder.on_quit(move || {
         let _ = quit_machine.shutdown();
     });
-    for addr in &o.qmp {
-        eprintln!("refvmm: QMP on {addr}");
-        builder = builder.listen(addr.clone());
-    }
-    for spec in &o.monitors {
-        if let MonitorSpec::Socket(addr) = spec {
-            eprintln!("refvmm: human monitor on {addr}");
-            builder = builder.listen_console(addr.clone(), hmp.console());
-        }
-    }
+    builder = cli::listen(builder, "refvmm", &o.qmp, &o.monitors, &hmp);
     let emitter = builder.emitter();
     let monitor = Arc::new(builder.spawn()?);
     if stdio_monitor {
