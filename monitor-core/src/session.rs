@@ -128,15 +128,36 @@ impl Dispatcher {
             }
         };
         let quit = Cell::new(false);
+        let (outcome, deferred) = self.run_handler(handler, session, name, 0, arguments, &quit);
+        let outcome = match (outcome, deferred) {
+            (Ok(_), Some(_)) => Err(CommandError::generic(format!(
+                "The command {name} answers later and cannot be run from the human monitor"
+            ))),
+            (outcome, _) => outcome,
+        };
+        (outcome, Effects { quit: quit.get() })
+    }
+
+    /// Runs a handler with a fresh context, answering a panic with an error.
+    /// Returns the outcome and how the handler deferred its answer, if it did.
+    fn run_handler(
+        &self,
+        handler: &HandlerFn,
+        session: &SessionInfo,
+        name: &str,
+        token: u64,
+        arguments: Map,
+        quit: &Cell<bool>,
+    ) -> (Outcome, Option<Deferred>) {
         let deferred = RefCell::new(None);
         let command_name: Arc<str> = Arc::from(name);
         let ctx = Context {
             state: &self.state,
             session,
             emitter: &self.emitter,
-            quit: &quit,
+            quit,
             command: &command_name,
-            token: 0,
+            token,
             deferred: &deferred,
             mailbox: &self.mailbox,
             dispatcher: self,
@@ -148,13 +169,7 @@ impl Dispatcher {
                     "The command {name} has failed unexpectedly"
                 )))
             });
-        let outcome = match (outcome, deferred.into_inner()) {
-            (Ok(_), Some(_)) => Err(CommandError::generic(format!(
-                "The command {name} answers later and cannot be run from the human monitor"
-            ))),
-            (outcome, _) => outcome,
-        };
-        (outcome, Effects { quit: quit.get() })
+        (outcome, deferred.into_inner())
     }
 
     /// The shared command registry.
@@ -479,27 +494,9 @@ impl Session {
         };
         let token = self.next_token;
         self.next_token += 1;
-        let deferred = RefCell::new(None);
-        let command_name: Arc<str> = Arc::from(name);
-        let ctx = Context {
-            state: &dispatcher.state,
-            session: &self.info,
-            emitter: &dispatcher.emitter,
-            quit,
-            command: &command_name,
-            token,
-            deferred: &deferred,
-            mailbox: &dispatcher.mailbox,
-            dispatcher,
-        };
-        let outcome =
-            catch_unwind(AssertUnwindSafe(|| handler(&ctx, arguments))).unwrap_or_else(|_| {
-                log::error!("command {name} panicked; answering with an error");
-                Err(CommandError::generic(format!(
-                    "The command {name} has failed unexpectedly"
-                )))
-            });
-        match (outcome, deferred.into_inner()) {
+        let (outcome, deferred) =
+            dispatcher.run_handler(handler, &self.info, name, token, arguments, quit);
+        match (outcome, deferred) {
             (Err(e), _) => Ran::Now(Err(e)),
             (Ok(reply), None) => Ran::Now(Ok(reply)),
             (Ok(_), Some(d)) => {

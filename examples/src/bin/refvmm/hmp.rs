@@ -92,14 +92,7 @@ fn info_registers(ctx: &mut HmpContext<'_>, args: &Args) -> Result<(), HmpError>
             ("LDT", s.ldt),
             ("TR", s.tr),
         ] {
-            let flags = (u32::from(seg.type_) << 8)
-                | (u32::from(seg.s) << 12)
-                | (u32::from(seg.dpl) << 13)
-                | (u32::from(seg.present) << 15)
-                | (u32::from(seg.avl) << 20)
-                | (u32::from(seg.l) << 21)
-                | (u32::from(seg.db) << 22)
-                | (u32::from(seg.g) << 23);
+            let flags = crate::memory::seg_flags(&seg);
             let _ = writeln!(
                 out,
                 "{name:<3}={:04x} {:016x} {:08x} {:08x}",

@@ -482,7 +482,7 @@ fn prstatus(index: usize, r: &Registers) -> Vec<u8> {
     d
 }
 
-fn seg_flags(seg: &kvm_segment) -> u32 {
+pub(crate) fn seg_flags(seg: &kvm_segment) -> u32 {
     (u32::from(seg.type_) << 8)
         | (u32::from(seg.s) << 12)
         | (u32::from(seg.dpl) << 13)
