@@ -7,6 +7,8 @@
  * on COM1 every 250 ms (timed with the PIT), sets the CMOS RTC every
  * 50 ms (to its own time: only the VMM notices), reports NMIs and turns the
  * machine off when the power button of the refvmm power device is pressed.
+ * With a virtio balloon (virtio-mmio at 0xd0000000) it inflates and
+ * deflates the balloon to the host's target and reports `actual`.
  * See README.md in this directory for the ABI and the memory map.
  *
  * GNU as, AT&T syntax, assembled with `as --64` without the C preprocessor.
@@ -19,6 +21,17 @@
 .equ PD_ADDR,           0x3000          /* 512 x 2 MiB pages: 0..1 GiB */
 .equ IDT_ADDR,          0x4000          /* 256 gates x 16 bytes */
 .equ IDT_VECTORS,       256
+.equ PD3_ADDR,          0x5000          /* PD for 3..4 GiB: the virtio-mmio page */
+.equ VQ_INFLATE_ADDR,   0x6000          /* balloon queue 0: desc, avail +0x100, used +0x200 */
+.equ VQ_DEFLATE_ADDR,   0x7000          /* balloon queue 1, the same layout */
+.equ PFN_BUF,           0x8000          /* up to BALLOON_BATCH page numbers */
+/*
+ * The balloon driver's variables live outside the image, so that the
+ * load region stays equal to the file (pmemsave tests rely on it).
+ */
+.equ BALLOON_PRESENT,   0x9000          /* 1 once the balloon is up */
+.equ BALLOON_ACTUAL,    0x9004          /* pages in the balloon */
+.equ BALLOON_POOL,      0x9008          /* pages the balloon may take */
 .equ STACK_TOP,         0x80000         /* grows down towards 0x70000 */
 
 /* GDT selectors (our own GDT; 0x10 and 0x18 match the entry state). */
@@ -37,6 +50,48 @@
 .equ PTE_P_RW,          0x003           /* present, writable */
 .equ PTE_P_RW_PS,       0x083           /* present, writable, 2 MiB page */
 .equ PAGE_2M,           0x200000
+.equ PTE_MMIO_2M,       0x09b           /* present, writable, PWT, PCD, 2 MiB page */
+
+/* virtio-mmio (version 2) balloon. */
+.equ VIRTIO_BASE,       0xd0000000
+.equ VIRTIO_PD3_INDEX,  128             /* (VIRTIO_BASE - 3 GiB) / 2 MiB */
+.equ VIRTIO_MAGIC,      0x74726976      /* "virt" */
+.equ VIRTIO_VERSION,    2
+.equ VIRTIO_ID_BALLOON, 5
+.equ VIO_MAGIC,         0x000
+.equ VIO_VERSION,       0x004
+.equ VIO_DEVICE_ID,     0x008
+.equ VIO_DEV_FEATURES,  0x010
+.equ VIO_DEV_FEAT_SEL,  0x014
+.equ VIO_DRV_FEATURES,  0x020
+.equ VIO_DRV_FEAT_SEL,  0x024
+.equ VIO_QUEUE_SEL,     0x030
+.equ VIO_QUEUE_NUM_MAX, 0x034
+.equ VIO_QUEUE_NUM,     0x038
+.equ VIO_QUEUE_READY,   0x044
+.equ VIO_QUEUE_NOTIFY,  0x050
+.equ VIO_STATUS,        0x070
+.equ VIO_DESC_LOW,      0x080
+.equ VIO_DESC_HIGH,     0x084
+.equ VIO_AVAIL_LOW,     0x090
+.equ VIO_AVAIL_HIGH,    0x094
+.equ VIO_USED_LOW,      0x0a0
+.equ VIO_USED_HIGH,     0x0a4
+.equ VIO_NUM_PAGES,     0x100           /* config: the host's target, in pages */
+.equ VIO_ACTUAL,        0x104           /* config: pages in the balloon */
+.equ VS_ACK_DRIVER,     0x03
+.equ VS_FEATURES_OK,    0x08
+.equ VS_DRIVER_OK,      0x04
+.equ VS_FAILED,         0x80
+.equ VQ_SIZE,           4               /* one request in flight is enough */
+.equ VQ_AVAIL,          0x100           /* offsets in a queue's page */
+.equ VQ_USED,           0x200
+.equ VRING_AVAIL_F_NO_INTERRUPT, 1
+.equ BALLOON_BATCH,     1024            /* page numbers per request (4 KiB) */
+.equ BALLOON_POOL_PFN,  0x1000          /* the pool starts at 16 MiB */
+.equ BALLOON_WAIT,      100000          /* used-ring polls before giving up */
+.equ CMOS_MEM_ABOVE_16M_LO, 0x34        /* 64 KiB blocks above 16 MiB */
+.equ CMOS_MEM_ABOVE_16M_HI, 0x35
 
 /* COM1, a 16550 UART. */
 .equ COM1,              0x3f8
@@ -190,6 +245,7 @@ entry64:
         /* run-in-qemu.sh exception: check the exception handler. */
         ud2
 .endif
+        call    balloon_init
         call    pit_init
         movl    %eax, %r14d
         xorl    %r12d, %r12d
@@ -226,6 +282,7 @@ wait_loop:
         decl    %ebp
         jnz     wait_loop
         movl    $POWER_POLL_EVERY, %ebp
+        call    balloon_poll
         movw    $POWER_PORT, %dx
         inb     %dx, %al
         andb    $POWER_PRESSED_MASK, %al
@@ -287,6 +344,205 @@ halt_forever:
         cli
         hlt
         jmp     halt_forever
+
+/* ------------------------------------------------------------------ */
+/* virtio balloon                                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Maps the virtio-mmio page, finds a balloon there and brings it up:
+ * VERSION_1 only, queues 0 (inflate) and 1 (deflate) of VQ_SIZE entries,
+ * no interrupts wanted (the main loop polls). Sizes the pool of pages the
+ * balloon may take: all RAM from 16 MiB up, as CMOS 0x34/0x35 tell it.
+ * Sets BALLOON_PRESENT to 1 if all went well.
+ */
+balloon_init:
+        movl    $0, BALLOON_PRESENT
+        movl    $0, BALLOON_ACTUAL
+        /* Map the 2 MiB page holding VIRTIO_BASE, uncached. */
+        movl    $PD3_ADDR, %edi
+        xorl    %eax, %eax
+        movl    $1024, %ecx
+        rep stosl
+        movq    $(PD3_ADDR | PTE_P_RW), %rax
+        movq    %rax, PDPT_ADDR + 3 * 8
+        movl    $(VIRTIO_BASE | PTE_MMIO_2M), %eax     /* zero-extended */
+        movq    %rax, PD3_ADDR + VIRTIO_PD3_INDEX * 8
+        movq    %cr3, %rax
+        movq    %rax, %cr3
+        /* The pool, in pages. */
+        movb    $CMOS_MEM_ABOVE_16M_HI, %al
+        outb    %al, $RTC_INDEX
+        inb     $RTC_DATA, %al
+        movzbl  %al, %edx
+        shll    $8, %edx
+        movb    $CMOS_MEM_ABOVE_16M_LO, %al
+        outb    %al, $RTC_INDEX
+        inb     $RTC_DATA, %al
+        movzbl  %al, %eax
+        orl     %eax, %edx
+        shll    $4, %edx                /* 64 KiB blocks to 4 KiB pages */
+        movl    %edx, BALLOON_POOL
+        /* Is there a balloon? */
+        movl    $VIRTIO_BASE, %edi
+        cmpl    $VIRTIO_MAGIC, VIO_MAGIC(%rdi)
+        jne     9f
+        cmpl    $VIRTIO_VERSION, VIO_VERSION(%rdi)
+        jne     9f
+        cmpl    $VIRTIO_ID_BALLOON, VIO_DEVICE_ID(%rdi)
+        jne     9f
+        movl    $0, VIO_STATUS(%rdi)    /* reset */
+        movl    $VS_ACK_DRIVER, VIO_STATUS(%rdi)
+        movl    $1, VIO_DEV_FEAT_SEL(%rdi)
+        testl   $1, VIO_DEV_FEATURES(%rdi)      /* VERSION_1 (bit 32) */
+        jz      8f
+        movl    $1, VIO_DRV_FEAT_SEL(%rdi)
+        movl    $1, VIO_DRV_FEATURES(%rdi)
+        movl    $0, VIO_DRV_FEAT_SEL(%rdi)
+        movl    $0, VIO_DRV_FEATURES(%rdi)
+        movl    $(VS_ACK_DRIVER | VS_FEATURES_OK), VIO_STATUS(%rdi)
+        testl   $VS_FEATURES_OK, VIO_STATUS(%rdi)
+        jz      8f
+        xorl    %ecx, %ecx
+        movl    $VQ_INFLATE_ADDR, %edx
+        call    vq_setup
+        jc      8f
+        movl    $1, %ecx
+        movl    $VQ_DEFLATE_ADDR, %edx
+        call    vq_setup
+        jc      8f
+        movl    $(VS_ACK_DRIVER | VS_FEATURES_OK | VS_DRIVER_OK), VIO_STATUS(%rdi)
+        movl    $1, BALLOON_PRESENT
+        leaq    msg_balloon(%rip), %rsi
+        call    puts
+        ret
+8:
+        movl    $VS_FAILED, VIO_STATUS(%rdi)
+9:
+        ret
+
+/*
+ * Sets up queue ecx of the device at rdi with its rings in the page at
+ * edx (descriptors, available ring at +VQ_AVAIL, used ring at +VQ_USED).
+ * Carry set if the device's queue is too small. Keeps rdi and edx.
+ */
+vq_setup:
+        movl    %ecx, VIO_QUEUE_SEL(%rdi)
+        cmpl    $VQ_SIZE, VIO_QUEUE_NUM_MAX(%rdi)
+        jb      1f
+        movq    %rdi, %r8
+        movl    %edx, %edi
+        xorl    %eax, %eax
+        movl    $1024, %ecx
+        rep stosl
+        movq    %r8, %rdi
+        movw    $VRING_AVAIL_F_NO_INTERRUPT, VQ_AVAIL(%rdx)
+        movl    $VQ_SIZE, VIO_QUEUE_NUM(%rdi)
+        movl    %edx, VIO_DESC_LOW(%rdi)
+        movl    $0, VIO_DESC_HIGH(%rdi)
+        leal    VQ_AVAIL(%rdx), %eax
+        movl    %eax, VIO_AVAIL_LOW(%rdi)
+        movl    $0, VIO_AVAIL_HIGH(%rdi)
+        leal    VQ_USED(%rdx), %eax
+        movl    %eax, VIO_USED_LOW(%rdi)
+        movl    $0, VIO_USED_HIGH(%rdi)
+        movl    $1, VIO_QUEUE_READY(%rdi)
+        cmpl    $1, VIO_QUEUE_READY(%rdi)
+        jne     1f
+        clc
+        ret
+1:
+        stc
+        ret
+
+/*
+ * One step towards the host's target (num_pages, at most the pool): one
+ * request of at most BALLOON_BATCH pages on the inflate or deflate
+ * queue, then `actual` updated. Inflating takes the pool's pages from the
+ * bottom up; deflating gives back the most recently taken. Clobbers only
+ * rax, rcx, rdx, rsi, rdi, r8 and r9.
+ */
+balloon_poll:
+        cmpl    $0, BALLOON_PRESENT
+        je      9f
+        movl    $VIRTIO_BASE, %edi
+        movl    VIO_NUM_PAGES(%rdi), %eax
+        cmpl    BALLOON_POOL, %eax
+        jbe     1f
+        movl    BALLOON_POOL, %eax
+1:
+        movl    BALLOON_ACTUAL, %edx
+        cmpl    %edx, %eax
+        je      9f
+        ja      2f
+        /* Deflate: r8d pages, from index r9d, on queue 1. */
+        movl    %edx, %r8d
+        subl    %eax, %r8d
+        cmpl    $BALLOON_BATCH, %r8d
+        jbe     3f
+        movl    $BALLOON_BATCH, %r8d
+3:
+        movl    %edx, %r9d
+        subl    %r8d, %r9d
+        movl    %r9d, BALLOON_ACTUAL
+        movl    $1, %ecx
+        movl    $VQ_DEFLATE_ADDR, %esi
+        jmp     4f
+2:
+        /* Inflate: r8d pages, from index r9d, on queue 0. */
+        movl    %eax, %r8d
+        subl    %edx, %r8d
+        cmpl    $BALLOON_BATCH, %r8d
+        jbe     3f
+        movl    $BALLOON_BATCH, %r8d
+3:
+        movl    %edx, %r9d
+        leal    (%rdx,%r8), %eax
+        movl    %eax, BALLOON_ACTUAL
+        xorl    %ecx, %ecx
+        movl    $VQ_INFLATE_ADDR, %esi
+4:
+        /* The page numbers. */
+        addl    $BALLOON_POOL_PFN, %r9d
+        movl    $PFN_BUF, %edx
+        movl    %r8d, %eax
+5:
+        movl    %r9d, (%rdx)
+        incl    %r9d
+        addl    $4, %edx
+        decl    %eax
+        jnz     5b
+        /* Descriptor 0: the list, device-readable, alone. */
+        movq    $PFN_BUF, %rax
+        movq    %rax, (%rsi)
+        leal    (,%r8,4), %eax
+        movl    %eax, 8(%rsi)
+        movl    $0, 12(%rsi)            /* flags 0, next 0 */
+        /* Offer it: ring[idx % VQ_SIZE] = 0, then idx + 1. */
+        movzwl  VQ_AVAIL + 2(%rsi), %eax
+        movl    %eax, %edx
+        andl    $(VQ_SIZE - 1), %edx
+        movw    $0, VQ_AVAIL + 4(%rsi,%rdx,2)
+        incl    %eax
+        movw    %ax, VQ_AVAIL + 2(%rsi)
+        movl    %ecx, VIO_QUEUE_NOTIFY(%rdi)
+        /* The device uses it while handling the notify write; poll anyway. */
+        movl    $BALLOON_WAIT, %edx
+6:
+        cmpw    %ax, VQ_USED + 2(%rsi)
+        je      7f
+        pause
+        decl    %edx
+        jnz     6b
+        movl    $0, BALLOON_PRESENT
+        leaq    msg_balloon_lost(%rip), %rsi
+        call    puts
+        ret
+7:
+        movl    BALLOON_ACTUAL, %eax
+        movl    %eax, VIO_ACTUAL(%rdi)
+9:
+        ret
 
 /* Fills the IDT at IDT_ADDR with gates to isr_stubs and loads it. */
 idt_init:
@@ -505,6 +761,10 @@ msg_heartbeat:
         .asciz  "heartbeat "
 msg_nmi:
         .asciz  "NMI received\r\n"
+msg_balloon:
+        .asciz  "virtio balloon ready\r\n"
+msg_balloon_lost:
+        .asciz  "virtio balloon: the device does not answer, giving up\r\n"
 msg_power:
         .asciz  "power button pressed, powering off\r\n"
 msg_exception:

@@ -39,6 +39,14 @@ pub enum CliError {
     /// An option is not known.
     #[error("unknown option '{0}' (try --help)")]
     Unknown(String),
+    /// `-device` names a model we do not have (QEMU's words).
+    #[error("-device {spec}: '{model}' is not a valid device model name")]
+    UnknownDevice {
+        /// The whole `-device` value.
+        spec: String,
+        /// Its model name.
+        model: String,
+    },
 }
 
 /// Parses a socket chardev spec as `-qmp` and `-monitor` take it.

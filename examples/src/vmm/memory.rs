@@ -117,25 +117,59 @@ impl GuestRam {
     /// # Errors
     ///
     /// [`VmmError::Madvise`] if the kernel refuses.
-    #[allow(unsafe_code)]
     pub fn clear(&self) -> Result<()> {
         for region in self.mem.iter() {
-            let len = usize::try_from(region.len()).map_err(|_| VmmError::MemorySize(self.size))?;
-            // SAFETY: the range is exactly one private anonymous mapping
-            // owned by `self.mem` (vm-memory maps RAM with
-            // MAP_PRIVATE | MAP_ANONYMOUS), so MADV_DONTNEED only replaces
-            // its contents with zero pages; the mapping itself stays valid.
-            // No Rust reference into guest memory exists (vm-memory hands
-            // out volatile slices only) and no vCPU runs, so nothing
-            // observes the change half-done. KVM's MMU notifier drops its
-            // stale translations of these pages.
-            let ret = unsafe { libc::madvise(region.as_ptr().cast(), len, libc::MADV_DONTNEED) };
-            if ret != 0 {
-                return Err(VmmError::Madvise(std::io::Error::last_os_error()));
-            }
+            discard(&self.mem, region.start_addr().0, region.len())?;
         }
         Ok(())
     }
+}
+
+/// Gives the pages of `len` bytes of guest RAM at `addr` back to the host:
+/// they read as zeros afterwards, and cost no host memory until touched
+/// again. `addr` and `len` are whole 4 KiB pages inside one RAM region.
+///
+/// This is what a reset does to all of RAM and what the balloon does to
+/// each page the guest gives up.
+///
+/// # Errors
+///
+/// [`VmmError::GuestWrite`] if the range is not whole pages of one region,
+/// [`VmmError::Madvise`] if the kernel refuses.
+#[allow(unsafe_code)]
+pub fn discard(mem: &GuestMemoryMmap, addr: u64, len: u64) -> Result<()> {
+    let outside = || VmmError::GuestWrite {
+        addr,
+        len: usize::try_from(len).unwrap_or(usize::MAX),
+    };
+    if addr % PAGE_SIZE != 0 || len % PAGE_SIZE != 0 {
+        return Err(outside());
+    }
+    let region = mem.find_region(GuestAddress(addr)).ok_or_else(outside)?;
+    let offset = addr - region.start_addr().0;
+    if offset
+        .checked_add(len)
+        .map_or(true, |end| end > region.len())
+    {
+        return Err(outside());
+    }
+    let len = usize::try_from(len).map_err(|_| outside())?;
+    let offset = usize::try_from(offset).map_err(|_| outside())?;
+    // SAFETY: `offset + len` lies within the region (checked above), so the
+    // pointer arithmetic stays inside its host mapping, one private
+    // anonymous mapping owned by `mem` (vm-memory maps RAM with
+    // MAP_PRIVATE | MAP_ANONYMOUS) whose base is page-aligned; `addr` and
+    // `len` are whole pages, so the range is too. MADV_DONTNEED only
+    // replaces the pages' contents with zero pages: the mapping stays
+    // valid. No Rust reference into guest memory exists (vm-memory hands
+    // out volatile slices only), and KVM's MMU notifier drops its stale
+    // translations of these pages.
+    let ret =
+        unsafe { libc::madvise(region.as_ptr().add(offset).cast(), len, libc::MADV_DONTNEED) };
+    if ret != 0 {
+        return Err(VmmError::Madvise(std::io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -67,11 +67,13 @@ use kvm_ioctls::{Cap, Kvm, VmFd};
 use parking_lot::Mutex;
 use vmm_sys_util::eventfd::{EventFd, EFD_NONBLOCK};
 
+use self::devices::balloon::{self, Balloon};
 use self::devices::i8042::I8042;
 use self::devices::power::PowerDevice;
 use self::devices::rtc::{self as rtc_device, Rtc};
 use self::devices::serial::{SerialDevice, SerialOut};
-use self::devices::{IrqLine, PioBus};
+use self::devices::virtio_mmio::VirtioMmio;
+use self::devices::{IrqLine, PioBus, BALLOON_GSI};
 use self::memory::GuestRam;
 use self::vcpu::{install_kick_handler, on_vcpu_thread, Control, PowerOnState, Vcpu, VcpuContext};
 
@@ -171,6 +173,9 @@ pub enum VmmError {
     /// The guest cannot run before a reset.
     #[error("the machine is in state {0}: reset it first")]
     NeedsReset(Status),
+    /// The machine was built without a balloon device.
+    #[error("the machine has no balloon device")]
+    NoBalloon,
 }
 
 /// Result with [`VmmError`].
@@ -187,6 +192,8 @@ pub struct MachineConfig<'a> {
     pub firmware: &'a [u8],
     /// Where the guest's serial output goes.
     pub serial_out: SerialOut,
+    /// Whether the machine has a virtio balloon (false).
+    pub balloon: bool,
 }
 
 impl<'a> MachineConfig<'a> {
@@ -197,6 +204,7 @@ impl<'a> MachineConfig<'a> {
             vcpus: 1,
             firmware,
             serial_out,
+            balloon: false,
         }
     }
 }
@@ -207,6 +215,7 @@ impl fmt::Debug for MachineConfig<'_> {
             .field("mem_size", &self.mem_size)
             .field("vcpus", &self.vcpus)
             .field("firmware", &format_args!("{} bytes", self.firmware.len()))
+            .field("balloon", &self.balloon)
             .finish_non_exhaustive()
     }
 }
@@ -280,6 +289,12 @@ pub enum MachineEvent {
     RtcChange {
         /// The RTC's time minus the host's, in seconds.
         offset: i64,
+    },
+    /// The guest changed how much memory its balloon holds (QEMU:
+    /// `BALLOON_CHANGE`).
+    BalloonChange {
+        /// RAM not in the balloon, in bytes.
+        actual: u64,
     },
     /// A vCPU failed; the status is now `internal-error`.
     InternalError {
@@ -452,19 +467,41 @@ impl Machine {
             .map_err(kvm_err("KVM_IRQFD"))?;
         let (events_tx, events_rx) = mpsc::channel();
         let rtc_events = events_tx.clone();
-        let rtc = Rtc::new(
+        let mut rtc = Rtc::new(
             rtc_device::host_clock(),
             Box::new(move |offset| {
                 // Nobody listening is not the guest's problem.
                 let _ = rtc_events.send(MachineEvent::RtcChange { offset });
             }),
         );
-        let bus = Arc::new(PioBus::new(
+        let below_4g = config.mem_size.min(memory::MMIO_HOLE_START);
+        rtc.set_memory_size(below_4g, config.mem_size - below_4g);
+        let mut bus = PioBus::new(
             SerialDevice::new(IrqLine::eventfd(serial_irq), config.serial_out),
             I8042::new(IrqLine::eventfd(kbd_irq)),
             PowerDevice::new(),
             rtc,
-        ));
+        );
+        if config.balloon {
+            let balloon_irq = EventFd::new(EFD_NONBLOCK).map_err(VmmError::EventFd)?;
+            vm.register_irqfd(&balloon_irq, BALLOON_GSI)
+                .map_err(kvm_err("KVM_IRQFD"))?;
+            let balloon_events = events_tx.clone();
+            let ram_size = config.mem_size;
+            let balloon = Balloon::new(
+                ram_size,
+                Box::new(move |pages| {
+                    let actual = ram_size.saturating_sub(u64::from(pages) << balloon::PAGE_SHIFT);
+                    let _ = balloon_events.send(MachineEvent::BalloonChange { actual });
+                }),
+            );
+            bus = bus.with_balloon(VirtioMmio::new(
+                balloon,
+                ram.memory().clone(),
+                IrqLine::eventfd(balloon_irq),
+            ));
+        }
+        let bus = Arc::new(bus);
 
         let cpuid = kvm
             .get_supported_cpuid(kvm_bindings::KVM_MAX_CPUID_ENTRIES)
@@ -685,6 +722,37 @@ impl Machine {
     /// `-serial stdio`); returns how many fitted in its FIFO.
     pub fn serial_input(&self, bytes: &[u8]) -> usize {
         self.bus.serial.lock().enqueue_input(bytes)
+    }
+
+    /// Whether the machine has a balloon device.
+    pub fn has_balloon(&self) -> bool {
+        self.bus.balloon.is_some()
+    }
+
+    /// Asks the guest to keep `target` bytes of RAM and give the rest to
+    /// the balloon (QEMU's `balloon`; more than the RAM size means all of
+    /// it). The guest's driver answers in its own time, by changing
+    /// `actual` ([`MachineEvent::BalloonChange`]).
+    ///
+    /// # Errors
+    ///
+    /// [`VmmError::NoBalloon`].
+    pub fn set_balloon_target(&self, target: u64) -> Result<()> {
+        let mut balloon = self.bus.balloon.as_ref().ok_or(VmmError::NoBalloon)?.lock();
+        balloon.device_mut().set_target(target);
+        balloon.config_changed();
+        Ok(())
+    }
+
+    /// RAM not in the balloon, in bytes, as the guest last reported it
+    /// (QEMU's `query-balloon`).
+    ///
+    /// # Errors
+    ///
+    /// [`VmmError::NoBalloon`].
+    pub fn balloon_actual(&self) -> Result<u64> {
+        let balloon = self.bus.balloon.as_ref().ok_or(VmmError::NoBalloon)?.lock();
+        Ok(balloon.device().actual_bytes())
     }
 
     /// Types scancodes on the i8042 keyboard (`send-key`), raising IRQ 1.

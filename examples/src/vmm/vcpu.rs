@@ -560,12 +560,14 @@ fn run_once(vcpu: &mut Vcpu, bus: &PioBus) -> Outcome {
             DeviceRequest::Reset => Outcome::Reset(ResetCause::Keyboard),
             DeviceRequest::PowerOff => Outcome::PowerOff,
         },
-        // No MMIO devices yet: reads see all ones, writes vanish.
-        Ok(VcpuExit::MmioRead(_, data)) => {
-            data.fill(0xff);
+        Ok(VcpuExit::MmioRead(addr, data)) => {
+            bus.mmio_read(addr, data);
             Outcome::Continue
         }
-        Ok(VcpuExit::MmioWrite(..)) => Outcome::Continue,
+        Ok(VcpuExit::MmioWrite(addr, data)) => {
+            bus.mmio_write(addr, data);
+            Outcome::Continue
+        }
         // Triple fault.
         Ok(VcpuExit::Shutdown) => Outcome::Reset(ResetCause::TripleFault),
         Ok(VcpuExit::SystemEvent(KVM_SYSTEM_EVENT_RESET, _)) => {

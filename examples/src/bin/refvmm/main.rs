@@ -3,6 +3,7 @@
 //!
 //! `refvmm -qmp unix:/tmp/refvmm.qmp,server=on,wait=off -monitor stdio -serial file:/tmp/serial.log`
 
+mod balloon;
 mod commands;
 mod hmp;
 mod hmp_memory;
@@ -32,6 +33,7 @@ usage: refvmm [options]
   -qmp unix:PATH,server=on,wait=off | tcp:HOST:PORT,server=on,wait=off   (repeatable)
   -monitor stdio | unix:... | tcp:...                                    (repeatable)
   -serial stdio | file:PATH | unix:PATH,server=on,wait=off | null       (default stdio)
+  -device virtio-balloon[,id=ID]   a virtio balloon (virtio-mmio at 0xd0000000, GSI 5)
   -no-reboot         exit instead of rebooting when the guest resets
   --help             this text";
 
@@ -47,6 +49,7 @@ struct Options {
     monitors: Vec<MonitorSpec>,
     serial: SerialSpec,
     no_reboot: bool,
+    balloon: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, CliError> {
@@ -60,6 +63,7 @@ fn parse(args: &[String]) -> Result<Options, CliError> {
         monitors: Vec::new(),
         serial: SerialSpec::Stdio,
         no_reboot: false,
+        balloon: false,
     };
     let mut i = 0;
     while i < args.len() {
@@ -85,6 +89,23 @@ fn parse(args: &[String]) -> Result<Options, CliError> {
                 .push(cli::parse_monitor(cli::value(args, &mut i, "-monitor")?)?),
             "-serial" => o.serial = cli::parse_serial(cli::value(args, &mut i, "-serial")?)?,
             "-no-reboot" => o.no_reboot = true,
+            "-device" => {
+                let v = cli::value(args, &mut i, "-device")?;
+                let model = v.split(',').next().unwrap_or_default();
+                match model {
+                    // QEMU's names for the balloon on each bus; ours is
+                    // always on virtio-mmio.
+                    "virtio-balloon" | "virtio-balloon-pci" | "virtio-balloon-device" => {
+                        o.balloon = true;
+                    }
+                    _ => {
+                        return Err(CliError::UnknownDevice {
+                            spec: v.to_owned(),
+                            model: model.to_owned(),
+                        })
+                    }
+                }
+            }
             other => return Err(CliError::Unknown(other.to_owned())),
         }
         i += 1;
@@ -175,6 +196,9 @@ fn watch_machine(machine: Arc<Machine>, emitter: Emitter, monitor: Arc<Monitor>,
                         qom_path: rtc_path.clone(),
                     });
                 }
+                MachineEvent::BalloonChange { actual } => {
+                    emitter.emit(balloon::BalloonChange { actual });
+                }
                 MachineEvent::InternalError { vcpu, message } => {
                     log::error!("vCPU {vcpu}: {message}");
                 }
@@ -215,6 +239,7 @@ fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
     let mut config = MachineConfig::new(FIRMWARE, serial_out);
     config.mem_size = o.mem;
     config.vcpus = o.smp;
+    config.balloon = o.balloon;
     let machine = Arc::new(Machine::new(config)?);
     let hmp = monitor_hmp::Hmp::new();
     let mut builder = hmp

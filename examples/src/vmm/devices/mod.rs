@@ -9,15 +9,24 @@
 //! | `0x600`         | power device ([`power`])                  |
 //! | anything else   | reads return `0xff`, writes are ignored  |
 //!
+//! and, in guest-physical memory, one MMIO window:
+//!
+//! | addresses | device |
+//! |-----------|--------|
+//! | `0xd000_0000..0xd000_1000` | virtio-balloon ([`balloon`]) on virtio-mmio ([`virtio_mmio`]), GSI 5, if the machine has one |
+//! | anything else outside RAM | reads return all ones, writes are ignored |
+//!
 //! The devices know nothing of KVM: interrupts go out through an injected
 //! [`Trigger`] (an irqfd in the machine, a counter in
 //! the tests), and what a guest write asks of the machine (reset, power-off)
 //! comes back as a [`Request`].
 
+pub mod balloon;
 pub mod i8042;
 pub mod power;
 pub mod rtc;
 pub mod serial;
+pub mod virtio_mmio;
 
 use std::fmt;
 use std::io;
@@ -27,10 +36,12 @@ use parking_lot::Mutex;
 use vm_superio::Trigger;
 use vmm_sys_util::eventfd::EventFd;
 
+use self::balloon::Balloon;
 use self::i8042::I8042;
 use self::power::PowerDevice;
 use self::rtc::{Rtc, RTC_DATA_PORT, RTC_INDEX_PORT};
 use self::serial::SerialDevice;
+use self::virtio_mmio::{VirtioMmio, WINDOW_SIZE};
 
 /// First port of the UART (COM1).
 pub const SERIAL_PORT: u16 = 0x3f8;
@@ -40,6 +51,11 @@ pub const I8042_DATA_PORT: u16 = 0x60;
 pub const I8042_COMMAND_PORT: u16 = 0x64;
 /// The power device's port.
 pub const POWER_PORT: u16 = 0x600;
+/// Guest-physical base of the balloon's virtio-mmio window (in the MMIO
+/// hole below 4 GiB, where Firecracker puts its virtio-mmio devices too).
+pub const BALLOON_MMIO_BASE: u64 = 0xd000_0000;
+/// GSI of the balloon's interrupt.
+pub const BALLOON_GSI: u32 = 5;
 
 /// An interrupt line: what a device pulls to interrupt the guest. In the
 /// machine it is an eventfd registered as a KVM irqfd; in tests anything
@@ -96,8 +112,9 @@ pub enum Request {
     PowerOff,
 }
 
-/// The port-I/O bus: every device behind its own lock, so vCPUs touching
-/// different devices do not wait for each other.
+/// The device bus: the port-I/O devices and the MMIO window, every device
+/// behind its own lock, so vCPUs touching different devices do not wait
+/// for each other.
 #[derive(Debug)]
 pub struct PioBus {
     /// The UART on COM1.
@@ -108,6 +125,8 @@ pub struct PioBus {
     pub power: Mutex<PowerDevice>,
     /// The CMOS real-time clock.
     pub rtc: Mutex<Rtc>,
+    /// The virtio balloon, if the machine has one.
+    pub balloon: Option<Mutex<VirtioMmio<Balloon>>>,
 }
 
 impl PioBus {
@@ -118,6 +137,33 @@ impl PioBus {
             i8042: Mutex::new(i8042),
             power: Mutex::new(power),
             rtc: Mutex::new(rtc),
+            balloon: None,
+        }
+    }
+
+    /// The bus with a balloon at [`BALLOON_MMIO_BASE`].
+    pub fn with_balloon(mut self, balloon: VirtioMmio<Balloon>) -> Self {
+        self.balloon = Some(Mutex::new(balloon));
+        self
+    }
+
+    /// Handles a guest read of MMIO address `addr` (outside RAM).
+    pub fn mmio_read(&self, addr: u64, data: &mut [u8]) {
+        match (&self.balloon, addr.checked_sub(BALLOON_MMIO_BASE)) {
+            (Some(balloon), Some(offset)) if offset < WINDOW_SIZE => {
+                balloon.lock().read(offset, data);
+            }
+            _ => data.fill(0xff),
+        }
+    }
+
+    /// Handles a guest write of MMIO address `addr` (outside RAM).
+    pub fn mmio_write(&self, addr: u64, data: &[u8]) {
+        if let (Some(balloon), Some(offset)) = (&self.balloon, addr.checked_sub(BALLOON_MMIO_BASE))
+        {
+            if offset < WINDOW_SIZE {
+                balloon.lock().write(offset, data);
+            }
         }
     }
 
@@ -168,6 +214,11 @@ impl PioBus {
         self.i8042.lock().reset();
         self.power.lock().reset();
         self.rtc.lock().reset();
+        if let Some(balloon) = &self.balloon {
+            let mut balloon = balloon.lock();
+            balloon.reset();
+            balloon.device_mut().machine_reset();
+        }
     }
 }
 

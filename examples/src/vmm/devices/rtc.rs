@@ -157,6 +157,38 @@ impl Rtc {
         }
     }
 
+    /// Records the RAM size in the battery-backed RAM where a PC BIOS
+    /// leaves it, as QEMU's `pc` machine does: base memory (640 KiB) at
+    /// `0x15`/`0x16`, KiB above 1 MiB (at most 65535) at `0x17`/`0x18` and
+    /// `0x30`/`0x31`, 64 KiB blocks above 16 MiB below 4 GiB (at most
+    /// 65535) at `0x34`/`0x35`, and 64 KiB blocks above 4 GiB at
+    /// `0x5b`..`0x5d`. The firmware sizes its balloon pool from `0x34`.
+    ///
+    /// ```
+    /// use examples::vmm::devices::rtc::{host_clock, Rtc, RTC_DATA_PORT, RTC_INDEX_PORT};
+    ///
+    /// let mut rtc = Rtc::new(host_clock(), Box::new(|_| {}));
+    /// rtc.set_memory_size(128 << 20, 0);
+    /// rtc.write(RTC_INDEX_PORT, 0x35);
+    /// let high = rtc.read(RTC_DATA_PORT);
+    /// rtc.write(RTC_INDEX_PORT, 0x34);
+    /// let blocks = u16::from_le_bytes([rtc.read(RTC_DATA_PORT), high]);
+    /// assert_eq!(u64::from(blocks) * 64 * 1024, (128 - 16) << 20);
+    /// ```
+    pub fn set_memory_size(&mut self, below_4g: u64, above_4g: u64) {
+        let mut put = |reg: usize, bytes: &[u8]| {
+            self.cmos[reg..reg + bytes.len()].copy_from_slice(bytes);
+        };
+        put(0x15, &640u16.to_le_bytes());
+        let ext_kib = (below_4g.saturating_sub(1 << 20) >> 10).min(0xffff) as u16;
+        put(0x17, &ext_kib.to_le_bytes());
+        put(0x30, &ext_kib.to_le_bytes());
+        let blocks = (below_4g.saturating_sub(16 << 20) >> 16).min(0xffff) as u16;
+        put(0x34, &blocks.to_le_bytes());
+        let high = (above_4g >> 16).min(0xff_ffff) as u32;
+        put(0x5b, &high.to_le_bytes()[..3]);
+    }
+
     /// Guest time minus host time, in seconds.
     pub fn offset(&self) -> i64 {
         self.offset
