@@ -39,6 +39,10 @@ pub enum CliError {
     /// An option is not known.
     #[error("unknown option '{0}' (try --help)")]
     Unknown(String),
+    /// An option that needs another one (`-append` and `-initrd` need
+    /// `-kernel`), in QEMU's words.
+    #[error("{0} only allowed with {1} option")]
+    Requires(&'static str, &'static str),
 }
 
 /// Parses a socket chardev spec as `-qmp` and `-monitor` take it.
