@@ -714,15 +714,16 @@ fn write_zero_page(
 ) -> std::result::Result<(), LinuxError> {
     let mut params = boot_params::default();
     if let Some(h) = header {
+        // The kernel's own header (its cmdline_size is its limit: kept).
         params.hdr = h;
     } else {
         params.hdr.boot_flag = KERNEL_BOOT_FLAG_MAGIC;
         params.hdr.header = KERNEL_HDR_MAGIC;
         params.hdr.kernel_alignment = KERNEL_MIN_ALIGNMENT;
+        params.hdr.cmdline_size = (cmdline_len - 1) as u32;
     }
     params.hdr.type_of_loader = KERNEL_LOADER_OTHER;
     params.hdr.cmd_line_ptr = CMDLINE_ADDR as u32;
-    params.hdr.cmdline_size = (cmdline_len - 1) as u32;
     if let Some((addr, size)) = initrd {
         params.hdr.ramdisk_image = addr as u32;
         params.hdr.ramdisk_size = size as u32;
