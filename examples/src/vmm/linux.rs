@@ -158,9 +158,18 @@ pub enum LinuxError {
     /// The image is neither an ELF file nor a bzImage.
     #[error("the kernel is neither an ELF vmlinux nor a bzImage")]
     UnknownFormat,
-    /// linux-loader refused the image (or it does not fit in RAM).
-    #[error("cannot load the kernel")]
-    Load(#[source] linux_loader::loader::Error),
+    /// linux-loader refused the image. Its message is shown, not chained:
+    /// linux-loader's errors already repeat their sources.
+    #[error("cannot load the kernel ({0})")]
+    Load(linux_loader::loader::Error),
+    /// An ELF kernel's segments reach beyond RAM below the MMIO hole.
+    #[error("the kernel loads up to {end:#x}, but RAM below 3 GiB ends at {ram_end:#x} (add -m)")]
+    TooLarge {
+        /// One past its highest physical byte.
+        end: u64,
+        /// One past the highest byte of RAM at 0.
+        ram_end: u64,
+    },
     /// A bzImage without the 64-bit entry point.
     #[error("the bzImage has no 64-bit entry point (boot protocol 2.12 or later)")]
     No64BitEntry,
@@ -507,6 +516,17 @@ fn write_obj<T: vm_memory::ByteValued>(
 /// that does not fit, a bad command line, an initrd too large.
 pub fn load(ram: &GuestRam, kernel: &KernelBoot) -> std::result::Result<LoadedKernel, LinuxError> {
     let format = KernelFormat::detect(&kernel.image)?;
+    if format == KernelFormat::Elf {
+        let ram_end = ram.size().min(MMIO_HOLE_START);
+        let end = elf_load_ranges(&kernel.image)
+            .iter()
+            .map(|r| r.paddr.1)
+            .max()
+            .unwrap_or(0);
+        if end > ram_end {
+            return Err(LinuxError::TooLarge { end, ram_end });
+        }
+    }
     let mem = ram.memory();
     let mut image = Cursor::new(kernel.image.as_slice());
     let highmem = Some(GuestAddress(HIGH_MEMORY));

@@ -602,8 +602,8 @@ impl Machine {
     /// one's power-on registers (general, segment, control, FPU, XCRs,
     /// MSRs, LAPIC, MP state, pending events, debug registers), the
     /// in-kernel PIC/IOAPIC/PIT and the devices, zeroes RAM and reloads
-    /// the firmware (or the kernel, re-entered as at power-on). A machine that was running runs on; any other goes to
-    /// `prelaunch`.
+    /// the firmware (or the kernel, re-entered as at power-on). A machine
+    /// that was running runs on; any other goes to `prelaunch`.
     ///
     /// # Errors
     ///

@@ -406,6 +406,13 @@ fn a_kernel_larger_than_ram_is_refused() {
     let ram = GuestRam::new(8 * MIB).unwrap();
     assert!(matches!(
         load(&ram, &KernelBoot::new(elf(&[0xf4; 64], None))),
+        Err(LinuxError::TooLarge { end, ram_end }) if end == 16 * MIB + 64 && ram_end == 8 * MIB
+    ));
+    // A bzImage too large for RAM: linux-loader says so.
+    let ram = GuestRam::new(2 * MIB).unwrap();
+    let image = bzimage(&vec![0xf4; 2 * MIB as usize], 0x020f, XLF_KERNEL_64);
+    assert!(matches!(
+        load(&ram, &KernelBoot::new(image)),
         Err(LinuxError::Load(_))
     ));
 }
