@@ -1,7 +1,8 @@
 //! Linux in the reference VMM: `-kernel` boots Debian's cloud kernel (a
 //! vmlinux that `examples/linux/fetch-kernel` extracts; `.ci/run` does it)
 //! until its banner reaches the serial port; `stop` then finds the vCPU
-//! inside the kernel, and a reset boots it again. On this project's nested
+//! inside the kernel, and a reset boots it again with the same command
+//! line and initrd. On this project's nested
 //! KVM a kernel gets no further than its first console lines in a minute,
 //! so nothing here waits for more.
 //!
@@ -117,7 +118,7 @@ fn linux_prints_its_banner_and_stops_inside_the_kernel() {
 }
 
 #[test]
-fn a_reset_boots_the_kernel_again_with_its_command_line() {
+fn a_reset_boots_the_kernel_again_with_its_command_line_and_initrd() {
     if !kvm_available() {
         return;
     }
@@ -125,25 +126,33 @@ fn a_reset_boots_the_kernel_again_with_its_command_line() {
         return;
     };
     let _one = one_kernel();
+    // 1 MiB of anything: the kernel only reserves it this early.
+    let initrd = Initrd::new(1 << 20);
     let append = "console=ttyS0 earlyprintk=serial,ttyS0,115200 refvmm.test=reset";
     let mut vmm = Vmm::start(&[
         "-kernel",
         kernel.to_str().expect("UTF-8 path"),
         "-append",
         append,
+        "-initrd",
+        initrd.0.to_str().expect("UTF-8 path"),
     ]);
     let mut qmp = vmm.client();
     let line = format!("Command line: {append}");
-    vmm.wait_serial_for(BOOT_TIMEOUT, "the banner and -append's command line", |s| {
-        banners(s) == 1 && count_lines(s, &line) == 1
-    });
+    // At the top of the default 128 MiB of RAM, page-aligned.
+    let ramdisk = "RAMDISK: [mem 0x07f00000-0x07ffffff]";
+    vmm.wait_serial_for(
+        BOOT_TIMEOUT,
+        "the banner, -append's command line, the initrd",
+        |s| banners(s) == 1 && count_lines(s, &line) == 1 && count_lines(s, ramdisk) == 1,
+    );
 
     qmp.execute("system_reset", json!({})).unwrap();
     qmp.wait_event("RESET").unwrap();
     // The line after the command line may be cut short by the reset; the
     // new banner then shares its line, which `banners` still counts.
-    vmm.wait_serial_for(BOOT_TIMEOUT, "a second banner and command line", |s| {
-        banners(s) == 2 && count_lines(s, &line) == 2
+    vmm.wait_serial_for(BOOT_TIMEOUT, "all three again", |s| {
+        banners(s) == 2 && count_lines(s, &line) == 2 && count_lines(s, ramdisk) == 2
     });
     assert_eq!(
         qmp.execute("query-status", json!({})).unwrap()["status"],
@@ -151,6 +160,24 @@ fn a_reset_boots_the_kernel_again_with_its_command_line() {
     );
     qmp.execute("quit", json!({})).unwrap();
     assert!(vmm.wait_exit().success());
+}
+
+/// A temporary initrd file, removed on drop.
+struct Initrd(PathBuf);
+
+impl Initrd {
+    fn new(len: usize) -> Self {
+        let path = std::env::temp_dir().join(format!("refvmm-initrd-{}", std::process::id()));
+        let bytes: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        std::fs::write(&path, bytes).expect("write the initrd");
+        Self(path)
+    }
+}
+
+impl Drop for Initrd {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// Runs refvmm with `args` and returns its exit code and standard error.
