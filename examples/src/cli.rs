@@ -47,6 +47,10 @@ pub enum CliError {
         /// Its model name.
         model: String,
     },
+    /// An option that needs another one (`-append` and `-initrd` need
+    /// `-kernel`), in QEMU's words.
+    #[error("{0} only allowed with {1} option")]
+    Requires(&'static str, &'static str),
 }
 
 /// Parses a socket chardev spec as `-qmp` and `-monitor` take it.

@@ -5,7 +5,7 @@
 //! port-I/O devices ([`devices`]): a 16550 UART on COM1 (IRQ 4), a minimal
 //! i8042 (reset, scancodes on IRQ 1), a power device at port 0x600 and a
 //! CMOS RTC at ports 0x70/0x71. It boots a flat firmware image in 32-bit
-//! protected mode ([`boot`]).
+//! protected mode ([`boot`]), or a Linux kernel ([`linux`]).
 //!
 //! Every method takes `&self` and the machine is `Send + Sync`: share it
 //! (in an `Arc`, or as monitor state) between the monitor's command
@@ -51,6 +51,7 @@
 
 pub mod boot;
 pub mod devices;
+pub mod linux;
 pub mod memory;
 pub mod translate;
 pub mod vcpu;
@@ -138,6 +139,9 @@ pub enum VmmError {
         /// Bytes.
         len: usize,
     },
+    /// The kernel cannot be loaded.
+    #[error("cannot boot the kernel")]
+    Kernel(#[from] linux::LinuxError),
     /// Guest memory could not be zeroed.
     #[error("cannot zero guest memory")]
     Madvise(#[source] io::Error),
@@ -194,6 +198,9 @@ pub struct MachineConfig<'a> {
     pub serial_out: SerialOut,
     /// Whether the machine has a virtio balloon (false).
     pub balloon: bool,
+    /// A Linux kernel to boot instead of the firmware (`-kernel`); loaded
+    /// again, and re-entered, at each reset.
+    pub kernel: Option<linux::KernelBoot>,
 }
 
 impl<'a> MachineConfig<'a> {
@@ -205,6 +212,7 @@ impl<'a> MachineConfig<'a> {
             firmware,
             serial_out,
             balloon: false,
+            kernel: None,
         }
     }
 }
@@ -216,6 +224,7 @@ impl fmt::Debug for MachineConfig<'_> {
             .field("vcpus", &self.vcpus)
             .field("firmware", &format_args!("{} bytes", self.firmware.len()))
             .field("balloon", &self.balloon)
+            .field("kernel", &self.kernel)
             .finish_non_exhaustive()
     }
 }
@@ -379,6 +388,7 @@ pub struct Machine {
     vm: VmFd,
     ram: GuestRam,
     firmware: Vec<u8>,
+    kernel: Option<linux::KernelBoot>,
     platform: PlatformState,
     /// Serialises pause / resume / reset / shutdown.
     op: Mutex<()>,
@@ -457,7 +467,7 @@ impl Machine {
 
         let ram = GuestRam::new(config.mem_size)?;
         ram.register(&vm)?;
-        boot::load_firmware(&ram, config.firmware)?;
+        let entry = load_guest(&ram, config.firmware, config.kernel.as_ref())?;
 
         let serial_irq = EventFd::new(EFD_NONBLOCK).map_err(VmmError::EventFd)?;
         vm.register_irqfd(&serial_irq, SERIAL_GSI)
@@ -517,7 +527,10 @@ impl Machine {
             fd.set_cpuid2(&boot::vcpu_cpuid(&cpuid, index as u8))
                 .map_err(kvm_err("KVM_SET_CPUID2"))?;
             if index == 0 {
-                boot::setup_boot_vcpu(&fd)?;
+                match entry {
+                    Some(entry) => linux::setup_boot_vcpu(&fd, entry)?,
+                    None => boot::setup_boot_vcpu(&fd)?,
+                }
             }
             let power_on = PowerOnState::capture(&fd, msr_list.as_slice())?;
             vcpus.push(Vcpu {
@@ -536,6 +549,7 @@ impl Machine {
             vm,
             ram,
             firmware: config.firmware.to_vec(),
+            kernel: config.kernel,
             platform,
             op: Mutex::new(()),
             events: Mutex::new(Some(events_rx)),
@@ -625,8 +639,8 @@ impl Machine {
     /// one's power-on registers (general, segment, control, FPU, XCRs,
     /// MSRs, LAPIC, MP state, pending events, debug registers), the
     /// in-kernel PIC/IOAPIC/PIT and the devices, zeroes RAM and reloads
-    /// the firmware. A machine that was running runs on; any other goes to
-    /// `prelaunch`.
+    /// the firmware (or the kernel, re-entered as at power-on). A machine
+    /// that was running runs on; any other goes to `prelaunch`.
     ///
     /// # Errors
     ///
@@ -667,7 +681,7 @@ impl Machine {
         self.platform.restore(&self.vm)?;
         self.bus.reset();
         self.ram.clear()?;
-        boot::load_firmware(&self.ram, &self.firmware)
+        load_guest(&self.ram, &self.firmware, self.kernel.as_ref()).map(drop)
     }
 
     /// Stops every vCPU for good (status `shutdown`): for `-no-reboot`
@@ -825,6 +839,19 @@ impl Machine {
         } else {
             Ok(())
         }
+    }
+}
+
+/// Loads the kernel if there is one (and returns its entry; the same at
+/// each call), else the firmware.
+fn load_guest(
+    ram: &GuestRam,
+    firmware: &[u8],
+    kernel: Option<&linux::KernelBoot>,
+) -> Result<Option<linux::Entry>> {
+    match kernel {
+        Some(kernel) => Ok(Some(linux::load(ram, kernel)?.entry)),
+        None => boot::load_firmware(ram, firmware).map(|()| None),
     }
 }
 

@@ -79,7 +79,17 @@ impl Vmm {
     /// Waits until the serial output satisfies `cond` (polling the file:
     /// there is nothing to wait on).
     pub fn wait_serial(&self, what: &str, cond: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + TIMEOUT;
+        self.wait_serial_for(TIMEOUT, what, cond)
+    }
+
+    /// [`wait_serial`](Self::wait_serial) with another failure guard.
+    pub fn wait_serial_for(
+        &self,
+        timeout: Duration,
+        what: &str,
+        cond: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + timeout;
         loop {
             let text = self.serial();
             if cond(&text) {

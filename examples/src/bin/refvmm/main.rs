@@ -1,7 +1,9 @@
 //! The reference VMM: a small hypervisor on /dev/kvm that boots its own
-//! firmware and is managed entirely through the monitor (QMP and HMP).
+//! firmware (or a Linux kernel) and is managed entirely through the monitor
+//! (QMP and HMP).
 //!
 //! `refvmm -qmp unix:/tmp/refvmm.qmp,server=on,wait=off -monitor stdio -serial file:/tmp/serial.log`
+//! `refvmm -kernel vmlinux -append 'console=ttyS0' -serial stdio`
 
 mod balloon;
 mod commands;
@@ -13,11 +15,13 @@ mod rtc;
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use examples::cli::{self, CliError, MonitorSpec, SerialSpec};
+use examples::vmm::devices::{BALLOON_GSI, BALLOON_MMIO_BASE};
+use examples::vmm::linux::{KernelBoot, LinuxError};
 use examples::vmm::{Machine, MachineConfig, MachineEvent};
 use monitor_core::{Emitter, ListenAddr, Monitor};
 
@@ -27,6 +31,9 @@ const USAGE: &str = "\
 usage: refvmm [options]
   -m SIZE            guest RAM (MiB, or with K/M/G/T; default 128)
   -smp N             vCPUs (default 1; vCPU 0 runs the firmware)
+  -kernel PATH       boot this Linux kernel (vmlinux or bzImage) instead of the firmware
+  -append STRING     the kernel command line (default: see refvmm's README)
+  -initrd PATH       the kernel's initial ramdisk
   -name NAME         the VM name (query-name, info name)
   -uuid UUID         the VM UUID (query-uuid)
   -S                 start paused (status prelaunch); `cont` boots
@@ -50,6 +57,9 @@ struct Options {
     serial: SerialSpec,
     no_reboot: bool,
     balloon: bool,
+    kernel: Option<PathBuf>,
+    append: Option<String>,
+    initrd: Option<PathBuf>,
 }
 
 fn parse(args: &[String]) -> Result<Options, CliError> {
@@ -64,6 +74,9 @@ fn parse(args: &[String]) -> Result<Options, CliError> {
         serial: SerialSpec::Stdio,
         no_reboot: false,
         balloon: false,
+        kernel: None,
+        append: None,
+        initrd: None,
     };
     let mut i = 0;
     while i < args.len() {
@@ -106,11 +119,37 @@ fn parse(args: &[String]) -> Result<Options, CliError> {
                     }
                 }
             }
+            "-kernel" => o.kernel = Some(cli::value(args, &mut i, "-kernel")?.into()),
+            "-append" => o.append = Some(cli::value(args, &mut i, "-append")?.to_owned()),
+            "-initrd" => o.initrd = Some(cli::value(args, &mut i, "-initrd")?.into()),
             other => return Err(CliError::Unknown(other.to_owned())),
         }
         i += 1;
     }
+    if o.kernel.is_none() {
+        if o.append.is_some() {
+            return Err(CliError::Requires("-append", "-kernel"));
+        }
+        if o.initrd.is_some() {
+            return Err(CliError::Requires("-initrd", "-kernel"));
+        }
+    }
     Ok(o)
+}
+
+/// The kernel to boot, if `-kernel` was given: its command line is
+/// `-append`'s, else [`DEFAULT_CMDLINE`](examples::vmm::linux::DEFAULT_CMDLINE);
+/// devices that the kernel must be told about add theirs with
+/// [`KernelBoot::append_cmdline`].
+fn kernel_boot(o: &Options) -> Result<Option<KernelBoot>, LinuxError> {
+    let Some(path) = &o.kernel else {
+        return Ok(None);
+    };
+    let mut kernel = KernelBoot::from_files(path, o.initrd.as_deref())?;
+    if let Some(append) = &o.append {
+        kernel.cmdline.clone_from(append);
+    }
+    Ok(Some(kernel))
 }
 
 /// A serial backend that serves one unix-socket client at a time; output
@@ -224,7 +263,14 @@ fn main() -> ExitCode {
     match run(options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("refvmm: {e}");
+            // The error, then each cause it does not repeat.
+            let mut message = e.to_string();
+            let mut source = e.source();
+            while let Some(cause) = source {
+                message.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            eprintln!("refvmm: {message}");
             ExitCode::from(1)
         }
     }
@@ -240,6 +286,13 @@ fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
     config.mem_size = o.mem;
     config.vcpus = o.smp;
     config.balloon = o.balloon;
+    config.kernel = kernel_boot(&o)?;
+    if let (Some(kernel), true) = (config.kernel.as_mut(), o.balloon) {
+        // Linux finds virtio-mmio devices only on its command line.
+        kernel.append_cmdline(&format!(
+            "virtio_mmio.device=4K@{BALLOON_MMIO_BASE:#x}:{BALLOON_GSI}"
+        ));
+    }
     let machine = Arc::new(Machine::new(config)?);
     let hmp = monitor_hmp::Hmp::new();
     let mut builder = hmp
