@@ -74,7 +74,7 @@ use self::devices::power::PowerDevice;
 use self::devices::rtc::{self as rtc_device, Rtc};
 use self::devices::serial::{SerialDevice, SerialOut};
 use self::devices::virtio_mmio::VirtioMmio;
-use self::devices::{IrqLine, PioBus, BALLOON_GSI};
+use self::devices::{DeviceBus, IrqLine, BALLOON_GSI};
 use self::memory::GuestRam;
 use self::vcpu::{install_kick_handler, on_vcpu_thread, Control, PowerOnState, Vcpu, VcpuContext};
 
@@ -383,7 +383,7 @@ impl fmt::Debug for PlatformState {
 /// A running (or ready) KVM machine. See the [module docs](self).
 pub struct Machine {
     control: Arc<Control>,
-    bus: Arc<PioBus>,
+    bus: Arc<DeviceBus>,
     threads: Vec<JoinHandle<()>>,
     vm: VmFd,
     ram: GuestRam,
@@ -486,7 +486,7 @@ impl Machine {
         );
         let below_4g = config.mem_size.min(memory::MMIO_HOLE_START);
         rtc.set_memory_size(below_4g, config.mem_size - below_4g);
-        let mut bus = PioBus::new(
+        let mut bus = DeviceBus::new(
             SerialDevice::new(IrqLine::eventfd(serial_irq), config.serial_out),
             I8042::new(IrqLine::eventfd(kbd_irq)),
             PowerDevice::new(),

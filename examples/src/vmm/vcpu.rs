@@ -47,7 +47,7 @@ use libc::{c_int, c_void, siginfo_t};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use vmm_sys_util::signal::{register_signal_handler, SIGRTMIN};
 
-use super::devices::{PioBus, Request as DeviceRequest};
+use super::devices::{DeviceBus, Request as DeviceRequest};
 use super::{MachineEvent, ResetCause, Result, Status, VmmError};
 
 /// MSRs saved at power-on and restored by a reset, when the host's KVM
@@ -431,7 +431,7 @@ pub struct VcpuContext {
     /// Run control, shared with the machine.
     pub control: std::sync::Arc<Control>,
     /// The port-I/O devices.
-    pub bus: std::sync::Arc<PioBus>,
+    pub bus: std::sync::Arc<DeviceBus>,
     /// Where guest-initiated events go.
     pub events: mpsc::Sender<MachineEvent>,
 }
@@ -548,7 +548,7 @@ fn internal_error(fd: &mut VcpuFd) -> String {
 }
 
 /// One `KVM_RUN` and the handling of its exit.
-fn run_once(vcpu: &mut Vcpu, bus: &PioBus) -> Outcome {
+fn run_once(vcpu: &mut Vcpu, bus: &DeviceBus) -> Outcome {
     let mut interrupted = false;
     let outcome = match vcpu.fd.run() {
         Ok(VcpuExit::IoIn(port, data)) => {

@@ -116,7 +116,7 @@ pub enum Request {
 /// behind its own lock, so vCPUs touching different devices do not wait
 /// for each other.
 #[derive(Debug)]
-pub struct PioBus {
+pub struct DeviceBus {
     /// The UART on COM1.
     pub serial: Mutex<SerialDevice>,
     /// The keyboard controller.
@@ -129,7 +129,7 @@ pub struct PioBus {
     pub balloon: Option<Mutex<VirtioMmio<Balloon>>>,
 }
 
-impl PioBus {
+impl DeviceBus {
     /// A bus with the given devices.
     pub fn new(serial: SerialDevice, i8042: I8042, power: PowerDevice, rtc: Rtc) -> Self {
         Self {
@@ -256,9 +256,9 @@ pub(crate) mod tests {
         }
     }
 
-    fn bus() -> (PioBus, Buf) {
+    fn bus() -> (DeviceBus, Buf) {
         let out = Buf::default();
-        let bus = PioBus::new(
+        let bus = DeviceBus::new(
             SerialDevice::new(IrqLine::new(Counter::default()), Box::new(out.clone())),
             I8042::new(IrqLine::new(Counter::default())),
             PowerDevice::new(),
