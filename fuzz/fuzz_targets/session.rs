@@ -116,7 +116,7 @@ fn release(d: &Dispatcher, i: usize) -> bool {
     } else {
         // Sometimes the sender is dropped instead: the future sees `None`.
         let tx: Sender<u64> = senders.remove(i - completions.len());
-        if i % 2 == 0 {
+        if i & 1 == 0 {
             tx.send(i as u64);
         }
     }
