@@ -454,19 +454,30 @@ fn sixty_four_clients_under_faults_leave_the_monitor_as_they_found_it() {
         })
         .unwrap_or(DEFAULT_SECONDS);
     let limit = format!("{}K", MAX_MESSAGE >> 10);
-    let mut minimal = Minimal::spawn_with(&["-x-max-message", &limit], "warn");
+    let mut minimal = Minimal::start(&["-x-max-message", &limit], "warn");
     let pid = minimal.pid();
     let path = minimal.socket.clone();
 
-    // A watcher that stays connected throughout, reading the events.
-    let mut watcher = Client::connect_unix(&path).expect("connect the watcher");
+    // A watcher that stays connected throughout, reading the events. It is
+    // the first connection (no start-up probe that might still be open
+    // when the descriptors are counted).
+    let deadline = Instant::now() + TIMEOUT;
+    let mut watcher = loop {
+        match Client::connect_unix(&path) {
+            Ok(client) => break client,
+            Err(ClientError::Io(e)) if Instant::now() < deadline => {
+                assert!(minimal.is_running(), "minimal exited: {e}");
+                thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => panic!("cannot connect the watcher: {e}"),
+        }
+    };
     watcher.set_timeout(TIMEOUT);
     watcher.negotiate().expect("negotiate");
     watcher
         .execute("query-status", json!({}))
         .expect("the watcher is served");
-    // With the watcher connected and served, every earlier connection
-    // (start-up probes) has been closed by the monitor.
+    // The listener, the monitor's own descriptors and the watcher.
     let fds_before = fds(pid);
     let rss_before = rss(pid);
 

@@ -611,6 +611,16 @@ impl Minimal {
     /// [`spawn`](Self::spawn) with more options and a log level
     /// (`MONITOR_LOG`).
     pub fn spawn_with(options: &[&str], log_level: &str) -> Minimal {
+        let mut minimal = Self::start(options, log_level);
+        minimal.wait_listening();
+        minimal
+    }
+
+    /// [`spawn_with`](Self::spawn_with) without waiting: no probing
+    /// connection is made (so none can still be open when a test counts
+    /// the process's descriptors); the first connection must retry until
+    /// the socket exists.
+    pub fn start(options: &[&str], log_level: &str) -> Minimal {
         let socket = temp_path("solo", "sock");
         let log = temp_path("solo", "log");
         let child = Command::new(env!("CARGO_BIN_EXE_minimal"))
@@ -623,9 +633,7 @@ impl Minimal {
             .stderr(File::create(&log).expect("create the log file"))
             .spawn()
             .expect("start minimal");
-        let mut minimal = Minimal { child, socket, log };
-        minimal.wait_listening();
-        minimal
+        Minimal { child, socket, log }
     }
 
     /// The process id.
