@@ -40,9 +40,9 @@ const MAX_MESSAGE: usize = 256 << 10;
 /// The bound on the monitor's resident memory. Within it: the monitor
 /// buffers at most one message per client (64 x 256 KiB) plus, per client,
 /// the output it queues before it stops reading that client (1 MiB) and
-/// the events it goes on sending; 60 s runs peak near 30 MiB. A leak of a
-/// buffer per connection or per request would cross it within the run
-/// (4,000 connections and 80,000 requests a minute here).
+/// the events it goes on sending; 60 s runs peak near 30 MiB. A 60 s run
+/// makes some 4,000 connections and 80,000 requests, so leaking 32 KiB a
+/// connection or 1.5 KiB a request would cross it.
 const RSS_BOUND: u64 = 128 << 20;
 /// Failure guard for any single wait (generous: the machine is loaded).
 const TIMEOUT: Duration = Duration::from_secs(60);
