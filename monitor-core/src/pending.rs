@@ -81,6 +81,27 @@ impl Mailbox {
         std::mem::take(&mut *self.woken.lock())
     }
 
+    /// Takes what was posted for one session, leaving the rest.
+    pub(crate) fn take_for(&self, session: u64) -> (Vec<Finished>, Vec<(u64, u64)>) {
+        let finished = {
+            let mut all = self.finished.lock();
+            let (mine, rest) = std::mem::take(&mut *all)
+                .into_iter()
+                .partition(|f| f.session == session);
+            *all = rest;
+            mine
+        };
+        let woken = {
+            let mut all = self.woken.lock();
+            let (mine, rest) = std::mem::take(&mut *all)
+                .into_iter()
+                .partition(|&(s, _)| s == session);
+            *all = rest;
+            mine
+        };
+        (finished, woken)
+    }
+
     pub(crate) fn set_notify(&self, notify: Option<Notify>) {
         *self.notify.lock() = notify;
     }

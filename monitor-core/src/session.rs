@@ -172,6 +172,52 @@ impl Dispatcher {
         (outcome, deferred.into_inner())
     }
 
+    /// Delivers to `session` the deferred answers and future wake-ups
+    /// posted for it since the last call, as the server does for each of
+    /// its sessions; what was posted for other sessions stays posted.
+    ///
+    /// For driving a session without a server (tests, fuzzing, an embedder
+    /// with its own transport). Returns how many answers and wake-ups were
+    /// delivered and their effects; a future that wakes itself while being
+    /// polled is posted again, so call until it returns 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monitor_core::{session::{Dispatcher, Session}, Command, CommandError, Emitter, Registry, StateMap};
+    ///
+    /// let mut registry = Registry::with_inventory().unwrap();
+    /// registry
+    ///     .insert(Command::typed("x-later", |ctx, ()| {
+    ///         let done = ctx.defer::<u32>();
+    ///         std::thread::spawn(move || done.complete(Ok::<_, CommandError>(7)));
+    ///         Ok::<_, CommandError>(())
+    ///     }))
+    ///     .unwrap();
+    /// let dispatcher = Dispatcher::new(registry, StateMap::default(), Emitter::new());
+    /// let mut session = Session::new(1, "test", true);
+    /// let mut out = Vec::new();
+    /// session.feed(&dispatcher, br#"{"execute": "qmp_capabilities"}{"execute": "x-later", "id": 1}"#, &mut out);
+    /// assert_eq!(out, b"{\"return\": {}}\r\n");
+    /// while session.pending() > 0 {
+    ///     dispatcher.settle(&mut session, &mut out);
+    ///     std::thread::yield_now();
+    /// }
+    /// assert_eq!(out, b"{\"return\": {}}\r\n{\"return\": 7, \"id\": 1}\r\n");
+    /// ```
+    pub fn settle(&self, session: &mut Session, out: &mut Vec<u8>) -> (usize, Effects) {
+        let (finished, woken) = self.mailbox.take_for(session.info.id);
+        let delivered = finished.len() + woken.len();
+        let mut effects = Effects::default();
+        for f in finished {
+            effects = effects.merge(session.finish(self, f.token, f.outcome, out));
+        }
+        for (_, token) in woken {
+            effects = effects.merge(session.poll(self, token, out));
+        }
+        (delivered, effects)
+    }
+
     /// The shared command registry.
     pub fn registry(&self) -> &Arc<RwLock<Registry>> {
         &self.registry

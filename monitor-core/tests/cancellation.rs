@@ -36,6 +36,16 @@ fn client(path: &PathBuf) -> Client {
     c
 }
 
+/// Disconnects the only client and waits until the monitor has closed its
+/// end. The statistics are published once per turn of the event loop, so a
+/// client can be served before its session is counted: wait until it is,
+/// or a count of zero may be the one from before it connected.
+fn leave(monitor: &Monitor, client: Client) {
+    wait_until("the client to be counted", || monitor.stats().sessions == 1);
+    drop(client);
+    wait_until("the client to leave", || monitor.stats().sessions == 0);
+}
+
 fn release(gate: &Gate, value: u64) {
     let held: Vec<Completion<u64>> = gate.held.lock().drain(..).collect();
     for c in held {
@@ -69,10 +79,7 @@ fn ten_thousand_pending_commands_of_departed_clients_leak_nothing() {
         .spawn()
         .unwrap();
     // Warm up the allocator and the monitor once, so the baseline is steady.
-    drop(client(&path));
-    wait_until("the warm-up client to leave", || {
-        monitor.stats().sessions == 0
-    });
+    leave(&monitor, client(&path));
     let fds_before = open_fds();
     let rss_before = rss_bytes();
     const CLIENTS: usize = 100;
@@ -101,8 +108,7 @@ fn ten_thousand_pending_commands_of_departed_clients_leak_nothing() {
     release(&gate, 1);
     let mut c = client(&path);
     c.execute("x-ping", json!({})).unwrap();
-    drop(c);
-    wait_until("the last client to leave", || monitor.stats().sessions == 0);
+    leave(&monitor, c);
     assert_eq!(open_fds(), fds_before, "file descriptors leaked");
     let grown = rss_bytes().saturating_sub(rss_before);
     assert!(grown < 64 << 20, "resident memory grew by {grown} bytes");

@@ -6,11 +6,12 @@ use std::{process::ExitCode, time::Duration};
 
 use examples::cli::{self, CliError, MonitorSpec};
 use monitor_core::{
-    pending::Completion, qmp_command, CommandError, Emitter, Event, ListenAddr, Monitor, Schema,
+    pending::Completion, qmp_command, stream::Limits, CommandError, Emitter, Event, ListenAddr,
+    Monitor, Schema,
 };
 use serde::Serialize;
 
-const USAGE: &str = "usage: minimal [-name NAME] [-qmp unix:PATH,server=on,wait=off | -qmp tcp:HOST:PORT,server=on,wait=off]... [-monitor stdio | -monitor unix:PATH,server=on,wait=off | -monitor tcp:HOST:PORT,server=on,wait=off]...";
+const USAGE: &str = "usage: minimal [-name NAME] [-x-max-message SIZE] [-qmp unix:PATH,server=on,wait=off | -qmp tcp:HOST:PORT,server=on,wait=off]... [-monitor stdio | -monitor unix:PATH,server=on,wait=off | -monitor tcp:HOST:PORT,server=on,wait=off]...";
 
 /// Whether the (imaginary) guest runs: `stop` and `cont` flip it.
 struct RunState(AtomicBool);
@@ -117,6 +118,9 @@ struct Options {
     qmp: Vec<ListenAddr>,
     monitors: Vec<MonitorSpec>,
     name: Option<String>,
+    /// Bytes of token text per message (`-x-max-message`, as `-m` takes
+    /// sizes); QEMU's 64 MiB when not given.
+    max_message: Option<usize>,
 }
 
 fn parse(args: &[String]) -> Result<Options, CliError> {
@@ -124,6 +128,7 @@ fn parse(args: &[String]) -> Result<Options, CliError> {
         qmp: Vec::new(),
         monitors: Vec::new(),
         name: None,
+        max_message: None,
     };
     let mut i = 0;
     while i < args.len() {
@@ -135,6 +140,12 @@ fn parse(args: &[String]) -> Result<Options, CliError> {
                 .monitors
                 .push(cli::parse_monitor(cli::value(args, &mut i, "-monitor")?)?),
             "-name" => o.name = Some(cli::value(args, &mut i, "-name")?.to_owned()),
+            "-x-max-message" => {
+                let spec = cli::value(args, &mut i, "-x-max-message")?;
+                let bytes = cli::parse_size_mib(spec)?;
+                o.max_message =
+                    Some(usize::try_from(bytes).map_err(|_| CliError::Size(spec.to_owned()))?);
+            }
             other => return Err(CliError::Unknown(other.to_owned())),
         }
         i += 1;
@@ -166,6 +177,12 @@ fn main() -> ExitCode {
         .version(0, 1, 0, "minimal")
         .state(NameInfo { name: options.name })
         .state(RunState(AtomicBool::new(true)));
+    if let Some(bytes) = options.max_message {
+        builder = builder.input_limits(Limits {
+            max_token_size: bytes,
+            ..Limits::default()
+        });
+    }
     builder = cli::listen(builder, "minimal", &options.qmp, &options.monitors, &hmp);
     let monitor = match builder.spawn() {
         Ok(m) => m,

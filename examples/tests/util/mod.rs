@@ -605,20 +605,50 @@ pub struct Minimal {
 impl Minimal {
     /// Starts it on a fresh socket and waits until it accepts connections.
     pub fn spawn() -> Minimal {
+        Self::spawn_with(&[], "debug")
+    }
+
+    /// [`spawn`](Self::spawn) with more options and a log level
+    /// (`MONITOR_LOG`).
+    pub fn spawn_with(options: &[&str], log_level: &str) -> Minimal {
+        let mut minimal = Self::start(options, log_level);
+        minimal.wait_listening();
+        minimal
+    }
+
+    /// [`spawn_with`](Self::spawn_with) without waiting: no probing
+    /// connection is made (so none can still be open when a test counts
+    /// the process's descriptors); the first connection must retry until
+    /// the socket exists.
+    pub fn start(options: &[&str], log_level: &str) -> Minimal {
         let socket = temp_path("solo", "sock");
         let log = temp_path("solo", "log");
         let child = Command::new(env!("CARGO_BIN_EXE_minimal"))
+            .args(options)
             .arg("-qmp")
             .arg(format!("unix:{},server=on,wait=off", socket.display()))
-            .env("MONITOR_LOG", "debug")
+            .env("MONITOR_LOG", log_level)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(File::create(&log).expect("create the log file"))
             .spawn()
             .expect("start minimal");
-        let mut minimal = Minimal { child, socket, log };
-        minimal.wait_listening();
-        minimal
+        Minimal { child, socket, log }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// What it wrote to stderr so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("poll minimal").is_none()
     }
 
     /// Retries connecting until the socket accepts, or fails at the deadline.
