@@ -64,6 +64,8 @@ pub mod command;
 pub mod console;
 mod error;
 pub mod event;
+mod fd_commands;
+pub mod fds;
 pub mod job;
 mod monitor;
 mod order;

@@ -83,6 +83,31 @@ impl Connection {
         }
     }
 
+    /// Reads from the socket; descriptors that come along (unix sockets)
+    /// go to the session.
+    pub(crate) fn receive(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Stream::Unix(socket) = &self.stream else {
+            return self.stream.read(buf);
+        };
+        let received = super::peer::recv_with_fds(socket, buf)?;
+        if received.truncated {
+            log::warn!(
+                "session {}: more than {} descriptors in one message; the rest were closed",
+                self.session.info().id,
+                crate::fds::FDS_PER_MESSAGE
+            );
+        }
+        if !received.fds.is_empty() {
+            log::debug!(
+                "session {}: received {} descriptors",
+                self.session.info().id,
+                received.fds.len()
+            );
+        }
+        self.session.fds().receive(received.fds);
+        Ok(received.bytes)
+    }
+
     /// Bytes queued for the client.
     pub(crate) fn pending_output(&self) -> usize {
         self.output.len() - self.output_pos

@@ -9,9 +9,10 @@
 
 mod connection;
 mod listener;
+pub(crate) mod peer;
 
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -68,6 +69,8 @@ pub struct ServerConfig {
     pub read_budget: usize,
     /// Framing limits per message.
     pub limits: Limits,
+    /// Descriptors one session may hold named (`getfd`).
+    pub fds_per_session: usize,
 }
 
 impl Default for ServerConfig {
@@ -77,6 +80,7 @@ impl Default for ServerConfig {
             pause_threshold: 1 << 20,
             read_budget: 256 << 10,
             limits: Limits::default(),
+            fds_per_session: crate::fds::DEFAULT_FDS_PER_SESSION,
         }
     }
 }
@@ -394,6 +398,7 @@ impl Server {
         self.next_session += 1;
         let mut session = Session::new(id, name.clone(), true);
         session.set_limits(self.config.limits);
+        session.fds().set_limit(self.config.fds_per_session);
         let mut conn = Connection::new(stream, session);
         match console {
             Some(factory) => {
@@ -490,7 +495,10 @@ impl Server {
             }
             let start = conn.input.len();
             conn.input.resize(start + READ_CHUNK, 0);
-            match conn.stream.read(&mut conn.input[start..]) {
+            let mut chunk = std::mem::take(&mut conn.input);
+            let read = conn.receive(&mut chunk[start..]);
+            conn.input = chunk;
+            match read {
                 Ok(0) => {
                     conn.input.truncate(start);
                     conn.read_closed = true;
@@ -596,6 +604,14 @@ impl Server {
             log::warn!("session {id}: closing the connection: {reason}");
         }
         let _ = self.poll.registry().deregister(conn.stream.source());
+        let qmp = conn.console.is_none();
+        // Closes every descriptor the session held.
+        drop(conn);
+        if qmp && !self.conns.values().any(|c| c.console.is_none()) {
+            // As QEMU when its last QMP client goes: fd sets nobody opened
+            // are closed.
+            self.dispatcher.fd_sets().release_unopened();
+        }
     }
 
     /// Delivers what can be delivered within a grace period, then closes
