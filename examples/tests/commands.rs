@@ -47,6 +47,7 @@ fn every_declared_command_and_event_is_registered() {
         "x-sleep",
         "x-ping",
         "x-bench-events",
+        "x-fd-write",
         "stop",
         "cont",
         "human-monitor-command",

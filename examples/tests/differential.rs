@@ -908,3 +908,73 @@ fn quit_matches_qemu() {
     .keep_event("SHUTDOWN")];
     run_group("quit", cases);
 }
+
+/// The descriptor commands where no descriptor was passed (those with one
+/// are compared in `fd_differential.rs`).
+#[test]
+fn fd_commands_without_descriptors_match_qemu() {
+    use Nego::Plain;
+    let cases = vec![
+        Case::new(
+            "getfd_without_a_descriptor",
+            Plain,
+            r#"{"execute":"getfd","arguments":{"fdname":"a"},"id":1}"#,
+        ),
+        Case::new(
+            "getfd_without_fdname",
+            Plain,
+            r#"{"execute":"getfd","id":1}"#,
+        ),
+        Case::new(
+            "getfd_with_an_unexpected_member",
+            Plain,
+            r#"{"execute":"getfd","arguments":{"fdname":"a","x":1},"id":1}"#,
+        ),
+        Case::new(
+            "getfd_with_a_numeric_fdname",
+            Plain,
+            r#"{"execute":"getfd","arguments":{"fdname":3},"id":1}"#,
+        ),
+        Case::new(
+            "closefd_of_an_unknown_name",
+            Plain,
+            r#"{"execute":"closefd","arguments":{"fdname":"nope"},"id":1}"#,
+        ),
+        Case::new(
+            "add_fd_without_a_descriptor",
+            Plain,
+            r#"{"execute":"add-fd","arguments":{"fdset-id":1,"opaque":"x"},"id":1}"#,
+        ),
+        Case::new(
+            "add_fd_with_a_string_fdset_id",
+            Plain,
+            r#"{"execute":"add-fd","arguments":{"fdset-id":"1"},"id":1}"#,
+        ),
+        Case::new(
+            "remove_fd_of_an_unknown_set",
+            Plain,
+            r#"{"execute":"remove-fd","arguments":{"fdset-id":9},"id":1}"#,
+        ),
+        Case::new(
+            "remove_fd_of_an_unknown_descriptor",
+            Plain,
+            r#"{"execute":"remove-fd","arguments":{"fdset-id":9,"fd":-1},"id":1}"#,
+        ),
+        Case::new(
+            "remove_fd_without_fdset_id",
+            Plain,
+            r#"{"execute":"remove-fd","arguments":{"fd":3},"id":1}"#,
+        ),
+        Case::new(
+            "query_fdsets_when_empty",
+            Plain,
+            r#"{"execute":"query-fdsets","id":1}"#,
+        ),
+        Case::new(
+            "query_fdsets_with_an_argument",
+            Plain,
+            r#"{"execute":"query-fdsets","arguments":{"x":1},"id":1}"#,
+        ),
+    ];
+    run_group("fd_commands", cases);
+}

@@ -1,12 +1,14 @@
 //! The smallest useful embedding: a QMP monitor and a human monitor with a
 //! few commands and a heartbeat event.
 //! `minimal -qmp unix:/tmp/m.sock,server=on,wait=off -monitor stdio`
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::{process::ExitCode, time::Duration};
 
 use examples::cli::{self, CliError, MonitorSpec};
 use monitor_core::{
-    pending::Completion, qmp_command, CommandError, Emitter, Event, ListenAddr, Monitor, Schema,
+    pending::Completion, qmp_command, CommandError, Context, Emitter, Event, ListenAddr, Monitor,
+    Schema,
 };
 use serde::Serialize;
 
@@ -104,6 +106,35 @@ fn x_bench_events(
         });
     }
     Ok(())
+}
+
+#[derive(Serialize, Schema)]
+struct FdWriteInfo {
+    written: u64,
+    size: u64,
+}
+
+/// Write `data` through the descriptor the session passed as `fdname`
+/// (with `getfd`), which it keeps; answer how much was written and the
+/// size of what it refers to afterwards (fstat).
+#[qmp_command(name = "x-fd-write")]
+fn x_fd_write(
+    fdname: String,
+    data: String,
+    ctx: &Context<'_>,
+) -> Result<FdWriteInfo, CommandError> {
+    let failed =
+        |e: std::io::Error| CommandError::generic(format!("Cannot write to '{fdname}': {e}"));
+    let file = ctx
+        .with_fd(&fdname, |fd| fd.try_clone_to_owned())?
+        .map_err(failed)?;
+    let mut file = std::fs::File::from(file);
+    file.write_all(data.as_bytes()).map_err(failed)?;
+    let size = file.metadata().map_err(failed)?.len();
+    Ok(FdWriteInfo {
+        written: data.len() as u64,
+        size,
+    })
 }
 
 /// Sent every second, so a client can see events flow.

@@ -621,6 +621,11 @@ impl Minimal {
         minimal
     }
 
+    /// The process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Retries connecting until the socket accepts, or fails at the deadline.
     fn wait_listening(&mut self) {
         let deadline = Instant::now() + STARTUP;

@@ -1,0 +1,137 @@
+//! Passing real descriptors to QEMU 7.2 and to `minimal` gives the same
+//! answers, descriptor numbers aside (they are per process): `getfd`,
+//! `closefd`, `add-fd`, `remove-fd`, `query-fdsets`, and what is left when
+//! the last client goes.
+//!
+//! Needs `qemu-system-x86_64` on `PATH`; skipped without it, except in CI.
+
+mod util;
+
+use std::fs::File;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use monitor_core::client::{Client, ClientError};
+use serde_json::{json, Value};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The answer as a value, with every descriptor number masked.
+fn masked(result: Result<Value, ClientError>) -> Value {
+    fn mask(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                for (key, member) in map.iter_mut() {
+                    if key == "fd" && member.is_i64() {
+                        *member = json!("<fd>");
+                    } else {
+                        mask(member);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(mask),
+            _ => {}
+        }
+    }
+    let mut v = match result {
+        Ok(v) => json!({ "return": v }),
+        Err(e) => json!({ "error": e.to_string() }),
+    };
+    mask(&mut v);
+    v
+}
+
+fn connect(socket: &Path) -> Client {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        // QEMU serves one client at a time: retry while the last one is
+        // still being let go.
+        match Client::connect_unix(socket) {
+            Ok(mut client) => {
+                client.set_timeout(TIMEOUT);
+                client.negotiate().expect("negotiate");
+                return client;
+            }
+            Err(e) => assert!(Instant::now() < deadline, "cannot connect: {e}"),
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One scripted conversation; the answers, masked.
+fn script(socket: &Path) -> Vec<Value> {
+    let read = File::open("/dev/null").expect("/dev/null");
+    let write = File::options()
+        .write(true)
+        .open("/dev/null")
+        .expect("/dev/null");
+    let (r, w): (BorrowedFd<'_>, BorrowedFd<'_>) = (read.as_fd(), write.as_fd());
+    let mut out = Vec::new();
+    let mut client = connect(socket);
+    let mut run = |client: &mut Client, cmd: &str, args: Value, fds: &[BorrowedFd<'_>]| {
+        let result = if fds.is_empty() {
+            client.execute(cmd, args)
+        } else {
+            client.execute_with_fds(cmd, args, fds)
+        };
+        out.push(json!([cmd, masked(result)]));
+    };
+    run(&mut client, "getfd", json!({"fdname": "1a"}), &[w]);
+    run(&mut client, "getfd", json!({"fdname": "a"}), &[w]);
+    run(&mut client, "getfd", json!({"fdname": "a"}), &[r, w]);
+    run(&mut client, "closefd", json!({"fdname": "a"}), &[]);
+    run(&mut client, "closefd", json!({"fdname": "a"}), &[]);
+    run(&mut client, "add-fd", json!({"opaque": "first"}), &[w]);
+    run(&mut client, "add-fd", json!({"fdset-id": 3}), &[r]);
+    run(
+        &mut client,
+        "add-fd",
+        json!({"fdset-id": 3, "opaque": "x"}),
+        &[w],
+    );
+    run(&mut client, "add-fd", json!({}), &[w]);
+    run(&mut client, "add-fd", json!({"fdset-id": -1}), &[w]);
+    run(&mut client, "query-fdsets", json!({}), &[]);
+    run(
+        &mut client,
+        "remove-fd",
+        json!({"fdset-id": 3, "fd": 999}),
+        &[],
+    );
+    run(&mut client, "remove-fd", json!({"fdset-id": 1}), &[]);
+    run(&mut client, "query-fdsets", json!({}), &[]);
+    // A descriptor sent alone, then a command that takes it.
+    client.send_with_fds(b" ", &[w]).expect("send a descriptor");
+    run(&mut client, "query-fdsets", json!({}), &[]);
+    run(&mut client, "add-fd", json!({"fdset-id": 0}), &[]);
+    run(&mut client, "query-fdsets", json!({}), &[]);
+    drop(client);
+    // The last client is gone: the fd sets went with it.
+    let mut client = connect(socket);
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let sets = client.execute("query-fdsets", json!({}));
+        if sets.as_ref().ok() == Some(&json!([])) || Instant::now() >= deadline {
+            run(&mut client, "query-fdsets", json!({}), &[]);
+            break;
+        }
+        drop(client);
+        client = connect(socket);
+    }
+    out
+}
+
+#[test]
+fn descriptor_passing_matches_qemu() {
+    let Some(pair) = util::Pair::start() else {
+        return;
+    };
+    let (qemu_socket, our_socket) = pair.sockets();
+    let qemu = script(qemu_socket);
+    let ours = script(our_socket);
+    for (i, (q, o)) in qemu.iter().zip(&ours).enumerate() {
+        assert_eq!(o, q, "answer {i}: ours (left) differs from QEMU's (right)");
+    }
+    assert_eq!(ours.len(), qemu.len());
+}
