@@ -155,6 +155,39 @@ impl MonitorBuilder {
         self
     }
 
+    /// Clients one listener serves at once (default 128). A client beyond
+    /// it is closed as soon as it is accepted, without a greeting, and the
+    /// refusal is logged.
+    pub fn max_connections(mut self, limit: usize) -> Self {
+        self.config.max_connections = limit;
+        self
+    }
+
+    /// How long a QMP client may take to complete `qmp_capabilities`
+    /// after connecting (default 30 s; `None`: no limit). Clients that do
+    /// not are closed and the reason is logged. Consoles are not timed.
+    pub fn negotiation_timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
+        self.config.negotiation_timeout = timeout;
+        self
+    }
+
+    /// Serves unix-socket clients only if their user ID (`SO_PEERCRED`)
+    /// is one of `uids`; others are closed before the greeting and the
+    /// refusal is logged. TCP clients carry no user ID and are not checked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monitor_core::Monitor;
+    ///
+    /// let builder = Monitor::builder().allow_uids([0, 1000]);
+    /// # let _ = builder;
+    /// ```
+    pub fn allow_uids(mut self, uids: impl IntoIterator<Item = u32>) -> Self {
+        self.config.allowed_uids = Some(uids.into_iter().collect());
+        self
+    }
+
     /// The event rate-limiting policy (default: QEMU's table). It can be
     /// changed at run time through [`Monitor::events`].
     pub fn throttle_policy(self, policy: crate::throttle::Policy) -> Self {

@@ -12,7 +12,7 @@ use monitor_core::{
 };
 use serde::Serialize;
 
-const USAGE: &str = "usage: minimal [-name NAME] [-qmp unix:PATH,server=on,wait=off | -qmp tcp:HOST:PORT,server=on,wait=off]... [-monitor stdio | -monitor unix:PATH,server=on,wait=off | -monitor tcp:HOST:PORT,server=on,wait=off]...";
+const USAGE: &str = "usage: minimal [-name NAME] [-qmp unix:PATH,server=on,wait=off | -qmp tcp:HOST:PORT,server=on,wait=off]... [-monitor stdio | -monitor unix:PATH,server=on,wait=off | -monitor tcp:HOST:PORT,server=on,wait=off]... [--allow-uid UID]... [--max-clients N] [--negotiation-timeout SECONDS] [--max-fds N]";
 
 /// Whether the (imaginary) guest runs: `stop` and `cont` flip it.
 struct RunState(AtomicBool);
@@ -148,6 +148,7 @@ struct Options {
     qmp: Vec<ListenAddr>,
     monitors: Vec<MonitorSpec>,
     name: Option<String>,
+    access: cli::Access,
 }
 
 fn parse(args: &[String]) -> Result<Options, CliError> {
@@ -155,6 +156,7 @@ fn parse(args: &[String]) -> Result<Options, CliError> {
         qmp: Vec::new(),
         monitors: Vec::new(),
         name: None,
+        access: cli::Access::default(),
     };
     let mut i = 0;
     while i < args.len() {
@@ -166,6 +168,7 @@ fn parse(args: &[String]) -> Result<Options, CliError> {
                 .monitors
                 .push(cli::parse_monitor(cli::value(args, &mut i, "-monitor")?)?),
             "-name" => o.name = Some(cli::value(args, &mut i, "-name")?.to_owned()),
+            _ if o.access.parse(args, &mut i)? => {}
             other => return Err(CliError::Unknown(other.to_owned())),
         }
         i += 1;
@@ -198,6 +201,7 @@ fn main() -> ExitCode {
         .state(NameInfo { name: options.name })
         .state(RunState(AtomicBool::new(true)));
     builder = cli::listen(builder, "minimal", &options.qmp, &options.monitors, &hmp);
+    builder = options.access.apply(builder);
     let monitor = match builder.spawn() {
         Ok(m) => m,
         Err(e) => {

@@ -1,6 +1,7 @@
 //! One client connection: its socket, session and buffers.
 
 use std::io::{self, Read, Write};
+use std::time::Instant;
 
 use mio::net::{TcpStream, UnixStream};
 
@@ -65,6 +66,10 @@ pub(crate) struct Connection {
     pub(crate) readable: bool,
     /// The peer closed its side; finish what was read, then drop.
     pub(crate) read_closed: bool,
+    /// The listener it came from (index), for the per-listener limit.
+    pub(crate) listener: Option<usize>,
+    /// When it is dropped unless it has negotiated capabilities by then.
+    pub(crate) deadline: Option<Instant>,
 }
 
 impl Connection {
@@ -80,6 +85,8 @@ impl Connection {
             output_pos: 0,
             readable: true,
             read_closed: false,
+            listener: None,
+            deadline: None,
         }
     }
 

@@ -1,5 +1,5 @@
-//! What a unix socket passes along besides bytes: descriptors
-//! (`SCM_RIGHTS`).
+//! What a unix socket says about its peer and what it passes along: the
+//! peer's credentials (`SO_PEERCRED`) and descriptors (`SCM_RIGHTS`).
 //!
 //! Both go through `rustix`, whose safe wrappers own the descriptors they
 //! return, so the crate keeps `#![forbid(unsafe_code)]`.
@@ -49,6 +49,11 @@ pub(crate) fn recv_with_fds(socket: impl AsFd, buf: &mut [u8]) -> io::Result<Rec
         fds,
         truncated: msg.flags.contains(ReturnFlags::CTRUNC),
     })
+}
+
+/// The user ID of the process at the other end of a unix socket.
+pub(crate) fn peer_uid(socket: impl AsFd) -> io::Result<u32> {
+    Ok(rustix::net::sockopt::socket_peercred(socket)?.uid.as_raw())
 }
 
 /// Sends the start of `bytes` with descriptors (at most

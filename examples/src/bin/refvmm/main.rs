@@ -33,6 +33,10 @@ usage: refvmm [options]
   -monitor stdio | unix:... | tcp:...                                    (repeatable)
   -serial stdio | file:PATH | unix:PATH,server=on,wait=off | null       (default stdio)
   -no-reboot         exit instead of rebooting when the guest resets
+  --allow-uid UID    serve only this user on unix monitor sockets (repeatable)
+  --max-clients N    clients per monitor listener (default 128)
+  --negotiation-timeout SECONDS   to complete qmp_capabilities (default 30; 0: none)
+  --max-fds N        descriptors a QMP session may hold named (default 64)
   --help             this text";
 
 const FIRMWARE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/firmware.bin"));
@@ -47,6 +51,7 @@ struct Options {
     monitors: Vec<MonitorSpec>,
     serial: SerialSpec,
     no_reboot: bool,
+    access: cli::Access,
 }
 
 fn parse(args: &[String]) -> Result<Options, CliError> {
@@ -60,6 +65,7 @@ fn parse(args: &[String]) -> Result<Options, CliError> {
         monitors: Vec::new(),
         serial: SerialSpec::Stdio,
         no_reboot: false,
+        access: cli::Access::default(),
     };
     let mut i = 0;
     while i < args.len() {
@@ -85,6 +91,7 @@ fn parse(args: &[String]) -> Result<Options, CliError> {
                 .push(cli::parse_monitor(cli::value(args, &mut i, "-monitor")?)?),
             "-serial" => o.serial = cli::parse_serial(cli::value(args, &mut i, "-serial")?)?,
             "-no-reboot" => o.no_reboot = true,
+            _ if o.access.parse(args, &mut i)? => {}
             other => return Err(CliError::Unknown(other.to_owned())),
         }
         i += 1;
@@ -231,6 +238,7 @@ fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
         let _ = quit_machine.shutdown();
     });
     builder = cli::listen(builder, "refvmm", &o.qmp, &o.monitors, &hmp);
+    builder = o.access.apply(builder);
     let emitter = builder.emitter();
     let monitor = Arc::new(builder.spawn()?);
     if stdio_monitor {
