@@ -1,6 +1,7 @@
-//! Passing real descriptors to QEMU 7.2 and to `minimal` gives the same
-//! answers, descriptor numbers aside (they are per process): `getfd`,
-//! `closefd`, `add-fd`, `remove-fd`, `query-fdsets`.
+//! The descriptor commands (`getfd`, `closefd`, `add-fd`, `remove-fd`,
+//! `query-fdsets`) answer as QEMU 7.2 does: with real descriptors passed,
+//! descriptor numbers aside (they are per process), and byte for byte on
+//! the error paths where none is passed.
 //!
 //! What happens to fd sets when the last client goes is not compared: QEMU
 //! closes them then (`monitor_fdsets_cleanup`), and a standalone probe
@@ -126,4 +127,74 @@ fn descriptor_passing_matches_qemu() {
         assert_eq!(o, q, "answer {i}: ours (left) differs from QEMU's (right)");
     }
     assert_eq!(ours.len(), qemu.len());
+}
+
+/// The descriptor commands where no descriptor was passed (byte for byte,
+/// through the differential harness).
+#[test]
+fn fd_commands_without_descriptors_match_qemu() {
+    use util::{run_group, Case, Nego::Plain};
+    let cases = vec![
+        Case::new(
+            "getfd_without_a_descriptor",
+            Plain,
+            r#"{"execute":"getfd","arguments":{"fdname":"a"},"id":1}"#,
+        ),
+        Case::new(
+            "getfd_without_fdname",
+            Plain,
+            r#"{"execute":"getfd","id":1}"#,
+        ),
+        Case::new(
+            "getfd_with_an_unexpected_member",
+            Plain,
+            r#"{"execute":"getfd","arguments":{"fdname":"a","x":1},"id":1}"#,
+        ),
+        Case::new(
+            "getfd_with_a_numeric_fdname",
+            Plain,
+            r#"{"execute":"getfd","arguments":{"fdname":3},"id":1}"#,
+        ),
+        Case::new(
+            "closefd_of_an_unknown_name",
+            Plain,
+            r#"{"execute":"closefd","arguments":{"fdname":"nope"},"id":1}"#,
+        ),
+        Case::new(
+            "add_fd_without_a_descriptor",
+            Plain,
+            r#"{"execute":"add-fd","arguments":{"fdset-id":1,"opaque":"x"},"id":1}"#,
+        ),
+        Case::new(
+            "add_fd_with_a_string_fdset_id",
+            Plain,
+            r#"{"execute":"add-fd","arguments":{"fdset-id":"1"},"id":1}"#,
+        ),
+        Case::new(
+            "remove_fd_of_an_unknown_set",
+            Plain,
+            r#"{"execute":"remove-fd","arguments":{"fdset-id":9},"id":1}"#,
+        ),
+        Case::new(
+            "remove_fd_of_an_unknown_descriptor",
+            Plain,
+            r#"{"execute":"remove-fd","arguments":{"fdset-id":9,"fd":-1},"id":1}"#,
+        ),
+        Case::new(
+            "remove_fd_without_fdset_id",
+            Plain,
+            r#"{"execute":"remove-fd","arguments":{"fd":3},"id":1}"#,
+        ),
+        Case::new(
+            "query_fdsets_when_empty",
+            Plain,
+            r#"{"execute":"query-fdsets","id":1}"#,
+        ),
+        Case::new(
+            "query_fdsets_with_an_argument",
+            Plain,
+            r#"{"execute":"query-fdsets","arguments":{"x":1},"id":1}"#,
+        ),
+    ];
+    run_group("fd_commands", cases);
 }
