@@ -4,7 +4,7 @@
 use crate::args::Arguments;
 use crate::command::{schema_of, Command, Context, Handler, Outcome, Reply};
 use crate::error::CommandError;
-use crate::fds::{AddfdInfo, FdsetFdInfo, FdsetInfo, NO_FD_SUPPLIED};
+use crate::fds::NO_FD_SUPPLIED;
 use crate::schema::{Member, ObjectInfo, Schema, SchemaGen};
 use crate::value::Map;
 
@@ -47,6 +47,10 @@ impl Schema for RemoveFdArgs {
     }
 }
 
+/// `add-fd`'s result, `fds::AddfdInfo`, described (a private type, so
+/// that the public one adds nothing to the `Schema` implementors).
+struct AddfdInfo;
+
 impl Schema for AddfdInfo {
     fn schema(gen: &mut SchemaGen) -> String {
         gen.object::<Self>(|gen| {
@@ -59,6 +63,9 @@ impl Schema for AddfdInfo {
     }
 }
 
+/// `fds::FdsetFdInfo`, described.
+struct FdsetFdInfo;
+
 impl Schema for FdsetFdInfo {
     fn schema(gen: &mut SchemaGen) -> String {
         gen.object::<Self>(|gen| {
@@ -69,6 +76,9 @@ impl Schema for FdsetFdInfo {
         })
     }
 }
+
+/// `fds::FdsetInfo`, described.
+struct FdsetInfo;
 
 impl Schema for FdsetInfo {
     fn schema(gen: &mut SchemaGen) -> String {
