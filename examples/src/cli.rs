@@ -51,6 +51,105 @@ pub enum CliError {
     /// `-kernel`), in QEMU's words.
     #[error("{0} only allowed with {1} option")]
     Requires(&'static str, &'static str),
+    /// An option takes a non-negative whole number.
+    #[error("option {option} expects a number, not '{value}'")]
+    Number {
+        /// The option.
+        option: String,
+        /// What was given.
+        value: String,
+    },
+}
+
+/// The monitor's access limits, which QEMU has no options for; given as
+/// long options so QEMU's own syntax stays as it is:
+/// `--allow-uid UID` (repeatable: serve only these users on unix sockets),
+/// `--max-clients N` (per listener), `--negotiation-timeout SECONDS`
+/// (0: none), `--max-fds N` (named descriptors per session).
+///
+/// # Examples
+///
+/// ```
+/// use examples::cli::Access;
+///
+/// let args: Vec<String> = ["--allow-uid", "1000", "--max-clients", "4"]
+///     .iter().map(|s| s.to_string()).collect();
+/// let mut access = Access::default();
+/// let mut i = 0;
+/// while i < args.len() {
+///     assert!(access.parse(&args, &mut i).unwrap());
+///     i += 1;
+/// }
+/// assert_eq!(access.allow_uids, [1000]);
+/// assert_eq!(access.max_clients, Some(4));
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    /// `--allow-uid`, in order given.
+    pub allow_uids: Vec<u32>,
+    /// `--max-clients`.
+    pub max_clients: Option<usize>,
+    /// `--negotiation-timeout` in seconds (0: none).
+    pub negotiation_timeout: Option<u64>,
+    /// `--max-fds`.
+    pub max_fds: Option<usize>,
+}
+
+/// The usage text of [`Access`]' options.
+pub const ACCESS_USAGE: &str =
+    "[--allow-uid UID]... [--max-clients N] [--negotiation-timeout SECONDS] [--max-fds N]";
+
+impl Access {
+    /// Takes the option at `args[*i]` if it is one of these (advancing `i`
+    /// past its value) and says whether it was.
+    ///
+    /// # Errors
+    ///
+    /// [`CliError::MissingValue`] or [`CliError::Number`].
+    pub fn parse(&mut self, args: &[String], i: &mut usize) -> Result<bool, CliError> {
+        let option = args[*i].as_str();
+        let number = |i: &mut usize| -> Result<u64, CliError> {
+            let v = value(args, i, option)?;
+            v.parse().map_err(|_| CliError::Number {
+                option: option.to_owned(),
+                value: v.to_owned(),
+            })
+        };
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        match option {
+            "--allow-uid" => {
+                let uid = number(i)?;
+                let uid = u32::try_from(uid).map_err(|_| CliError::Number {
+                    option: option.to_owned(),
+                    value: uid.to_string(),
+                })?;
+                self.allow_uids.push(uid);
+            }
+            "--max-clients" => self.max_clients = Some(size(number(i)?)),
+            "--negotiation-timeout" => self.negotiation_timeout = Some(number(i)?),
+            "--max-fds" => self.max_fds = Some(size(number(i)?)),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Applies what was given to a monitor being built.
+    pub fn apply(&self, mut builder: monitor_core::MonitorBuilder) -> monitor_core::MonitorBuilder {
+        if !self.allow_uids.is_empty() {
+            builder = builder.allow_uids(self.allow_uids.iter().copied());
+        }
+        if let Some(n) = self.max_clients {
+            builder = builder.max_connections(n);
+        }
+        if let Some(secs) = self.negotiation_timeout {
+            let timeout = (secs > 0).then(|| std::time::Duration::from_secs(secs));
+            builder = builder.negotiation_timeout(timeout);
+        }
+        if let Some(n) = self.max_fds {
+            builder = builder.fds_per_session(n);
+        }
+        builder
+    }
 }
 
 /// Parses a socket chardev spec as `-qmp` and `-monitor` take it.
@@ -298,5 +397,21 @@ mod tests {
             parse_socket("unix:/x,server=maybe,wait=off"),
             Err(CliError::Option { .. })
         ));
+    }
+
+    #[test]
+    fn access_options_need_numbers_and_leave_others_alone() {
+        let args: Vec<String> = ["--max-clients", "many", "-qmp"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let mut access = Access::default();
+        assert_eq!(
+            access.parse(&args, &mut 0).unwrap_err().to_string(),
+            "option --max-clients expects a number, not 'many'"
+        );
+        assert!(!access.parse(&args, &mut 2).unwrap());
+        let uid: Vec<String> = vec!["--allow-uid".into(), "4294967296".into()];
+        assert!(access.parse(&uid, &mut 0).is_err());
     }
 }

@@ -91,6 +91,11 @@ fn builtin_command_schemas_have_qemus_shape() {
         "query-version",
         "query-commands",
         "quit",
+        "getfd",
+        "closefd",
+        "add-fd",
+        "remove-fd",
+        "query-fdsets",
     ] {
         assert_eq!(
             command_shape(&ours, command),

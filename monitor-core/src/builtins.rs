@@ -375,6 +375,9 @@ pub(crate) fn commands() -> Vec<Command> {
         )
         .schema(schema_of::<()>, schema_of::<Vec<SchemaInfoType>>),
     ]
+    .into_iter()
+    .chain(crate::fd_commands::commands())
+    .collect()
 }
 
 /// The built-in events.

@@ -42,6 +42,9 @@ pub enum ClientError {
     /// The server sent something that is not a QMP message.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// Descriptors can only be passed on unix sockets.
+    #[error("file descriptors can only be passed on a unix socket")]
+    NotUnix,
     /// The command failed.
     #[error("{class}: {desc}")]
     Command {
@@ -177,6 +180,67 @@ impl Client {
         self.send_raw(request.to_string().as_bytes())?;
         let response = self.wait_response(&json!(id))?;
         into_result(response)
+    }
+
+    /// Runs a command with file descriptors sent along (SCM_RIGHTS), as
+    /// `getfd` and `add-fd` want them.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::NotUnix`] on TCP; otherwise as [`execute`](Self::execute).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use monitor_core::{client::Client, Monitor};
+    /// use serde_json::json;
+    ///
+    /// let path = std::env::temp_dir().join(format!("getfd-doc-{}.sock", std::process::id()));
+    /// let monitor = Monitor::builder().listen_unix(&path).spawn()?;
+    /// let mut client = Client::connect_unix(&path)?;
+    /// client.negotiate()?;
+    /// let file = std::fs::File::open("/dev/null")?;
+    /// client.execute_with_fds("getfd", json!({"fdname": "null"}), &[file.as_fd()])?;
+    /// client.execute("closefd", json!({"fdname": "null"}))?;
+    /// monitor.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn execute_with_fds(
+        &mut self,
+        command: &str,
+        arguments: Json,
+        fds: &[std::os::fd::BorrowedFd<'_>],
+    ) -> Result<Json, ClientError> {
+        self.next_id += 1;
+        let id = format!("client-{}", self.next_id);
+        let request = json!({"execute": command, "arguments": arguments, "id": id});
+        self.send_with_fds(request.to_string().as_bytes(), fds)?;
+        let response = self.wait_response(&json!(id))?;
+        into_result(response)
+    }
+
+    /// Sends bytes with file descriptors attached to their first part.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::NotUnix`] on TCP, or I/O errors.
+    pub fn send_with_fds(
+        &mut self,
+        bytes: &[u8],
+        fds: &[std::os::fd::BorrowedFd<'_>],
+    ) -> Result<(), ClientError> {
+        let Socket::Unix(socket) = &mut self.socket else {
+            return Err(ClientError::NotUnix);
+        };
+        let sent = loop {
+            match crate::server::peer::send_with_fds(&*socket, bytes, fds) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other?,
+            }
+        };
+        socket.write_all(&bytes[sent..])?;
+        Ok(())
     }
 
     /// Reads messages until the response with this `id`, keeping events.

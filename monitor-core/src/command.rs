@@ -17,6 +17,7 @@ use thiserror::Error;
 use crate::args;
 use crate::error::CommandError;
 use crate::event::Emitter;
+use crate::fds::{FdSets, SessionFds};
 use crate::pending::{Completion, Deferred, Mailbox};
 use crate::schema::{Schema, SchemaGen, SchemaInfo};
 use crate::value::Map;
@@ -122,6 +123,7 @@ pub struct Context<'a> {
     pub(crate) deferred: &'a std::cell::RefCell<Option<Deferred>>,
     pub(crate) mailbox: &'a Arc<Mailbox>,
     pub(crate) dispatcher: &'a crate::session::Dispatcher,
+    pub(crate) fds: &'a SessionFds,
 }
 
 impl<'a> Context<'a> {
@@ -195,6 +197,79 @@ impl<'a> Context<'a> {
     pub fn request_quit(&self) {
         self.quit.set(true);
     }
+
+    /// Takes the descriptor the calling session named `name` with `getfd`
+    /// (QEMU's `monitor_get_fd`: it is no longer the session's).
+    ///
+    /// # Errors
+    ///
+    /// QEMU's `GenericError` when the session holds no such descriptor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monitor_core::{Command, CommandError};
+    ///
+    /// // `x-attach-log` takes the descriptor passed as `log` for good.
+    /// let attach = Command::typed("x-attach-log", |ctx, ()| {
+    ///     let fd = ctx.take_fd("log")?;
+    ///     let _log = std::fs::File::from(fd);
+    ///     Ok::<_, CommandError>(())
+    /// });
+    /// # let _ = attach;
+    /// ```
+    pub fn take_fd(&self, name: &str) -> Result<std::os::fd::OwnedFd, CommandError> {
+        self.fds.remove(name).ok_or_else(|| fd_not_found(name))
+    }
+
+    /// Runs `f` on the descriptor the calling session named `name`; the
+    /// session keeps it.
+    ///
+    /// # Errors
+    ///
+    /// QEMU's `GenericError` when the session holds no such descriptor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monitor_core::{Command, CommandError};
+    ///
+    /// let size = Command::typed("x-fd-size", |ctx, ()| {
+    ///     let meta = ctx.with_fd("data", |fd| {
+    ///         fd.try_clone_to_owned().and_then(|fd| std::fs::File::from(fd).metadata())
+    ///     })?;
+    ///     meta.map(|m| m.len()).map_err(|e| CommandError::generic(e.to_string()))
+    /// });
+    /// # let _ = size;
+    /// ```
+    pub fn with_fd<R>(
+        &self,
+        name: &str,
+        f: impl FnOnce(std::os::fd::BorrowedFd<'_>) -> R,
+    ) -> Result<R, CommandError> {
+        self.fds.with(name, f).ok_or_else(|| fd_not_found(name))
+    }
+
+    /// Takes the first descriptor that came with the latest message that
+    /// carried any, for a command that receives one (as `getfd` does).
+    pub fn take_received_fd(&self) -> Option<std::os::fd::OwnedFd> {
+        self.fds.take_received()
+    }
+
+    /// Every descriptor the calling session holds.
+    pub fn session_fds(&self) -> &'a SessionFds {
+        self.fds
+    }
+
+    /// The fd sets every session shares (`add-fd`); the VMM opens
+    /// `/dev/fdset/N` paths through [`FdSets::open`].
+    pub fn fd_sets(&self) -> &'a FdSets {
+        self.dispatcher.fd_sets()
+    }
+}
+
+fn fd_not_found(name: &str) -> CommandError {
+    CommandError::generic(format!("File descriptor named '{name}' has not been found"))
 }
 
 /// A handler as the dispatcher calls it: raw arguments in, a reply out.

@@ -12,6 +12,9 @@
 //! - answers one compact ASCII line per message, `\r\n` terminated ([`wire`]);
 //! - serves any number of clients on unix and TCP sockets from one mio
 //!   thread ([`Monitor`]), with events any thread can emit ([`Emitter`]).
+//! - takes file descriptors passed over unix sockets (`getfd`, fd sets) as
+//!   QEMU does ([`fds`]), and bounds who may connect and for how long
+//!   ([`ServerConfig`]; every limit is in `docs/LIMITS.md`).
 //!
 //! # Example
 //!
@@ -64,6 +67,8 @@ pub mod command;
 pub mod console;
 mod error;
 pub mod event;
+mod fd_commands;
+pub mod fds;
 pub mod job;
 mod monitor;
 mod order;

@@ -12,6 +12,7 @@ use crate::builtins::VersionInfo;
 use crate::command::{Command, EventDescriptor, Registry, RegistryError, StateMap};
 use crate::console::ConsoleFactory;
 use crate::event::Emitter;
+use crate::fds::FdSets;
 use crate::server::{Exit, ListenAddr, Server, ServerConfig, ServerError, Shared, Stats};
 use crate::session::Dispatcher;
 use crate::stream::Limits;
@@ -46,6 +47,7 @@ pub struct MonitorBuilder {
     listeners: Vec<(ListenAddr, Option<Arc<dyn ConsoleFactory>>)>,
     config: ServerConfig,
     emitter: Emitter,
+    fd_sets: FdSets,
     on_quit: Option<QuitHook>,
 }
 
@@ -69,6 +71,7 @@ impl MonitorBuilder {
             listeners: Vec::new(),
             config: ServerConfig::default(),
             emitter: Emitter::new(),
+            fd_sets: FdSets::default(),
             on_quit: None,
         }
     }
@@ -138,6 +141,53 @@ impl MonitorBuilder {
         self
     }
 
+    /// Descriptors one session may hold named with `getfd` (default 64).
+    /// A `getfd` of a new name beyond it fails, and the descriptor is closed.
+    pub fn fds_per_session(mut self, limit: usize) -> Self {
+        self.config.fds_per_session = limit;
+        self
+    }
+
+    /// Descriptors all fd sets may hold together (default 1024). An
+    /// `add-fd` beyond it fails, and the descriptor is closed.
+    pub fn fd_set_limit(self, limit: usize) -> Self {
+        self.fd_sets.set_limit(limit);
+        self
+    }
+
+    /// Clients one listener serves at once (default 128). A client beyond
+    /// it is closed as soon as it is accepted, without a greeting, and the
+    /// refusal is logged.
+    pub fn max_connections(mut self, limit: usize) -> Self {
+        self.config.max_connections = limit;
+        self
+    }
+
+    /// How long a QMP client may take to complete `qmp_capabilities`
+    /// after connecting (default 30 s; `None`: no limit). Clients that do
+    /// not are closed and the reason is logged. Consoles are not timed.
+    pub fn negotiation_timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
+        self.config.negotiation_timeout = timeout;
+        self
+    }
+
+    /// Serves unix-socket clients only if their user ID (`SO_PEERCRED`)
+    /// is one of `uids`; others are closed before the greeting and the
+    /// refusal is logged. TCP clients carry no user ID and are not checked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monitor_core::Monitor;
+    ///
+    /// let builder = Monitor::builder().allow_uids([0, 1000]);
+    /// # let _ = builder;
+    /// ```
+    pub fn allow_uids(mut self, uids: impl IntoIterator<Item = u32>) -> Self {
+        self.config.allowed_uids = Some(uids.into_iter().collect());
+        self
+    }
+
     /// The event rate-limiting policy (default: QEMU's table). It can be
     /// changed at run time through [`Monitor::events`].
     pub fn throttle_policy(self, policy: crate::throttle::Policy) -> Self {
@@ -166,7 +216,8 @@ impl MonitorBuilder {
         for command in self.commands {
             registry.insert(command)?;
         }
-        let dispatcher = Dispatcher::new(registry, self.state, self.emitter.clone());
+        let mut dispatcher = Dispatcher::new(registry, self.state, self.emitter.clone());
+        dispatcher.fd_sets = self.fd_sets.clone();
         let registry = Arc::clone(dispatcher.registry());
         let mailbox = Arc::clone(dispatcher.mailbox());
         let (server, addrs) = Server::prepare(&self.listeners, dispatcher, self.config)?;
@@ -191,6 +242,7 @@ impl MonitorBuilder {
             })
             .map_err(Error::Thread)?;
         Ok(Monitor {
+            fd_sets: self.fd_sets,
             mailbox,
             emitter: self.emitter,
             shared,
@@ -205,6 +257,7 @@ impl MonitorBuilder {
 ///
 /// Dropping it shuts the monitor down and waits for its thread.
 pub struct Monitor {
+    fd_sets: FdSets,
     mailbox: Arc<crate::pending::Mailbox>,
     emitter: Emitter,
     shared: Arc<Shared>,
@@ -230,6 +283,12 @@ impl Monitor {
     /// The event emitter (Clone + Send + Sync).
     pub fn events(&self) -> &Emitter {
         &self.emitter
+    }
+
+    /// The fd sets clients fill with `add-fd`, for the VMM to open
+    /// `/dev/fdset/N` paths.
+    pub fn fd_sets(&self) -> &FdSets {
+        &self.fd_sets
     }
 
     /// The addresses actually bound, in the order they were added.

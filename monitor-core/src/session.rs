@@ -35,6 +35,7 @@ use crate::command::{
 };
 use crate::error::CommandError;
 use crate::event::Emitter;
+use crate::fds::{FdSets, SessionFds};
 use crate::pending::{self, Deferred, LocalFuture, Mailbox};
 use crate::request::{self, Request};
 use crate::response;
@@ -52,6 +53,7 @@ pub struct Dispatcher {
     pub(crate) state: Arc<StateMap>,
     pub(crate) emitter: Emitter,
     pub(crate) mailbox: Arc<Mailbox>,
+    pub(crate) fd_sets: FdSets,
 }
 
 impl Dispatcher {
@@ -62,6 +64,7 @@ impl Dispatcher {
             state: Arc::new(state),
             emitter,
             mailbox: Arc::new(Mailbox::default()),
+            fd_sets: FdSets::default(),
         }
     }
 
@@ -84,6 +87,11 @@ impl Dispatcher {
     /// The event emitter.
     pub fn emitter(&self) -> &Emitter {
         &self.emitter
+    }
+
+    /// The fd sets every session shares.
+    pub fn fd_sets(&self) -> &FdSets {
+        &self.fd_sets
     }
 
     /// Answers deferred commands completed since the last call, in order:
@@ -128,7 +136,10 @@ impl Dispatcher {
             }
         };
         let quit = Cell::new(false);
-        let (outcome, deferred) = self.run_handler(handler, session, name, 0, arguments, &quit);
+        // A console passes no descriptors.
+        let fds = SessionFds::new(0);
+        let (outcome, deferred) =
+            self.run_handler(handler, (session, &fds), name, 0, arguments, &quit);
         let outcome = match (outcome, deferred) {
             (Ok(_), Some(_)) => Err(CommandError::generic(format!(
                 "The command {name} answers later and cannot be run from the human monitor"
@@ -143,7 +154,7 @@ impl Dispatcher {
     fn run_handler(
         &self,
         handler: &HandlerFn,
-        session: &SessionInfo,
+        (session, fds): (&SessionInfo, &SessionFds),
         name: &str,
         token: u64,
         arguments: Map,
@@ -161,6 +172,7 @@ impl Dispatcher {
             deferred: &deferred,
             mailbox: &self.mailbox,
             dispatcher: self,
+            fds,
         };
         let outcome =
             catch_unwind(AssertUnwindSafe(|| handler(&ctx, arguments))).unwrap_or_else(|_| {
@@ -267,6 +279,8 @@ pub struct Session {
     queue: VecDeque<Frame>,
     /// The in-band command whose answer is pending, if any.
     inflight: Option<u64>,
+    /// Descriptors passed by the client.
+    fds: SessionFds,
     /// Deferred commands (in-band and out-of-band) by token.
     waiting: HashMap<u64, Waiting>,
     next_token: u64,
@@ -308,6 +322,7 @@ impl Session {
             oob_offered: offer_oob,
             queue: VecDeque::new(),
             inflight: None,
+            fds: SessionFds::default(),
             waiting: HashMap::new(),
             next_token: 1,
         }
@@ -316,6 +331,11 @@ impl Session {
     /// Replaces the framing limits.
     pub fn set_limits(&mut self, limits: Limits) {
         self.splitter = Splitter::with_limits(limits);
+    }
+
+    /// The descriptors the client passed (received, and named by `getfd`).
+    pub fn fds(&self) -> &SessionFds {
+        &self.fds
     }
 
     /// Whether `qmp_capabilities` has succeeded.
@@ -453,6 +473,7 @@ impl Session {
         }
         self.queue.clear();
         self.inflight = None;
+        self.fds.clear();
         n
     }
 
@@ -540,8 +561,14 @@ impl Session {
         };
         let token = self.next_token;
         self.next_token += 1;
-        let (outcome, deferred) =
-            dispatcher.run_handler(handler, &self.info, name, token, arguments, quit);
+        let (outcome, deferred) = dispatcher.run_handler(
+            handler,
+            (&self.info, &self.fds),
+            name,
+            token,
+            arguments,
+            quit,
+        );
         match (outcome, deferred) {
             (Err(e), _) => Ran::Now(Err(e)),
             (Ok(reply), None) => Ran::Now(Ok(reply)),

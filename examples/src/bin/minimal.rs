@@ -1,17 +1,18 @@
 //! The smallest useful embedding: a QMP monitor and a human monitor with a
 //! few commands and a heartbeat event.
 //! `minimal -qmp unix:/tmp/m.sock,server=on,wait=off -monitor stdio`
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::{process::ExitCode, time::Duration};
 
 use examples::cli::{self, CliError, MonitorSpec};
 use monitor_core::{
-    pending::Completion, qmp_command, stream::Limits, CommandError, Emitter, Event, ListenAddr,
-    Monitor, Schema,
+    pending::Completion, qmp_command, stream::Limits, CommandError, Context, Emitter, Event,
+    ListenAddr, Monitor, Schema,
 };
 use serde::Serialize;
 
-const USAGE: &str = "usage: minimal [-name NAME] [-x-max-message SIZE] [-qmp unix:PATH,server=on,wait=off | -qmp tcp:HOST:PORT,server=on,wait=off]... [-monitor stdio | -monitor unix:PATH,server=on,wait=off | -monitor tcp:HOST:PORT,server=on,wait=off]...";
+const USAGE: &str = "usage: minimal [-name NAME] [-x-max-message SIZE] [-qmp unix:PATH,server=on,wait=off | -qmp tcp:HOST:PORT,server=on,wait=off]... [-monitor stdio | -monitor unix:PATH,server=on,wait=off | -monitor tcp:HOST:PORT,server=on,wait=off]... [--allow-uid UID]... [--max-clients N] [--negotiation-timeout SECONDS] [--max-fds N]";
 
 /// Whether the (imaginary) guest runs: `stop` and `cont` flip it.
 struct RunState(AtomicBool);
@@ -107,6 +108,35 @@ fn x_bench_events(
     Ok(())
 }
 
+#[derive(Serialize, Schema)]
+struct FdWriteInfo {
+    written: u64,
+    size: u64,
+}
+
+/// Write `data` through the descriptor the session passed as `fdname`
+/// (with `getfd`), which it keeps; answer how much was written and the
+/// size of what it refers to afterwards (fstat).
+#[qmp_command(name = "x-fd-write")]
+fn x_fd_write(
+    fdname: String,
+    data: String,
+    ctx: &Context<'_>,
+) -> Result<FdWriteInfo, CommandError> {
+    let failed =
+        |e: std::io::Error| CommandError::generic(format!("Cannot write to '{fdname}': {e}"));
+    let file = ctx
+        .with_fd(&fdname, |fd| fd.try_clone_to_owned())?
+        .map_err(failed)?;
+    let mut file = std::fs::File::from(file);
+    file.write_all(data.as_bytes()).map_err(failed)?;
+    let size = file.metadata().map_err(failed)?.len();
+    Ok(FdWriteInfo {
+        written: data.len() as u64,
+        size,
+    })
+}
+
 /// Sent every second, so a client can see events flow.
 #[derive(Serialize, Schema, Event)]
 #[event(name = "HEARTBEAT")]
@@ -121,6 +151,7 @@ struct Options {
     /// Bytes of token text per message (`-x-max-message`, as `-m` takes
     /// sizes); QEMU's 64 MiB when not given.
     max_message: Option<usize>,
+    access: cli::Access,
 }
 
 fn parse(args: &[String]) -> Result<Options, CliError> {
@@ -129,6 +160,7 @@ fn parse(args: &[String]) -> Result<Options, CliError> {
         monitors: Vec::new(),
         name: None,
         max_message: None,
+        access: cli::Access::default(),
     };
     let mut i = 0;
     while i < args.len() {
@@ -146,6 +178,7 @@ fn parse(args: &[String]) -> Result<Options, CliError> {
                 o.max_message =
                     Some(usize::try_from(bytes).map_err(|_| CliError::Size(spec.to_owned()))?);
             }
+            _ if o.access.parse(args, &mut i)? => {}
             other => return Err(CliError::Unknown(other.to_owned())),
         }
         i += 1;
@@ -184,6 +217,7 @@ fn main() -> ExitCode {
         });
     }
     builder = cli::listen(builder, "minimal", &options.qmp, &options.monitors, &hmp);
+    builder = options.access.apply(builder);
     let monitor = match builder.spawn() {
         Ok(m) => m,
         Err(e) => {

@@ -1,6 +1,7 @@
 //! One client connection: its socket, session and buffers.
 
 use std::io::{self, Read, Write};
+use std::time::Instant;
 
 use mio::net::{TcpStream, UnixStream};
 
@@ -65,6 +66,10 @@ pub(crate) struct Connection {
     pub(crate) readable: bool,
     /// The peer closed its side; finish what was read, then drop.
     pub(crate) read_closed: bool,
+    /// The listener it came from (index), for the per-listener limit.
+    pub(crate) listener: Option<usize>,
+    /// When it is dropped unless it has negotiated capabilities by then.
+    pub(crate) deadline: Option<Instant>,
 }
 
 impl Connection {
@@ -80,7 +85,34 @@ impl Connection {
             output_pos: 0,
             readable: true,
             read_closed: false,
+            listener: None,
+            deadline: None,
         }
+    }
+
+    /// Reads from the socket; descriptors that come along (unix sockets)
+    /// go to the session.
+    pub(crate) fn receive(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Stream::Unix(socket) = &self.stream else {
+            return self.stream.read(buf);
+        };
+        let received = super::peer::recv_with_fds(socket, buf)?;
+        if received.truncated {
+            log::warn!(
+                "session {}: more than {} descriptors in one message; the rest were closed",
+                self.session.info().id,
+                crate::fds::FDS_PER_MESSAGE
+            );
+        }
+        if !received.fds.is_empty() {
+            log::debug!(
+                "session {}: received {} descriptors",
+                self.session.info().id,
+                received.fds.len()
+            );
+        }
+        self.session.fds().receive(received.fds);
+        Ok(received.bytes)
     }
 
     /// Bytes queued for the client.

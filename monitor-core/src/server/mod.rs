@@ -9,9 +9,10 @@
 
 mod connection;
 mod listener;
+pub(crate) mod peer;
 
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -57,8 +58,23 @@ pub enum ServerError {
     Poll(#[source] io::Error),
 }
 
+/// Default limit of clients connected to one listener at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 128;
+/// Default time a QMP client has to complete `qmp_capabilities`.
+pub const DEFAULT_NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Tunables of the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::ServerConfig;
+///
+/// let config = ServerConfig::default();
+/// assert_eq!(config.max_connections, 128);
+/// assert_eq!(config.allowed_uids, None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
     /// A client whose unsent output exceeds this is disconnected.
     pub output_limit: usize,
@@ -68,6 +84,17 @@ pub struct ServerConfig {
     pub read_budget: usize,
     /// Framing limits per message.
     pub limits: Limits,
+    /// Descriptors one session may hold named (`getfd`).
+    pub fds_per_session: usize,
+    /// Clients connected to one listener at once; more are closed at once.
+    pub max_connections: usize,
+    /// QMP clients that have not completed `qmp_capabilities` this long
+    /// after connecting are dropped (`None`: never).
+    pub negotiation_timeout: Option<Duration>,
+    /// Peer user IDs a unix listener serves (`None`: anyone who can open
+    /// the socket, which is created 0600). Others are closed before the
+    /// greeting.
+    pub allowed_uids: Option<Vec<u32>>,
 }
 
 impl Default for ServerConfig {
@@ -77,6 +104,10 @@ impl Default for ServerConfig {
             pause_threshold: 1 << 20,
             read_budget: 256 << 10,
             limits: Limits::default(),
+            fds_per_session: crate::fds::DEFAULT_FDS_PER_SESSION,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            negotiation_timeout: Some(DEFAULT_NEGOTIATION_TIMEOUT),
+            allowed_uids: None,
         }
     }
 }
@@ -190,6 +221,11 @@ impl Server {
         let mut bound = Vec::new();
         for (i, (addr, console)) in addrs.iter().enumerate() {
             let mut l = Listener::bind(addr)?;
+            if config.allowed_uids.is_some() && matches!(addr, ListenAddr::Tcp(_)) {
+                log::warn!(
+                    "the peer uid allow-list does not apply to {addr}: TCP peers have no uid"
+                );
+            }
             poll.registry()
                 .register(l.source(), Token(i + 1), Interest::READABLE)
                 .map_err(ServerError::Poll)?;
@@ -218,14 +254,17 @@ impl Server {
         let mut events = Events::with_capacity(256);
         let exit = loop {
             let busy = self.conns.values().any(|c| self.has_work(c));
-            // Throttled events are due at a deadline: wake up for it.
+            // Throttled events and negotiation timeouts are due at a
+            // deadline: wake up for the nearest.
             let timeout = if busy {
                 Some(Duration::ZERO)
             } else {
-                self.dispatcher
-                    .emitter()
-                    .next_deadline()
-                    .map(|d| d.saturating_duration_since(Instant::now()))
+                let events = self.dispatcher.emitter().next_deadline();
+                let nearest = match (events, self.next_negotiation_deadline()) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                nearest.map(|d| d.saturating_duration_since(Instant::now()))
             };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -259,6 +298,7 @@ impl Server {
                 break Exit::Shutdown;
             }
             self.attach_consoles();
+            self.expire_negotiations();
             self.deliver_events(None);
             self.deliver_deferred();
             let mut quit = false;
@@ -292,6 +332,29 @@ impl Server {
             .sessions
             .store(self.conns.len(), Ordering::Relaxed);
         self.shared.pending.store(pending, Ordering::Relaxed);
+    }
+
+    /// The earliest negotiation deadline of a client still negotiating.
+    fn next_negotiation_deadline(&self) -> Option<Instant> {
+        self.conns
+            .values()
+            .filter(|c| !c.session.is_negotiated())
+            .filter_map(|c| c.deadline)
+            .min()
+    }
+
+    /// Drops clients that did not negotiate capabilities in time.
+    fn expire_negotiations(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<Token> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| !c.session.is_negotiated() && c.deadline.is_some_and(|d| d <= now))
+            .map(|(t, _)| *t)
+            .collect();
+        for token in expired {
+            self.drop_conn(token, "capabilities negotiation timed out");
+        }
     }
 
     fn has_work(&self, c: &Connection) -> bool {
@@ -367,10 +430,41 @@ impl Server {
                     return;
                 }
             };
+            if let Err(reason) = self.admit(index, &stream) {
+                log::warn!("refused a client of {name}: {reason}");
+                continue;
+            }
             let name = name.clone();
             let console = console.clone();
-            self.add_connection(stream, name, console);
+            if let Some(token) = self.add_connection(stream, name, console) {
+                if let Some(conn) = self.conns.get_mut(&token) {
+                    conn.listener = Some(index);
+                }
+            }
         }
+    }
+
+    /// Whether a client just accepted on listener `index` may stay: the
+    /// listener's connection limit and the peer user allow-list.
+    fn admit(&self, index: usize, stream: &connection::Stream) -> Result<(), String> {
+        let connected = self
+            .conns
+            .values()
+            .filter(|c| c.listener == Some(index))
+            .count();
+        if connected >= self.config.max_connections {
+            return Err(format!("{connected} clients are connected, the limit"));
+        }
+        if let (Some(allowed), connection::Stream::Unix(socket)) =
+            (&self.config.allowed_uids, stream)
+        {
+            let uid = peer::peer_uid(socket)
+                .map_err(|e| format!("cannot read the peer's credentials: {e}"))?;
+            if !allowed.contains(&uid) {
+                return Err(format!("peer uid {uid} is not allowed"));
+            }
+        }
+        Ok(())
     }
 
     /// Sets up a new connection: a QMP session, or a console.
@@ -379,7 +473,7 @@ impl Server {
         mut stream: connection::Stream,
         name: String,
         console: Option<Arc<dyn ConsoleFactory>>,
-    ) {
+    ) -> Option<Token> {
         let token = Token(self.next_token);
         self.next_token += 1;
         if let Err(e) = self.poll.registry().register(
@@ -388,12 +482,13 @@ impl Server {
             Interest::READABLE | Interest::WRITABLE,
         ) {
             log::warn!("cannot register a client of {name}: {e}");
-            return;
+            return None;
         }
         let id = self.next_session;
         self.next_session += 1;
         let mut session = Session::new(id, name.clone(), true);
         session.set_limits(self.config.limits);
+        session.fds().set_limit(self.config.fds_per_session);
         let mut conn = Connection::new(stream, session);
         match console {
             Some(factory) => {
@@ -401,7 +496,10 @@ impl Server {
                 console.start(&self.dispatcher, &mut conn.output);
                 conn.console = Some(console);
             }
-            None => conn.output = self.dispatcher.greeting(true),
+            None => {
+                conn.output = self.dispatcher.greeting(true);
+                conn.deadline = self.config.negotiation_timeout.map(|t| Instant::now() + t);
+            }
         }
         log::debug!("session {id}: connected on {name}");
         self.conns.insert(token, conn);
@@ -409,8 +507,10 @@ impl Server {
         if let Some(conn) = self.conns.get_mut(&token) {
             if let Err(e) = conn.flush() {
                 self.drop_conn(token, &format!("write failed: {e}"));
+                return None;
             }
         }
+        Some(token)
     }
 
     /// Registers streams handed over by `Monitor::attach_console`.
@@ -490,7 +590,10 @@ impl Server {
             }
             let start = conn.input.len();
             conn.input.resize(start + READ_CHUNK, 0);
-            match conn.stream.read(&mut conn.input[start..]) {
+            let mut chunk = std::mem::take(&mut conn.input);
+            let read = conn.receive(&mut chunk[start..]);
+            conn.input = chunk;
+            match read {
                 Ok(0) => {
                     conn.input.truncate(start);
                     conn.read_closed = true;
@@ -596,6 +699,14 @@ impl Server {
             log::warn!("session {id}: closing the connection: {reason}");
         }
         let _ = self.poll.registry().deregister(conn.stream.source());
+        let qmp = conn.console.is_none();
+        // Closes every descriptor the session held.
+        drop(conn);
+        if qmp && !self.conns.values().any(|c| c.console.is_none()) {
+            // As QEMU when its last QMP client goes: fd sets nobody opened
+            // are closed.
+            self.dispatcher.fd_sets().release_unopened();
+        }
     }
 
     /// Delivers what can be delivered within a grace period, then closes

@@ -42,6 +42,10 @@ usage: refvmm [options]
   -serial stdio | file:PATH | unix:PATH,server=on,wait=off | null       (default stdio)
   -device virtio-balloon[,id=ID]   a virtio balloon (virtio-mmio at 0xd0000000, GSI 5)
   -no-reboot         exit instead of rebooting when the guest resets
+  --allow-uid UID    serve only this user on unix monitor sockets (repeatable)
+  --max-clients N    clients per monitor listener (default 128)
+  --negotiation-timeout SECONDS   to complete qmp_capabilities (default 30; 0: none)
+  --max-fds N        descriptors a QMP session may hold named (default 64)
   --help             this text";
 
 const FIRMWARE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/firmware.bin"));
@@ -60,6 +64,7 @@ struct Options {
     kernel: Option<PathBuf>,
     append: Option<String>,
     initrd: Option<PathBuf>,
+    access: cli::Access,
 }
 
 fn parse(args: &[String]) -> Result<Options, CliError> {
@@ -77,6 +82,7 @@ fn parse(args: &[String]) -> Result<Options, CliError> {
         kernel: None,
         append: None,
         initrd: None,
+        access: cli::Access::default(),
     };
     let mut i = 0;
     while i < args.len() {
@@ -122,6 +128,7 @@ fn parse(args: &[String]) -> Result<Options, CliError> {
             "-kernel" => o.kernel = Some(cli::value(args, &mut i, "-kernel")?.into()),
             "-append" => o.append = Some(cli::value(args, &mut i, "-append")?.to_owned()),
             "-initrd" => o.initrd = Some(cli::value(args, &mut i, "-initrd")?.into()),
+            _ if o.access.parse(args, &mut i)? => {}
             other => return Err(CliError::Unknown(other.to_owned())),
         }
         i += 1;
@@ -309,6 +316,7 @@ fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
         let _ = quit_machine.shutdown();
     });
     builder = cli::listen(builder, "refvmm", &o.qmp, &o.monitors, &hmp);
+    builder = o.access.apply(builder);
     let emitter = builder.emitter();
     let monitor = Arc::new(builder.spawn()?);
     if stdio_monitor {

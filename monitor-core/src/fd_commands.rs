@@ -1,0 +1,186 @@
+//! The built-in descriptor commands (QEMU 7.2's `misc.json`): `getfd`,
+//! `closefd`, `add-fd`, `remove-fd`, `query-fdsets`, with QEMU's messages.
+
+use crate::args::Arguments;
+use crate::command::{schema_of, Command, Context, Handler, Outcome, Reply};
+use crate::error::CommandError;
+use crate::fds::NO_FD_SUPPLIED;
+use crate::schema::{Member, ObjectInfo, Schema, SchemaGen};
+use crate::value::Map;
+
+/// `getfd` and `closefd` arguments: `{fdname: str}`.
+struct FdName;
+
+impl Schema for FdName {
+    fn schema(gen: &mut SchemaGen) -> String {
+        gen.object::<Self>(|gen| {
+            ObjectInfo::new(vec![Member::new("fdname", gen.describe::<String>())])
+        })
+    }
+}
+
+/// `add-fd` arguments: `{*fdset-id: int, *opaque: str}`.
+struct AddFdArgs;
+
+impl Schema for AddFdArgs {
+    fn schema(gen: &mut SchemaGen) -> String {
+        gen.object::<Self>(|gen| {
+            ObjectInfo::new(vec![
+                Member::optional("fdset-id", gen.describe::<i64>()),
+                Member::optional("opaque", gen.describe::<String>()),
+            ])
+        })
+    }
+}
+
+/// `remove-fd` arguments: `{fdset-id: int, *fd: int}`.
+struct RemoveFdArgs;
+
+impl Schema for RemoveFdArgs {
+    fn schema(gen: &mut SchemaGen) -> String {
+        gen.object::<Self>(|gen| {
+            ObjectInfo::new(vec![
+                Member::new("fdset-id", gen.describe::<i64>()),
+                Member::optional("fd", gen.describe::<i64>()),
+            ])
+        })
+    }
+}
+
+/// `add-fd`'s result, `fds::AddfdInfo`, described (a private type, so
+/// that the public one adds nothing to the `Schema` implementors).
+struct AddfdInfo;
+
+impl Schema for AddfdInfo {
+    fn schema(gen: &mut SchemaGen) -> String {
+        gen.object::<Self>(|gen| {
+            let int = gen.describe::<i64>();
+            ObjectInfo::new(vec![
+                Member::new("fdset-id", int.clone()),
+                Member::new("fd", int),
+            ])
+        })
+    }
+}
+
+/// `fds::FdsetFdInfo`, described.
+struct FdsetFdInfo;
+
+impl Schema for FdsetFdInfo {
+    fn schema(gen: &mut SchemaGen) -> String {
+        gen.object::<Self>(|gen| {
+            ObjectInfo::new(vec![
+                Member::new("fd", gen.describe::<i64>()),
+                Member::optional("opaque", gen.describe::<String>()),
+            ])
+        })
+    }
+}
+
+/// `fds::FdsetInfo`, described.
+struct FdsetInfo;
+
+impl Schema for FdsetInfo {
+    fn schema(gen: &mut SchemaGen) -> String {
+        gen.object::<Self>(|gen| {
+            ObjectInfo::new(vec![
+                Member::new("fdset-id", gen.describe::<i64>()),
+                Member::new("fds", gen.describe::<Vec<FdsetFdInfo>>()),
+            ])
+        })
+    }
+}
+
+fn getfd(ctx: &Context<'_>, arguments: Map) -> Outcome {
+    let mut args = Arguments::new(arguments);
+    let name: String = args.member("fdname")?;
+    args.finish()?;
+    let fd = ctx
+        .take_received_fd()
+        .ok_or_else(|| CommandError::generic(NO_FD_SUPPLIED))?;
+    if name.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(CommandError::generic(
+            "Parameter 'fdname' expects a name not starting with a digit",
+        ));
+    }
+    ctx.session_fds().insert(&name, fd)?;
+    Ok(Reply::empty())
+}
+
+fn closefd(ctx: &Context<'_>, arguments: Map) -> Outcome {
+    let mut args = Arguments::new(arguments);
+    let name: String = args.member("fdname")?;
+    args.finish()?;
+    match ctx.session_fds().remove(&name) {
+        Some(_closed) => Ok(Reply::empty()),
+        None => Err(CommandError::generic(format!(
+            "File descriptor named '{name}' not found"
+        ))),
+    }
+}
+
+fn add_fd(ctx: &Context<'_>, arguments: Map) -> Outcome {
+    let mut args = Arguments::new(arguments);
+    let fdset_id: Option<i64> = args.member("fdset-id")?;
+    let opaque: Option<String> = args.member("opaque")?;
+    args.finish()?;
+    let fd = ctx
+        .take_received_fd()
+        .ok_or_else(|| CommandError::generic(NO_FD_SUPPLIED))?;
+    Reply::new(&ctx.fd_sets().add(fd, fdset_id, opaque)?)
+}
+
+fn remove_fd(ctx: &Context<'_>, arguments: Map) -> Outcome {
+    let mut args = Arguments::new(arguments);
+    let fdset_id: i64 = args.member("fdset-id")?;
+    let fd: Option<i64> = args.member("fd")?;
+    args.finish()?;
+    ctx.fd_sets().remove(fdset_id, fd)?;
+    Ok(Reply::empty())
+}
+
+fn query_fdsets(ctx: &Context<'_>, arguments: Map) -> Outcome {
+    crate::args::expect_none(&arguments)?;
+    Reply::new(&ctx.fd_sets().query())
+}
+
+/// The descriptor commands, in QEMU's documentation order.
+pub(crate) fn commands() -> Vec<Command> {
+    let builtin = |name: &str, handler: fn(&Context<'_>, Map) -> Outcome, doc: &str| {
+        Command::new(name, Handler::Fn(handler))
+            .origin(format!("the built-in `{name}`"))
+            .doc(doc)
+    };
+    vec![
+        builtin(
+            "getfd",
+            getfd,
+            "Receive a file descriptor via SCM_RIGHTS and assign it a name.",
+        )
+        .schema(schema_of::<FdName>, schema_of::<()>),
+        builtin(
+            "closefd",
+            closefd,
+            "Close a file descriptor previously passed via SCM_RIGHTS.",
+        )
+        .schema(schema_of::<FdName>, schema_of::<()>),
+        builtin(
+            "add-fd",
+            add_fd,
+            "Add a file descriptor, passed via SCM_RIGHTS, to an fd set.",
+        )
+        .schema(schema_of::<AddFdArgs>, schema_of::<AddfdInfo>),
+        builtin(
+            "remove-fd",
+            remove_fd,
+            "Remove a file descriptor from an fd set.",
+        )
+        .schema(schema_of::<RemoveFdArgs>, schema_of::<()>),
+        builtin(
+            "query-fdsets",
+            query_fdsets,
+            "Return information describing all fd sets.",
+        )
+        .schema(schema_of::<()>, schema_of::<Vec<FdsetInfo>>),
+    ]
+}
