@@ -651,11 +651,6 @@ impl Minimal {
         self.child.try_wait().expect("poll minimal").is_none()
     }
 
-    /// The process ID.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
     /// Retries connecting until the socket accepts, or fails at the deadline.
     fn wait_listening(&mut self) {
         let deadline = Instant::now() + STARTUP;
