@@ -65,6 +65,9 @@ pub(crate) struct Connection {
     pub(crate) readable: bool,
     /// The peer closed its side; finish what was read, then drop.
     pub(crate) read_closed: bool,
+    /// The poller reported the peer's end (or an error): read until the
+    /// socket says so, a short read does not prove it empty any more.
+    pub(crate) hup_seen: bool,
 }
 
 impl Connection {
@@ -80,6 +83,7 @@ impl Connection {
             output_pos: 0,
             readable: true,
             read_closed: false,
+            hup_seen: false,
         }
     }
 
