@@ -13,15 +13,17 @@ use std::process::ExitCode;
 use benches::compare::measure::{self, QUERY_STATUS, QUERY_VERSION};
 use benches::compare::report::{Metric, Results};
 use benches::compare::stats::percentile;
-use benches::compare::target::{Kind, Target};
-use benches::compare::{floor, limits};
+use benches::compare::target::{resident, Kind, Target};
+use benches::compare::{floor, sys};
+use monitor_core::event::EVENT_QUEUE_LIMIT;
 
 const USAGE: &str = "\
 usage: compare [options]
   --rounds N       rounds, each measuring every server in turn (default 5)
   --quick          small counts and 1 round (a smoke test, not a figure)
   --requests N     sequential round trips per measurement (default 2000)
-  --events N       events per event measurement (default 100000; QEMU: N/50 stop/cont events)
+  --events N       events per event measurement (default 50000, at most 65536, the
+                   monitor's event queue; QEMU: N/25 STOP/RESUME events)
   --idle N         idle clients for the memory figure (default 1000)
   --only LIST      servers to run, comma-separated: floor,minimal,refvmm,qemu-none,qemu-pc
   --svg PATH       where to write the chart (default target/compare.svg)
@@ -53,7 +55,7 @@ impl Default for Plan {
             requests: 2000,
             in_flight: 20_000,
             per_client: 5000,
-            events: 100_000,
+            events: 50_000,
             qemu_events: 2000,
             idle: 1000,
             only: None,
@@ -95,8 +97,8 @@ fn parse(args: &[String]) -> Result<Plan, String> {
             }
             "--requests" => plan.requests = number(value(&mut i)?)? as usize,
             "--events" => {
-                plan.events = number(value(&mut i)?)?.min(1_000_000);
-                plan.qemu_events = (plan.events / 50).max(2);
+                plan.events = number(value(&mut i)?)?.min(EVENT_QUEUE_LIMIT as u64);
+                plan.qemu_events = (plan.events / 25).max(2);
             }
             "--idle" => plan.idle = number(value(&mut i)?)? as usize,
             "--only" => {
@@ -235,8 +237,8 @@ fn run_in(
 ) -> io::Result<()> {
     // Both ends of every idle client, QEMU's listening sockets, and slack.
     let want = 3 * plan.idle as u64 + 256;
-    let (soft, hard) = limits::open_files()?;
-    let now = limits::raise_open_files(want)?;
+    let (soft, hard) = sys::open_files()?;
+    let now = sys::raise_open_files(want)?;
     let mut idle = plan.idle;
     if now < want {
         idle = ((now.saturating_sub(256)) / 3) as usize;
@@ -260,6 +262,7 @@ fn run_in(
     }
     let mut results = Results::new(targets.iter().map(|t| t.kind).collect(), idle);
     let big = measure::padded_status(512);
+    std::fs::create_dir_all(dir.join("fresh"))?;
     for round in 1..=plan.rounds {
         eprintln!("compare: round {round} of {}", plan.rounds);
         for step in Step::ALL {
@@ -271,7 +274,16 @@ fn run_in(
                     }
                     continue;
                 }
-                if let Err(e) = step.run(t, plan, &big, idle, &mut results) {
+                let program =
+                    &programs[programs.iter().position(|(k, _)| *k == t.kind).unwrap_or(0)].1;
+                let ctx = Ctx {
+                    plan,
+                    big: &big,
+                    idle,
+                    program,
+                    dir: &dir.join("fresh"),
+                };
+                if let Err(e) = step.run(t, &ctx, &mut results) {
                     for m in step.metrics() {
                         results.fail(*m, t.kind, e.to_string());
                     }
@@ -320,6 +332,17 @@ fn header(plan: &Plan, idle: usize) -> String {
     )
 }
 
+/// What a step needs besides its server.
+struct Ctx<'a> {
+    plan: &'a Plan,
+    big: &'a [u8],
+    idle: usize,
+    /// The server's program, to start a fresh one.
+    program: &'a Path,
+    /// Where fresh servers put their sockets.
+    dir: &'a Path,
+}
+
 /// One measurement of a round, run on each server in turn.
 #[derive(Debug, Clone, Copy)]
 enum Step {
@@ -354,18 +377,12 @@ impl Step {
             Step::Clients => &[Metric::Clients4],
             Step::Events1 => &[Metric::Events1],
             Step::Events8 => &[Metric::Events8],
-            Step::Memory => &[Metric::RssIdle, Metric::RssClients],
+            Step::Memory => &[Metric::RssIdle, Metric::RssClients, Metric::RssAfter],
         }
     }
 
-    fn run(
-        self,
-        t: &Target,
-        plan: &Plan,
-        big: &[u8],
-        idle: usize,
-        results: &mut Results,
-    ) -> io::Result<()> {
+    fn run(self, t: &Target, ctx: &Ctx<'_>, results: &mut Results) -> io::Result<()> {
+        let plan = ctx.plan;
         let kind = t.kind;
         let latency = |request: &[u8], results: &mut Results| -> io::Result<()> {
             let samples = measure::round_trips(t.socket(0), request, plan.requests)?;
@@ -378,7 +395,7 @@ impl Step {
         match self {
             Step::Version => latency(QUERY_VERSION, results)?,
             Step::Status => latency(QUERY_STATUS, results)?,
-            Step::Big => latency(big, results)?,
+            Step::Big => latency(ctx.big, results)?,
             Step::InFlight => {
                 let rate = measure::in_flight(t.socket(0), QUERY_STATUS, plan.in_flight, 16)?;
                 results.add(Metric::InFlight, kind, rate / 1e3);
@@ -404,8 +421,13 @@ impl Step {
                 if kind == Kind::Floor {
                     return Ok(());
                 }
-                let (before, with) = measure::idle_resident(&t.sockets, t.pid(), idle)?;
                 let mib = |b: u64| b as f64 / f64::from(1u32 << 20);
+                // This instance has been through the event bursts; the
+                // idle figures come from a fresh one.
+                results.add(Metric::RssAfter, kind, mib(resident(t.pid())?));
+                let sockets = if kind.is_qemu() { ctx.idle.max(8) } else { 1 };
+                let fresh = Target::start(kind, ctx.program, ctx.dir, sockets)?;
+                let (before, with) = measure::idle_resident(&fresh.sockets, fresh.pid(), ctx.idle)?;
                 results.add(Metric::RssIdle, kind, mib(before));
                 results.add(Metric::RssClients, kind, mib(with));
             }

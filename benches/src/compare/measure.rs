@@ -8,10 +8,15 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Barrier};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::qmp::{event_name, Conn, IO_TIMEOUT};
 use super::target::EventSource;
+
+/// How long an event measurement may take before it is declared failed
+/// (events lost, for example: other lines, such as a heartbeat, keep each
+/// read within its timeout).
+pub const EVENTS_LIMIT: Duration = Duration::from_secs(60);
 
 /// Requests sent before the timed ones, on each connection.
 pub const WARM_UP: usize = 50;
@@ -170,7 +175,8 @@ pub fn events(
         conns.push(session(&sockets[i % sockets.len()])?);
     }
     let barrier = Arc::new(Barrier::new(clients));
-    let threads: Vec<JoinHandle<io::Result<(Option<Instant>, Instant)>>> = conns
+    let deadline = Instant::now() + EVENTS_LIMIT;
+    let threads: Vec<JoinHandle<io::Result<Finish>>> = conns
         .into_iter()
         .enumerate()
         .map(|(i, mut conn)| {
@@ -186,6 +192,11 @@ pub fn events(
                     None
                 };
                 while seen < expected {
+                    if Instant::now() > deadline {
+                        return Err(io::Error::other(format!(
+                            "client {i} got {seen} of {expected} events"
+                        )));
+                    }
                     let line = conn.read_line()?;
                     if event_name(line).is_some_and(|n| names.contains(&n)) {
                         seen += 1;
@@ -203,6 +214,10 @@ pub fn events(
     let end = done.iter().map(|(_, e)| *e).max().unwrap_or(start);
     Ok(expected as f64 / (end - start).as_secs_f64())
 }
+
+/// When a client started driving (client 0 only) and when it had read
+/// every event.
+type Finish = (Option<Instant>, Instant);
 
 /// Client 0's part: asks for the events, counting those it reads meanwhile.
 fn drive(

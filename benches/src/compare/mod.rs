@@ -8,12 +8,13 @@
 //! - [`measure`]: round trips, requests in flight, concurrent clients,
 //!   event rates, memory with idle clients;
 //! - [`stats`], [`report`]: medians, the table, the chart;
-//! - [`limits`]: the open-file limit 1,000 clients need.
+//! - [`sys`]: the open-file limit 1,000 clients need; servers die with
+//!   this process.
 
 pub mod floor;
-pub mod limits;
 pub mod measure;
 pub mod qmp;
 pub mod report;
 pub mod stats;
+pub mod sys;
 pub mod target;

@@ -43,11 +43,14 @@ pub enum Metric {
     RssIdle,
     /// Resident memory with the idle clients.
     RssClients,
+    /// Resident memory of the long-running instance after the rounds'
+    /// event bursts, no client.
+    RssAfter,
 }
 
 impl Metric {
     /// Every metric, in table order.
-    pub const ALL: [Metric; 12] = [
+    pub const ALL: [Metric; 13] = [
         Metric::VersionP50,
         Metric::VersionP99,
         Metric::StatusP50,
@@ -60,6 +63,7 @@ impl Metric {
         Metric::Events8,
         Metric::RssIdle,
         Metric::RssClients,
+        Metric::RssAfter,
     ];
 
     /// The row heading.
@@ -75,8 +79,9 @@ impl Metric {
             Metric::Clients4 => "4 clients (k requests/s, total)",
             Metric::Events1 => "events to 1 client (k/s)",
             Metric::Events8 => "events to each of 8 clients (k/s)",
-            Metric::RssIdle => "resident memory, no client (MiB)",
-            Metric::RssClients => "resident memory, idle clients (MiB)",
+            Metric::RssIdle => "resident memory, fresh, no client (MiB)",
+            Metric::RssClients => "resident memory, fresh, idle clients (MiB)",
+            Metric::RssAfter => "resident memory after the event bursts (MiB)",
         }
     }
 
@@ -199,7 +204,10 @@ impl Results {
         for m in Metric::ALL {
             let title = match m {
                 Metric::RssClients => {
-                    format!("resident memory, {} idle clients (MiB)", self.idle_clients)
+                    format!(
+                        "resident memory, fresh, {} idle clients (MiB)",
+                        self.idle_clients
+                    )
                 }
                 _ => m.title().to_owned(),
             };
@@ -344,7 +352,10 @@ impl Results {
             };
             let title = match m {
                 Metric::RssClients => {
-                    format!("resident memory, {} idle clients (MiB)", self.idle_clients)
+                    format!(
+                        "resident memory, fresh, {} idle clients (MiB)",
+                        self.idle_clients
+                    )
                 }
                 _ => m.title().to_owned(),
             };
@@ -447,7 +458,7 @@ mod tests {
         );
         assert!(t.contains("| — | failed | — | — |"), "{t}");
         assert!(
-            t.contains("resident memory, 1000 idle clients (MiB)"),
+            t.contains("resident memory, fresh, 1000 idle clients (MiB)"),
             "{t}"
         );
     }
@@ -486,6 +497,6 @@ mod tests {
         let svg = sample().svg("a & b");
         assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>\n"));
         assert!(svg.contains("a &amp; b"));
-        assert_eq!(svg.matches("<rect ").count(), 1 + 12 * 3);
+        assert_eq!(svg.matches("<rect ").count(), 1 + 13 * 3);
     }
 }

@@ -149,7 +149,9 @@ impl Target {
             let _ = std::fs::remove_file(p);
         }
         let stderr = dir.join(format!("{}.stderr", kind.key()));
-        let child = Command::new(program)
+        let mut command = Command::new(program);
+        super::sys::kill_with_parent(&mut command);
+        let child = command
             .args(kind.args(&paths))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
