@@ -240,7 +240,12 @@ impl Results {
                 |target: &str, value: Option<f64>, ok: &dyn Fn(f64) -> bool, unit: &str| {
                     let (shown, verdict) = match value {
                         Some(v) => (
-                            format!("{}{unit}", number(v)),
+                            if unit == "x" && v < 10.0 {
+                                // Enough digits to see which side of a bound.
+                                format!("{v:.3}x")
+                            } else {
+                                format!("{}{unit}", number(v))
+                            },
                             if ok(v) { "met" } else { "missed" },
                         ),
                         None => ("—".into(), "not measured"),
@@ -467,7 +472,7 @@ mod tests {
     fn targets_check_gives_verdicts() {
         let t = sample().targets_check();
         assert!(
-            t.contains("| query-status p50 within 1.3x of the floor | minimal | 1.20x | met |"),
+            t.contains("| query-status p50 within 1.3x of the floor | minimal | 1.200x | met |"),
             "{t}"
         );
         assert!(
@@ -477,7 +482,7 @@ mod tests {
             "{t}"
         );
         assert!(
-            t.contains("| 512-byte p50 within 1.2x of small p50 | minimal | 1.10x | met |"),
+            t.contains("| 512-byte p50 within 1.2x of small p50 | minimal | 1.100x | met |"),
             "{t}"
         );
         assert!(
