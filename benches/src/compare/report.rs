@@ -416,7 +416,7 @@ impl Results {
 /// ```
 /// use benches::compare::report::number;
 /// assert_eq!(number(12.345), "12.3");
-/// assert_eq!(number(1234.5), "1235");
+/// assert_eq!(number(1234.6), "1235");
 /// assert_eq!(number(0.01234), "0.0123");
 /// ```
 pub fn number(v: f64) -> String {
