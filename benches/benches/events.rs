@@ -59,7 +59,8 @@ pub fn bench(c: &mut Criterion) {
             b.iter(|| rig.emit_and_wait(black_box(batch)))
         });
         let received = rig.received();
-        assert!(received.iter().all(|&n| n == received[0] && n > 0));
+        // Every client got every event (none at all when a filter skipped it).
+        assert!(received.iter().all(|&n| n == received[0]));
     }
     group.finish();
 }

@@ -4,7 +4,7 @@
 //! events, throttle) is a module of its own file next to it. This library
 //! holds what they share: request builders and the socket fan-out rig
 //! ([`fanout::Fanout`]).
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 /// A request of about `size` bytes: `query-version` with a padded string `id`.
@@ -25,6 +25,8 @@ pub fn padded_request(size: usize) -> Vec<u8> {
     out.extend_from_slice(tail);
     out
 }
+
+pub mod compare;
 
 pub mod fanout {
     //! Event fan-out over real unix sockets: one in-process monitor, `n`

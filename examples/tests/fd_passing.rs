@@ -296,3 +296,60 @@ fn descriptors_cannot_be_passed_over_tcp() {
     );
     monitor.shutdown();
 }
+
+/// A message with descriptors ends the kernel's read even when more data
+/// follows. If both arrived before the monitor looked (one readiness edge
+/// for the two), the monitor must read on after such a read, or the
+/// request right behind the descriptor waits forever. A second client
+/// holds the monitor thread in a command while the first sends `getfd`
+/// with a descriptor and, at once, `query-version`; then both must be
+/// answered.
+#[test]
+fn a_request_right_behind_a_descriptor_is_read() {
+    use std::sync::mpsc;
+    use std::sync::Mutex;
+
+    let socket = temp_path("behind").with_extension("sock");
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let started_tx = Mutex::new(started_tx);
+    let release_rx = Mutex::new(release_rx);
+    let monitor = Monitor::builder()
+        .command(Command::typed("x-hold", move |_ctx, ()| {
+            let _ = started_tx.lock().expect("lock").send(());
+            let _ = release_rx.lock().expect("lock").recv_timeout(TIMEOUT);
+            Ok::<_, CommandError>(())
+        }))
+        .listen_unix(&socket)
+        .spawn()
+        .expect("spawn");
+    let mut client = connect(&socket);
+    let mut holder = connect(&socket);
+    let null = File::open("/dev/null").expect("/dev/null");
+    for round in 0..20 {
+        holder
+            .send_raw(br#"{"execute": "x-hold"}"#)
+            .expect("send x-hold");
+        started_rx.recv_timeout(TIMEOUT).expect("x-hold runs");
+        let getfd =
+            format!(r#"{{"execute": "getfd", "arguments": {{"fdname": "p"}}, "id": {round}}}"#);
+        client
+            .send_with_fds(getfd.as_bytes(), &[null.as_fd()])
+            .expect("send getfd");
+        let version = format!(r#"{{"execute": "query-version", "id": "v{round}"}}"#);
+        client
+            .send_raw(version.as_bytes())
+            .expect("send query-version");
+        release_tx.send(()).expect("release x-hold");
+        assert_eq!(
+            holder.read_message().expect("x-hold's answer"),
+            json!({"return": {}})
+        );
+        let first = client.read_message().expect("getfd's answer");
+        assert_eq!(first, json!({"return": {}, "id": round}), "round {round}");
+        let second = client.read_message().expect("query-version's answer");
+        assert_eq!(second["id"], json!(format!("v{round}")), "round {round}");
+        assert!(second["return"]["qemu"].is_object(), "{second}");
+    }
+    monitor.shutdown();
+}

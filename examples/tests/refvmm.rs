@@ -220,6 +220,23 @@ fn dash_s_starts_in_prelaunch_and_cont_boots() {
 }
 
 #[test]
+fn x_bench_events_emits_the_count_asked_for() {
+    if !kvm_available() {
+        return;
+    }
+    let mut vmm = Vmm::start(&["-S"]);
+    let mut qmp = vmm.client();
+    qmp.execute("x-bench-events", json!({"count": 5})).unwrap();
+    for _ in 0..5 {
+        assert_eq!(qmp.wait_event("BENCH").unwrap()["event"], "BENCH");
+    }
+    let err = qmp
+        .execute("x-bench-events", json!({"count": 1_000_001}))
+        .unwrap_err();
+    assert!(err.to_string().contains("at most 1000000"), "{err}");
+}
+
+#[test]
 fn bad_options_exit_1_with_a_message() {
     for args in [
         &["-m", "lots"][..],

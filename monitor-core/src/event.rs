@@ -284,7 +284,13 @@ impl Emitter {
         if !any {
             return;
         }
-        self.inner.pending.store(true, Ordering::Release);
+        // One wake-up per batch: if events were already pending, the
+        // monitor has been woken and has not taken them yet (it clears the
+        // flag under the queue lock, before it drains), so it will take
+        // these too. A burst of N events costs one wake, not N.
+        if self.inner.pending.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let notify = self.inner.notify.lock().clone();
         if let Some(notify) = notify {
             notify();
@@ -373,6 +379,13 @@ impl Emitter {
     }
 
     pub(crate) fn set_notify(&self, notify: Option<Notify>) {
-        *self.inner.notify.lock() = notify;
+        *self.inner.notify.lock() = notify.clone();
+        // Events emitted before there was anyone to wake: later emits do
+        // not wake while these are pending, so wake for them now.
+        if let Some(notify) = notify {
+            if self.has_pending() {
+                notify();
+            }
+        }
     }
 }

@@ -219,9 +219,11 @@ fn hex4(s: &[u8]) -> Option<u32> {
 /// QEMU's `parse_string`: the token text includes its quotes.
 fn parse_string(token: &[u8]) -> Result<String, String> {
     let body = &token[1..token.len() - 1];
-    // The fast path: nothing to decode.
-    if !body.iter().any(|&b| b == b'\\' || b >= 0x80) {
-        return Ok(String::from_utf8_lossy(body).into_owned());
+    // The fast path: nothing to decode. ASCII is UTF-8, and `is_ascii`
+    // checks a word at a time where a lossy decode goes by chunks.
+    if body.is_ascii() && !body.contains(&b'\\') {
+        return Ok(String::from_utf8(body.to_vec())
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()));
     }
     let mut out = String::with_capacity(body.len());
     let mut i = 0;

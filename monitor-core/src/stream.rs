@@ -271,9 +271,28 @@ fn step(state: State, b: u8) -> Step {
 
 /// Length of the run of plain string bytes at the start of `input`.
 fn string_run(input: &[u8], quote: u8) -> usize {
+    let special = |b: u8| b == quote || b == b'\\' || !(0x20..=0xfd).contains(&b);
+    // Whole blocks first: a test without an early exit inside the block
+    // compiles to vector code, where `position` goes a byte at a time.
+    let mut plain = 0;
+    for block in input.chunks_exact(16) {
+        if block.iter().fold(false, |any, &b| any | special(b)) {
+            break;
+        }
+        plain += 16;
+    }
+    plain
+        + input[plain..]
+            .iter()
+            .position(|&b| special(b))
+            .unwrap_or(input.len() - plain)
+}
+
+/// Length of the run of JSON whitespace at the start of `input`.
+fn whitespace_run(input: &[u8]) -> usize {
     input
         .iter()
-        .position(|&b| b == quote || b == b'\\' || !(0x20..=0xfd).contains(&b))
+        .position(|&b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
         .unwrap_or(input.len())
 }
 
@@ -395,6 +414,15 @@ impl Splitter {
             State::SqString => Some(b'\''),
             _ => None,
         };
+        // And a run of whitespace between tokens: skipped, as one byte
+        // at a time would (the token is empty in this state).
+        if self.state == State::Start && self.token.is_empty() {
+            let run = whitespace_run(input);
+            if run > 0 {
+                self.offset += run as u64;
+                return run;
+            }
+        }
         if let Some(quote) = quote {
             let room =
                 self.limits.max_token_size + 1 - self.token.len().min(self.limits.max_token_size);
@@ -524,6 +552,43 @@ fn stray_text(token: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn string_and_whitespace_runs_stop_where_a_byte_loop_stops() {
+        let naive_string = |input: &[u8], quote: u8| {
+            input
+                .iter()
+                .position(|&b| b == quote || b == b'\\' || !(0x20..=0xfd).contains(&b))
+                .unwrap_or(input.len())
+        };
+        // Every special byte at every offset of blocks and tails.
+        for len in [0, 1, 15, 16, 17, 31, 32, 33, 100] {
+            for at in 0..=len {
+                for special in [b'"', b'\'', b'\\', 0x00, 0x1f, 0xfe, 0xff, b'\n'] {
+                    let mut input = vec![b'a'; len];
+                    if at < len {
+                        input[at] = special;
+                    }
+                    for quote in [b'"', b'\''] {
+                        assert_eq!(
+                            string_run(&input, quote),
+                            naive_string(&input, quote),
+                            "len {len}, {special:#x} at {at}"
+                        );
+                    }
+                    let mut ws = vec![b' '; len];
+                    if at < len {
+                        ws[at] = special;
+                    }
+                    let naive_ws = ws
+                        .iter()
+                        .position(|&b| !matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+                        .unwrap_or(len);
+                    assert_eq!(whitespace_run(&ws), naive_ws);
+                }
+            }
+        }
+    }
 
     fn descs(frames: &[Frame]) -> Vec<String> {
         frames

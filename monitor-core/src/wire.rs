@@ -75,6 +75,10 @@ impl Formatter for QmpFormatter {
         fragment: &str,
     ) -> io::Result<()> {
         let bytes = fragment.as_bytes();
+        // The common case, checked a byte at a time without decoding.
+        if !bytes.iter().any(|&b| b >= 0x7F) {
+            return w.write_all(bytes);
+        }
         let mut start = 0;
         for (i, c) in fragment.char_indices() {
             if (c as u32) < 0x7F {

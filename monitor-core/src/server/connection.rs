@@ -45,6 +45,16 @@ impl Write for Stream {
     }
 }
 
+/// What one read brought.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Received {
+    /// Bytes read (0: the peer closed its end).
+    pub(crate) bytes: usize,
+    /// Descriptors came with them: the kernel ends a read after such a
+    /// message, so a short read does not prove the socket empty.
+    pub(crate) fds: bool,
+}
+
 /// A client of the monitor.
 #[derive(Debug)]
 pub(crate) struct Connection {
@@ -70,6 +80,9 @@ pub(crate) struct Connection {
     pub(crate) listener: Option<usize>,
     /// When it is dropped unless it has negotiated capabilities by then.
     pub(crate) deadline: Option<Instant>,
+    /// The poller reported the peer's end (or an error): read until the
+    /// socket says so, a short read does not prove it empty any more.
+    pub(crate) hup_seen: bool,
 }
 
 impl Connection {
@@ -87,14 +100,18 @@ impl Connection {
             read_closed: false,
             listener: None,
             deadline: None,
+            hup_seen: false,
         }
     }
 
     /// Reads from the socket; descriptors that come along (unix sockets)
     /// go to the session.
-    pub(crate) fn receive(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+    pub(crate) fn receive(&mut self, buf: &mut [u8]) -> io::Result<Received> {
         let Stream::Unix(socket) = &self.stream else {
-            return self.stream.read(buf);
+            return self
+                .stream
+                .read(buf)
+                .map(|bytes| Received { bytes, fds: false });
         };
         let received = super::peer::recv_with_fds(socket, buf)?;
         if received.truncated {
@@ -104,7 +121,8 @@ impl Connection {
                 crate::fds::FDS_PER_MESSAGE
             );
         }
-        if !received.fds.is_empty() {
+        let fds = !received.fds.is_empty();
+        if fds {
             log::debug!(
                 "session {}: received {} descriptors",
                 self.session.info().id,
@@ -112,7 +130,10 @@ impl Connection {
             );
         }
         self.session.fds().receive(received.fds);
-        Ok(received.bytes)
+        Ok(Received {
+            bytes: received.bytes,
+            fds,
+        })
     }
 
     /// Bytes queued for the client.

@@ -241,3 +241,29 @@ fn query_chardev(vm: &Vm) -> Vec<ChardevInfo> {
         frontend_open: true,
     }]
 }
+
+/// Emit `count` events (named `event`, default BENCH, with `data`) as fast
+/// as the emitter allows, through the same path (and throttle) as any
+/// event; the benchmarks' event source, as in `minimal`.
+#[qmp_command(name = "x-bench-events")]
+fn x_bench_events(
+    count: u64,
+    event: Option<String>,
+    data: Option<serde_json::Value>,
+    emitter: &Emitter,
+) -> Result<(), CommandError> {
+    if count > 1_000_000 {
+        return Err(CommandError::generic(
+            "Parameter 'count' expects at most 1000000",
+        ));
+    }
+    let name = event.unwrap_or_else(|| "BENCH".to_owned());
+    for _ in 0..count {
+        let e = Event::new(name.clone());
+        emitter.emit(match &data {
+            Some(d) => e.with_data(d)?,
+            None => e,
+        });
+    }
+    Ok(())
+}

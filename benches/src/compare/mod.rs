@@ -1,0 +1,20 @@
+//! The side-by-side comparison behind `cargo run --release -p benches --bin
+//! compare`: this monitor (`minimal`, `refvmm -S`), QEMU 7.2 and an echo
+//! floor, measured from outside over unix sockets, round by round.
+//!
+//! - [`floor`]: the echo server that sets the floor;
+//! - [`qmp`]: the bare client the measurements use;
+//! - [`target`]: the servers, how they start, their memory;
+//! - [`measure`]: round trips, requests in flight, concurrent clients,
+//!   event rates, memory with idle clients;
+//! - [`stats`], [`report`]: medians, the table, the chart;
+//! - [`sys`]: the open-file limit 1,000 clients need; servers die with
+//!   this process.
+
+pub mod floor;
+pub mod measure;
+pub mod qmp;
+pub mod report;
+pub mod stats;
+pub mod sys;
+pub mod target;
