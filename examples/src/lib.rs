@@ -1,8 +1,10 @@
-//! Shared pieces of the example VMMs: QEMU-style option parsing and a
-//! stderr logger.
+//! Shared pieces of the example VMMs: QEMU-style option parsing, a stderr
+//! logger, the terminal console, the benchmarks' event source and (on
+//! x86-64 Linux) the KVM machine of the reference VMM.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod bench;
 pub mod cli;
 pub mod logger;
 pub mod stdio;

@@ -252,18 +252,5 @@ fn x_bench_events(
     data: Option<serde_json::Value>,
     emitter: &Emitter,
 ) -> Result<(), CommandError> {
-    if count > 1_000_000 {
-        return Err(CommandError::generic(
-            "Parameter 'count' expects at most 1000000",
-        ));
-    }
-    let name = event.unwrap_or_else(|| "BENCH".to_owned());
-    for _ in 0..count {
-        let e = Event::new(name.clone());
-        emitter.emit(match &data {
-            Some(d) => e.with_data(d)?,
-            None => e,
-        });
-    }
-    Ok(())
+    examples::bench::emit_events(emitter, count, event, data)
 }
