@@ -183,6 +183,11 @@ impl<D: fmt::Debug> fmt::Debug for VirtioMmio<D> {
 impl<D: VirtioDevice> VirtioMmio<D> {
     /// `device` behind a fresh transport, reaching guest memory through
     /// `mem` and interrupting through `irq`.
+    ///
+    /// # Panics
+    ///
+    /// If the device declares a queue size that is not a power of two up
+    /// to 32768 (a bug in the device, never the guest's doing).
     pub fn new(device: D, mem: GuestMemoryMmap, irq: IrqLine) -> Self {
         let queues = device
             .queue_max_sizes()
