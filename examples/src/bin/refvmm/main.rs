@@ -210,7 +210,13 @@ fn serial_backend(spec: &SerialSpec) -> io::Result<(Box<dyn Write + Send>, Strin
 
 /// Turns what the guest does into events, and exits the process when the
 /// guest powers off (or resets under -no-reboot), as QEMU does.
-fn watch_machine(machine: Arc<Machine>, emitter: Emitter, monitor: Arc<Monitor>, no_reboot: bool) {
+fn watch_machine(
+    machine: Arc<Machine>,
+    emitter: Emitter,
+    monitor: Arc<Monitor>,
+    no_reboot: bool,
+    rtc_sets: rtc::RtcSets,
+) {
     let Some(events) = machine.take_events() else {
         return;
     };
@@ -237,6 +243,7 @@ fn watch_machine(machine: Arc<Machine>, emitter: Emitter, monitor: Arc<Monitor>,
                     monitor.shutdown();
                 }
                 MachineEvent::RtcChange { offset } => {
+                    rtc_sets.count();
                     emitter.emit(rtc::RtcChange {
                         offset,
                         qom_path: rtc_path.clone(),
@@ -302,6 +309,7 @@ fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
     }
     let machine = Arc::new(Machine::new(config)?);
     let hmp = monitor_hmp::Hmp::new();
+    let rtc_sets = rtc::RtcSets::default();
     let mut builder = hmp
         .install(Monitor::builder())
         .version(0, 1, 0, "refvmm")
@@ -310,7 +318,8 @@ fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
             name: o.name.clone(),
             uuid: o.uuid.clone(),
             serial: serial_label,
-        });
+        })
+        .state(rtc_sets.clone());
     let quit_machine = Arc::clone(&machine);
     builder = builder.on_quit(move || {
         let _ = quit_machine.shutdown();
@@ -327,6 +336,7 @@ fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
         emitter,
         Arc::clone(&monitor),
         o.no_reboot,
+        rtc_sets,
     );
     if o.serial == SerialSpec::Stdio {
         forward_stdin(Arc::clone(&machine));

@@ -1,7 +1,11 @@
-//! The real-time clock's QMP side: the `RTC_CHANGE` event and
-//! `rtc-reset-reinjection`.
+//! The real-time clock's QMP side: the `RTC_CHANGE` event,
+//! `rtc-reset-reinjection`, and the test hook `x-query-rtc-sets`.
 
-use monitor_core::qmp_command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use monitor_core::{qmp_command, Schema};
+use serde::Serialize;
 
 /// The guest set its real-time clock. Throttled by the monitor to one
 /// per second (QEMU's policy for this event name).
@@ -26,3 +30,32 @@ pub fn qom_path(vcpus: usize) -> String {
 /// interrupt, so there is never a backlog: the command just succeeds.
 #[qmp_command(name = "rtc-reset-reinjection")]
 fn rtc_reset_reinjection() {}
+
+/// How many times the guest has set its clock (each one an `RTC_CHANGE`
+/// before the throttle): shared by the machine watcher, which counts, and
+/// `x-query-rtc-sets`, which reads.
+#[derive(Debug, Clone, Default)]
+pub struct RtcSets(Arc<AtomicU64>);
+
+impl RtcSets {
+    /// One more.
+    pub fn count(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// `x-query-rtc-sets`'s answer.
+#[derive(Serialize, Schema)]
+pub struct RtcSetsInfo {
+    /// Clock sets by the guest since the VMM started.
+    sets: u64,
+}
+
+/// How many times the guest has set its real-time clock: a test hook, to
+/// compare with the `RTC_CHANGE` events that got through the throttle.
+#[qmp_command(name = "x-query-rtc-sets")]
+fn x_query_rtc_sets(sets: &RtcSets) -> RtcSetsInfo {
+    RtcSetsInfo {
+        sets: sets.0.load(Ordering::Relaxed),
+    }
+}
