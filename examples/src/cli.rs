@@ -3,6 +3,7 @@
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use monitor_core::ListenAddr;
 use thiserror::Error;
@@ -356,6 +357,45 @@ pub fn listen(
         }
     }
     builder
+}
+
+/// The process's arguments parsed by `parse`, or how the process should
+/// exit at once: after `--help` (or `-h`) printed `usage`, with success;
+/// after a bad option printed `program: error` and `usage`, with 1.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::process::ExitCode;
+/// use examples::cli::{self, CliError};
+///
+/// fn parse(args: &[String]) -> Result<usize, CliError> {
+///     Ok(args.len())
+/// }
+///
+/// fn main() -> ExitCode {
+///     let count = match cli::parse_args("demo", "usage: demo [ARG]...", parse) {
+///         Ok(count) => count,
+///         Err(code) => return code,
+///     };
+///     println!("{count} arguments");
+///     ExitCode::SUCCESS
+/// }
+/// ```
+pub fn parse_args<T>(
+    program: &str,
+    usage: &str,
+    parse: impl FnOnce(&[String]) -> Result<T, CliError>,
+) -> Result<T, ExitCode> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{usage}");
+        return Err(ExitCode::SUCCESS);
+    }
+    parse(&args).map_err(|e| {
+        eprintln!("{program}: {e}\n{usage}");
+        ExitCode::from(1)
+    })
 }
 
 /// The value following option `name` in `args`, advancing `i`.

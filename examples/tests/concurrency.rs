@@ -10,10 +10,16 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+#[path = "util/rng.rs"]
+#[allow(dead_code)] // `chance` is the soak test's
+mod rng;
+
 use monitor_core::client::Client;
 use monitor_core::{Command, CommandError, Event, Monitor};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
+
+use rng::XorShift;
 
 /// Clients that behave and must get everything.
 const GOOD_CLIENTS: usize = 8;
@@ -34,31 +40,6 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 /// Bounds for the garbage one flooder sends.
 const MIN_FLOOD_BYTES: usize = 256 << 10;
 const MAX_FLOOD_BYTES: usize = 64 << 20;
-
-/// xorshift64*: reproducible pseudo-randomness without a dependency.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> Self {
-        XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform-enough in `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
-    }
-}
 
 fn socket_path(tag: &str) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use monitor_core::client::{Client, ClientError};
 use serde_json::{json, Value as Json};
+use util::rng::XorShift;
 use util::Minimal;
 
 /// Clients connected at once.
@@ -46,30 +47,6 @@ const MAX_MESSAGE: usize = 256 << 10;
 const RSS_BOUND: u64 = 128 << 20;
 /// Failure guard for any single wait (generous: the machine is loaded).
 const TIMEOUT: Duration = Duration::from_secs(60);
-
-/// xorshift64*: reproducible pseudo-randomness without a dependency.
-struct XorShift(u64);
-
-impl XorShift {
-    fn new(seed: u64) -> Self {
-        XorShift(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
 
 /// What the clients did, for the summary.
 #[derive(Default)]

@@ -178,17 +178,9 @@ fn parse(args: &[String]) -> Result<Options, CliError> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let options = match parse(&args) {
-        Ok(parsed) => parsed,
-        Err(e) => {
-            eprintln!("minimal: {e}\n{USAGE}");
-            return ExitCode::from(1);
-        }
+    let options = match cli::parse_args("minimal", USAGE, parse) {
+        Ok(options) => options,
+        Err(code) => return code,
     };
     examples::logger::init();
     let hmp = monitor_hmp::Hmp::new();

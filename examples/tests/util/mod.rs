@@ -11,6 +11,7 @@
 
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod rng;
 pub mod vmm;
 
 use std::fmt::Write as _;

@@ -261,17 +261,9 @@ fn watch_machine(
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let options = match parse(&args) {
-        Ok(o) => o,
-        Err(e) => {
-            eprintln!("refvmm: {e}\n{USAGE}");
-            return ExitCode::from(1);
-        }
+    let options = match cli::parse_args("refvmm", USAGE, parse) {
+        Ok(options) => options,
+        Err(code) => return code,
     };
     examples::logger::init();
     match run(options) {

@@ -321,12 +321,11 @@ impl<D: VirtioDevice> VirtioMmio<D> {
                 }
             }
             REG_QUEUE_READY => {
-                let mem = self.mem.clone();
-                if let Some(q) = self.selected_queue() {
+                if let Some(q) = self.queues.get_mut(self.queue_sel as usize) {
                     // A queue goes live only if its rings are in RAM
                     // (virtio-queue judges only a ready queue).
                     q.set_ready(value == 1);
-                    if q.ready() && !q.is_valid(&mem) {
+                    if q.ready() && !q.is_valid(&self.mem) {
                         log::warn!("virtio-mmio: a queue's rings are not in RAM");
                         q.set_ready(false);
                     }
