@@ -68,11 +68,11 @@ impl Default for VersionInfo {
 }
 
 impl Schema for VersionInfo {
-    fn schema(gen: &mut SchemaGen) -> String {
-        gen.object::<Self>(|gen| {
-            let triple = gen.object::<VersionTriple>(|gen| {
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        schema_gen.object::<Self>(|schema_gen| {
+            let triple = schema_gen.object::<VersionTriple>(|schema_gen| {
                 // QEMU's schema order (the wire order differs).
-                let int = gen.describe::<i64>();
+                let int = schema_gen.describe::<i64>();
                 ObjectInfo::new(vec![
                     Member::new("major", int.clone()),
                     Member::new("minor", int.clone()),
@@ -81,7 +81,7 @@ impl Schema for VersionInfo {
             });
             ObjectInfo::new(vec![
                 Member::new("qemu", triple),
-                Member::new("package", gen.describe::<String>()),
+                Member::new("package", schema_gen.describe::<String>()),
             ])
         })
     }
@@ -103,8 +103,8 @@ impl Capability {
 }
 
 impl Schema for Capability {
-    fn schema(gen: &mut SchemaGen) -> String {
-        gen.enumeration::<Self>(&["oob"])
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        schema_gen.enumeration::<Self>(&["oob"])
     }
 }
 
@@ -115,11 +115,11 @@ pub(crate) struct CapabilitiesArgs {
 }
 
 impl Schema for CapabilitiesArgs {
-    fn schema(gen: &mut SchemaGen) -> String {
-        gen.object::<Self>(|gen| {
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        schema_gen.object::<Self>(|schema_gen| {
             ObjectInfo::new(vec![Member::optional(
                 "enable",
-                gen.describe::<Vec<Capability>>(),
+                schema_gen.describe::<Vec<Capability>>(),
             )])
         })
     }
@@ -132,9 +132,9 @@ pub(crate) struct NameInfo<'a> {
 }
 
 impl Schema for NameInfo<'static> {
-    fn schema(gen: &mut SchemaGen) -> String {
-        gen.object::<Self>(|gen| {
-            ObjectInfo::new(vec![Member::new("name", gen.describe::<String>())])
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        schema_gen.object::<Self>(|schema_gen| {
+            ObjectInfo::new(vec![Member::new("name", schema_gen.describe::<String>())])
         })
     }
 }
@@ -143,8 +143,8 @@ impl Schema for NameInfo<'static> {
 pub(crate) struct SchemaInfoType;
 
 impl Schema for SchemaInfoType {
-    fn schema(gen: &mut SchemaGen) -> String {
-        gen.object::<Self>(|gen| {
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        schema_gen.object::<Self>(|schema_gen| {
             let metas = [
                 "builtin",
                 "enum",
@@ -154,46 +154,48 @@ impl Schema for SchemaInfoType {
                 "command",
                 "event",
             ];
-            let meta = gen.enumeration_keyed(TypeKey::Named("SchemaMetaType".into()), &metas);
-            let str_t = gen.describe::<String>();
-            let strs = gen.describe::<Vec<String>>();
-            let any = gen.builtin("any", "value");
-            let bool_t = gen.describe::<bool>();
-            let obj = |gen: &mut SchemaGen, key: &str, members: Vec<Member>| {
-                gen.object_keyed(TypeKey::Named(key.into()), |_| ObjectInfo::new(members))
+            let meta =
+                schema_gen.enumeration_keyed(TypeKey::Named("SchemaMetaType".into()), &metas);
+            let str_t = schema_gen.describe::<String>();
+            let strs = schema_gen.describe::<Vec<String>>();
+            let any = schema_gen.builtin("any", "value");
+            let bool_t = schema_gen.describe::<bool>();
+            let obj = |schema_gen: &mut SchemaGen, key: &str, members: Vec<Member>| {
+                schema_gen.object_keyed(TypeKey::Named(key.into()), |_| ObjectInfo::new(members))
             };
             let json_types = [
                 "string", "number", "int", "boolean", "null", "object", "array", "value",
             ];
-            let json_type = gen.enumeration_keyed(TypeKey::Named("JSONType".into()), &json_types);
+            let json_type =
+                schema_gen.enumeration_keyed(TypeKey::Named("JSONType".into()), &json_types);
             let builtin = obj(
-                gen,
+                schema_gen,
                 "SchemaInfoBuiltin",
                 vec![Member::new("json-type", json_type)],
             );
             let enum_member = obj(
-                gen,
+                schema_gen,
                 "SchemaInfoEnumMember",
                 vec![
                     Member::new("name", str_t.clone()),
                     Member::optional("features", strs.clone()),
                 ],
             );
-            let enum_members = gen.array(enum_member);
+            let enum_members = schema_gen.array(enum_member);
             let mut values = Member::new("values", strs.clone());
             values.features.push("deprecated".into());
             let enumeration = obj(
-                gen,
+                schema_gen,
                 "SchemaInfoEnum",
                 vec![Member::new("members", enum_members), values],
             );
             let array = obj(
-                gen,
+                schema_gen,
                 "SchemaInfoArray",
                 vec![Member::new("element-type", str_t.clone())],
             );
             let member = obj(
-                gen,
+                schema_gen,
                 "SchemaInfoObjectMember",
                 vec![
                     Member::new("name", str_t.clone()),
@@ -202,18 +204,18 @@ impl Schema for SchemaInfoType {
                     Member::optional("features", strs.clone()),
                 ],
             );
-            let members = gen.array(member);
+            let members = schema_gen.array(member);
             let variant = obj(
-                gen,
+                schema_gen,
                 "SchemaInfoObjectVariant",
                 vec![
                     Member::new("case", str_t.clone()),
                     Member::new("type", str_t.clone()),
                 ],
             );
-            let variants = gen.array(variant);
+            let variants = schema_gen.array(variant);
             let object = obj(
-                gen,
+                schema_gen,
                 "SchemaInfoObject",
                 vec![
                     Member::new("members", members),
@@ -222,18 +224,18 @@ impl Schema for SchemaInfoType {
                 ],
             );
             let alt_member = obj(
-                gen,
+                schema_gen,
                 "SchemaInfoAlternateMember",
                 vec![Member::new("type", str_t.clone())],
             );
-            let alt_members = gen.array(alt_member);
+            let alt_members = schema_gen.array(alt_member);
             let alternate = obj(
-                gen,
+                schema_gen,
                 "SchemaInfoAlternate",
                 vec![Member::new("members", alt_members)],
             );
             let command = obj(
-                gen,
+                schema_gen,
                 "SchemaInfoCommand",
                 vec![
                     Member::new("arg-type", str_t.clone()),
@@ -242,7 +244,7 @@ impl Schema for SchemaInfoType {
                 ],
             );
             let event = obj(
-                gen,
+                schema_gen,
                 "SchemaInfoEvent",
                 vec![Member::new("arg-type", str_t.clone())],
             );
@@ -286,8 +288,8 @@ pub(crate) struct Shutdown {
 pub(crate) struct ShutdownCause;
 
 impl Schema for ShutdownCause {
-    fn schema(gen: &mut SchemaGen) -> String {
-        gen.enumeration::<Self>(&[
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        schema_gen.enumeration::<Self>(&[
             "none",
             "host-error",
             "host-qmp-quit",
@@ -304,11 +306,11 @@ impl Schema for ShutdownCause {
 }
 
 impl Schema for Shutdown {
-    fn schema(gen: &mut SchemaGen) -> String {
-        gen.object::<Self>(|gen| {
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        schema_gen.object::<Self>(|schema_gen| {
             ObjectInfo::new(vec![
-                Member::new("guest", gen.describe::<bool>()),
-                Member::new("reason", gen.describe::<ShutdownCause>()),
+                Member::new("guest", schema_gen.describe::<bool>()),
+                Member::new("reason", schema_gen.describe::<ShutdownCause>()),
             ])
         })
     }

@@ -5,7 +5,7 @@
 //! descriptors inserted through the builder or at run time. Names are unique:
 //! a duplicate is a start-up error naming both definitions.
 
-use std::any::{Any, TypeId};
+use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -20,6 +20,7 @@ use crate::event::Emitter;
 use crate::fds::{FdSets, SessionFds};
 use crate::pending::{Completion, Deferred, Mailbox};
 use crate::schema::{Schema, SchemaGen, SchemaInfo};
+use crate::state::{State, StateMap, StateRequirement};
 use crate::value::Map;
 
 /// A command's successful result, already serialised in QEMU's format.
@@ -85,32 +86,6 @@ pub struct SessionInfo {
     pub oob: bool,
 }
 
-/// VMM state registered with the builder, looked up by type.
-#[derive(Default, Clone)]
-pub struct StateMap {
-    items: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
-}
-
-impl StateMap {
-    /// Adds (or replaces) the state of type `T`.
-    pub fn insert<T: Any + Send + Sync>(&mut self, value: T) {
-        self.items.insert(TypeId::of::<T>(), Arc::new(value));
-    }
-
-    /// The state of type `T`, if registered.
-    pub fn get<T: Any + Send + Sync>(&self) -> Option<&T> {
-        self.items.get(&TypeId::of::<T>())?.downcast_ref()
-    }
-}
-
-impl fmt::Debug for StateMap {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StateMap")
-            .field("len", &self.items.len())
-            .finish()
-    }
-}
-
 /// Everything a handler can reach: VMM state by type, the session, events.
 #[derive(Debug)]
 pub struct Context<'a> {
@@ -133,12 +108,17 @@ impl<'a> Context<'a> {
     ///
     /// A `GenericError` naming `T` when no such state was registered.
     pub fn state<T: Any + Send + Sync>(&self) -> Result<&'a T, CommandError> {
-        self.state.get::<T>().ok_or_else(|| {
-            CommandError::generic(format!(
-                "Monitor state of type {} was never registered",
-                std::any::type_name::<T>()
-            ))
-        })
+        self.state.get::<T>()
+    }
+
+    /// The VMM state of type `T` as an owned handle, to move into a future
+    /// or a thread that answers later.
+    ///
+    /// # Errors
+    ///
+    /// A `GenericError` naming `T` when no such state was registered.
+    pub fn state_handle<T: Any + Send + Sync>(&self) -> Result<State<T>, CommandError> {
+        self.state.handle::<T>()
     }
 
     /// The calling session.
@@ -313,8 +293,8 @@ impl fmt::Debug for Handler {
 pub type SchemaHook = fn(&mut SchemaGen) -> String;
 
 /// The schema hook of any [`Schema`] type.
-pub fn schema_of<T: Schema + ?Sized>(gen: &mut SchemaGen) -> String {
-    gen.describe::<T>()
+pub fn schema_of<T: Schema + ?Sized>(schema_gen: &mut SchemaGen) -> String {
+    schema_gen.describe::<T>()
 }
 
 /// A command: name, handler and flags.
@@ -340,6 +320,7 @@ pub struct Command {
     arg_type: Option<SchemaHook>,
     ret_type: Option<SchemaHook>,
     features: Vec<String>,
+    states: Vec<StateRequirement>,
 }
 
 impl Command {
@@ -355,6 +336,7 @@ impl Command {
             arg_type: None,
             ret_type: None,
             features: Vec::new(),
+            states: Vec::new(),
         }
     }
 
@@ -388,6 +370,35 @@ impl Command {
     pub fn features<I: IntoIterator<Item = S>, S: Into<String>>(mut self, features: I) -> Self {
         self.features.extend(features.into_iter().map(Into::into));
         self
+    }
+
+    /// Declares that the handler looks up VMM state of type `T`, so that
+    /// [`MonitorBuilder::spawn`](crate::MonitorBuilder::spawn) fails when
+    /// none is registered (`#[qmp_command]` declares its `&T` and `State<T>`
+    /// parameters itself).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monitor_core::{Command, CommandError, Monitor};
+    ///
+    /// struct Vm;
+    /// let cmd = Command::typed("x-vm", |ctx, ()| ctx.state::<Vm>().map(|_| ()))
+    ///     .requires_state::<Vm>();
+    /// let err = Monitor::builder().command(cmd).spawn().unwrap_err();
+    /// assert!(err.to_string().contains("x-vm"), "{err}");
+    /// ```
+    pub fn requires_state<T: Any + Send + Sync>(mut self) -> Self {
+        let requirement = StateRequirement::of::<T>();
+        if !self.states.contains(&requirement) {
+            self.states.push(requirement);
+        }
+        self
+    }
+
+    /// The state types the handler needs.
+    pub fn required_state(&self) -> &[StateRequirement] {
+        &self.states
     }
 
     /// Allows the command with `exec-oob`.
@@ -472,6 +483,8 @@ pub struct Registration {
     pub ret_type: Option<SchemaHook>,
     /// Feature flags (`deprecated`, ...).
     pub features: &'static [&'static str],
+    /// The VMM state types the handler takes, checked at spawn.
+    pub state: &'static [StateRequirement],
 }
 
 impl Registration {
@@ -490,6 +503,7 @@ impl Registration {
             arg_type: None,
             ret_type: None,
             features: &[],
+            state: &[],
         }
     }
 
@@ -503,6 +517,7 @@ impl Registration {
             arg_type: self.arg_type,
             ret_type: self.ret_type,
             features: self.features.iter().map(|f| (*f).to_owned()).collect(),
+            states: self.state.to_vec(),
         }
     }
 }
@@ -691,29 +706,29 @@ impl Registry {
     /// Commands without schema hooks take an object QEMU cannot describe:
     /// their argument type is `any`-valued and so is their result.
     pub fn schema(&self) -> Vec<SchemaInfo> {
-        let mut gen = SchemaGen::new();
+        let mut schema_gen = SchemaGen::new();
         for name in &self.order {
             let Some(c) = self.by_name.get(name) else {
                 continue;
             };
             let arg = match c.arg_type {
-                Some(hook) => hook(&mut gen),
-                None => gen.builtin("any", "value"),
+                Some(hook) => hook(&mut schema_gen),
+                None => schema_gen.builtin("any", "value"),
             };
             let ret = match c.ret_type {
-                Some(hook) => hook(&mut gen),
-                None => gen.builtin("any", "value"),
+                Some(hook) => hook(&mut schema_gen),
+                None => schema_gen.builtin("any", "value"),
             };
-            gen.command(&c.name, arg, ret, c.allow_oob, c.features.clone());
+            schema_gen.command(&c.name, arg, ret, c.allow_oob, c.features.clone());
         }
         for e in &self.events {
             let arg = match e.data {
-                Some(hook) => hook(&mut gen),
-                None => gen.empty_object(),
+                Some(hook) => hook(&mut schema_gen),
+                None => schema_gen.empty_object(),
             };
-            gen.event(&e.name, arg, e.features.clone());
+            schema_gen.event(&e.name, arg, e.features.clone());
         }
-        gen.into_entries()
+        schema_gen.into_entries()
     }
 
     /// Adds a command.
@@ -732,6 +747,16 @@ impl Registry {
         self.order.push(command.name.clone());
         self.by_name.insert(command.name.clone(), Arc::new(command));
         Ok(())
+    }
+
+    /// The first command whose required state is not in `state`, with the
+    /// missing type's name.
+    pub fn missing_state(&self, state: &StateMap) -> Option<(&str, &'static str)> {
+        self.order.iter().find_map(|name| {
+            let command = self.by_name.get(name)?;
+            let missing = command.states.iter().find(|r| !state.contains(r))?;
+            Some((command.name.as_str(), missing.type_name()))
+        })
     }
 
     /// Looks a command up by exact name.

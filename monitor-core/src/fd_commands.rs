@@ -12,9 +12,9 @@ use crate::value::Map;
 struct FdName;
 
 impl Schema for FdName {
-    fn schema(gen: &mut SchemaGen) -> String {
-        gen.object::<Self>(|gen| {
-            ObjectInfo::new(vec![Member::new("fdname", gen.describe::<String>())])
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        schema_gen.object::<Self>(|schema_gen| {
+            ObjectInfo::new(vec![Member::new("fdname", schema_gen.describe::<String>())])
         })
     }
 }
@@ -23,11 +23,11 @@ impl Schema for FdName {
 struct AddFdArgs;
 
 impl Schema for AddFdArgs {
-    fn schema(gen: &mut SchemaGen) -> String {
-        gen.object::<Self>(|gen| {
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        schema_gen.object::<Self>(|schema_gen| {
             ObjectInfo::new(vec![
-                Member::optional("fdset-id", gen.describe::<i64>()),
-                Member::optional("opaque", gen.describe::<String>()),
+                Member::optional("fdset-id", schema_gen.describe::<i64>()),
+                Member::optional("opaque", schema_gen.describe::<String>()),
             ])
         })
     }
@@ -37,11 +37,11 @@ impl Schema for AddFdArgs {
 struct RemoveFdArgs;
 
 impl Schema for RemoveFdArgs {
-    fn schema(gen: &mut SchemaGen) -> String {
-        gen.object::<Self>(|gen| {
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        schema_gen.object::<Self>(|schema_gen| {
             ObjectInfo::new(vec![
-                Member::new("fdset-id", gen.describe::<i64>()),
-                Member::optional("fd", gen.describe::<i64>()),
+                Member::new("fdset-id", schema_gen.describe::<i64>()),
+                Member::optional("fd", schema_gen.describe::<i64>()),
             ])
         })
     }
@@ -52,9 +52,9 @@ impl Schema for RemoveFdArgs {
 struct AddfdInfo;
 
 impl Schema for AddfdInfo {
-    fn schema(gen: &mut SchemaGen) -> String {
-        gen.object::<Self>(|gen| {
-            let int = gen.describe::<i64>();
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        schema_gen.object::<Self>(|schema_gen| {
+            let int = schema_gen.describe::<i64>();
             ObjectInfo::new(vec![
                 Member::new("fdset-id", int.clone()),
                 Member::new("fd", int),
@@ -67,11 +67,11 @@ impl Schema for AddfdInfo {
 struct FdsetFdInfo;
 
 impl Schema for FdsetFdInfo {
-    fn schema(gen: &mut SchemaGen) -> String {
-        gen.object::<Self>(|gen| {
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        schema_gen.object::<Self>(|schema_gen| {
             ObjectInfo::new(vec![
-                Member::new("fd", gen.describe::<i64>()),
-                Member::optional("opaque", gen.describe::<String>()),
+                Member::new("fd", schema_gen.describe::<i64>()),
+                Member::optional("opaque", schema_gen.describe::<String>()),
             ])
         })
     }
@@ -81,11 +81,11 @@ impl Schema for FdsetFdInfo {
 struct FdsetInfo;
 
 impl Schema for FdsetInfo {
-    fn schema(gen: &mut SchemaGen) -> String {
-        gen.object::<Self>(|gen| {
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        schema_gen.object::<Self>(|schema_gen| {
             ObjectInfo::new(vec![
-                Member::new("fdset-id", gen.describe::<i64>()),
-                Member::new("fds", gen.describe::<Vec<FdsetFdInfo>>()),
+                Member::new("fdset-id", schema_gen.describe::<i64>()),
+                Member::new("fds", schema_gen.describe::<Vec<FdsetFdInfo>>()),
             ])
         })
     }

@@ -79,6 +79,7 @@ pub mod response;
 pub mod schema;
 pub mod server;
 pub mod session;
+mod state;
 pub mod stream;
 pub mod throttle;
 mod value;
@@ -86,16 +87,16 @@ pub mod wire;
 
 pub use builtins::{VersionInfo, VersionTriple};
 pub use command::{
-    Command, Context, Handler, Outcome, Registry, RegistryError, Reply, SessionInfo, StateMap,
+    Command, Context, Handler, Outcome, Registry, RegistryError, Reply, SessionInfo,
 };
-pub use error::{CommandError, ErrorClass};
+pub use error::{CommandError, ErrorClass, IntoErrorText, ResultExt};
 pub use event::{Emitter, Event, IntoEvent, Timestamp, TypedEvent};
 pub use monitor::{Monitor, MonitorBuilder};
 pub use schema::Schema;
 pub use server::{Exit, ListenAddr, ServerConfig, ServerError, Stats};
+pub use state::{State, StateMap, StateRequirement};
 pub use value::{Map, Value};
 
-/// The macros: `#[qmp_command]`, `#[derive(Schema)]`, `#[derive(Event)]`.
 pub use monitor_derive::{qmp_command, Event, Schema};
 
 /// Errors of the crate's embedding API.
@@ -113,6 +114,41 @@ pub enum Error {
     /// The monitor thread panicked.
     #[error("the monitor thread panicked")]
     Panicked,
+    /// A command takes VMM state of a type nobody registered.
+    #[error(
+        "command `{command}` takes state of type {type_name}, which was never registered \
+         (add `.state(...)` or `.shared_state(...)` to the monitor builder)"
+    )]
+    MissingState {
+        /// The command.
+        command: String,
+        /// The state type.
+        type_name: &'static str,
+    },
+    /// Commands the VMM requires are not registered (see
+    /// [`MonitorBuilder::require_commands`]).
+    #[error(
+        "required commands are not registered: {}; a crate that declares commands must be \
+         linked into the binary (`use my_commands as _;`)",
+        .0.join(", ")
+    )]
+    MissingCommands(Vec<String>),
+    /// A throttle rule names an event the monitor does not declare.
+    #[error(
+        "the throttle policy has a rule for event `{0}`, which is not declared \
+         (declare it with #[derive(Event)] or `register_event`, or remove the rule)"
+    )]
+    UnknownThrottledEvent(String),
+    /// A start-up check (for example the human monitor's command table)
+    /// failed.
+    #[error("{what}: {source}")]
+    Check {
+        /// What was checked.
+        what: String,
+        /// Why it failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// Result with the crate's [`Error`].
@@ -124,4 +160,14 @@ pub mod __private {
     pub use inventory;
     pub use serde;
     pub use serde_json;
+
+    pub use crate::args::{from_arguments, Arguments};
+    pub use crate::command::{schema_of, EventRegistration, Registration};
+    pub use crate::error::CommandError;
+    pub use crate::event::TypedEvent;
+    pub use crate::pending::Completion;
+    pub use crate::schema::{Member, ObjectInfo, Schema, SchemaGen, TypeKey, Variant};
+    pub use crate::state::{State, StateRequirement};
+    pub use crate::value::Map;
+    pub use crate::{Context, Outcome, Reply};
 }

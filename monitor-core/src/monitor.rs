@@ -9,12 +9,13 @@ use std::thread::JoinHandle;
 use parking_lot::{Mutex, RwLock};
 
 use crate::builtins::VersionInfo;
-use crate::command::{Command, EventDescriptor, Registry, RegistryError, StateMap};
+use crate::command::{Command, EventDescriptor, Registry, RegistryError, SessionInfo};
 use crate::console::ConsoleFactory;
 use crate::event::Emitter;
 use crate::fds::FdSets;
 use crate::server::{Exit, ListenAddr, Server, ServerConfig, ServerError, Shared, Stats};
 use crate::session::Dispatcher;
+use crate::state::StateMap;
 use crate::stream::Limits;
 use crate::Error;
 
@@ -23,6 +24,30 @@ use crate::Error;
 const MONITOR_STACK: usize = 8 << 20;
 
 type QuitHook = Box<dyn FnOnce() + Send>;
+
+/// A start-up check run by [`MonitorBuilder::spawn`] over the finished
+/// command table.
+pub(crate) type StartupCheck =
+    Box<dyn FnOnce(&Registry) -> Result<(), Box<dyn std::error::Error + Send + Sync>> + Send>;
+
+/// A session hook: called on the monitor thread.
+pub(crate) type SessionHook = Arc<dyn Fn(&SessionInfo) + Send + Sync>;
+
+/// What the server calls when a client comes and goes.
+#[derive(Clone, Default)]
+pub(crate) struct SessionHooks {
+    pub(crate) connect: Option<SessionHook>,
+    pub(crate) disconnect: Option<SessionHook>,
+}
+
+impl std::fmt::Debug for SessionHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionHooks")
+            .field("connect", &self.connect.is_some())
+            .field("disconnect", &self.disconnect.is_some())
+            .finish()
+    }
+}
 
 /// Configures a [`Monitor`].
 ///
@@ -49,6 +74,10 @@ pub struct MonitorBuilder {
     emitter: Emitter,
     fd_sets: FdSets,
     on_quit: Option<QuitHook>,
+    events: Vec<EventDescriptor>,
+    required: Vec<String>,
+    checks: Vec<(String, StartupCheck)>,
+    hooks: SessionHooks,
 }
 
 impl std::fmt::Debug for MonitorBuilder {
@@ -73,6 +102,10 @@ impl MonitorBuilder {
             emitter: Emitter::new(),
             fd_sets: FdSets::default(),
             on_quit: None,
+            events: Vec::new(),
+            required: Vec::new(),
+            checks: Vec::new(),
+            hooks: SessionHooks::default(),
         }
     }
 
@@ -89,15 +122,114 @@ impl MonitorBuilder {
         self
     }
 
-    /// Registers VMM state that handlers look up by type.
+    /// Registers VMM state that handlers look up by type: a `&T` or
+    /// `State<T>` parameter of a `#[qmp_command]`, `Context::state`.
+    ///
+    /// Every type a registered command takes must be registered before
+    /// [`spawn`](Self::spawn), which otherwise fails naming the command.
     pub fn state<T: Any + Send + Sync>(mut self, value: T) -> Self {
         self.state.insert(value);
+        self
+    }
+
+    /// Registers VMM state the VMM keeps a handle on too: handlers taking
+    /// `&T` or `State<T>` see the value inside this `Arc`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{atomic::AtomicBool, Arc};
+    /// use monitor_core::Monitor;
+    ///
+    /// struct Vm { running: AtomicBool }
+    ///
+    /// let vm = Arc::new(Vm { running: AtomicBool::new(true) });
+    /// let builder = Monitor::builder().shared_state(Arc::clone(&vm));
+    /// # let _ = builder;
+    /// ```
+    pub fn shared_state<T: Any + Send + Sync>(mut self, value: Arc<T>) -> Self {
+        self.state.insert_arc(value);
         self
     }
 
     /// Adds a command (besides the built-ins and `inventory` registrations).
     pub fn command(mut self, command: Command) -> Self {
         self.commands.push(command);
+        self
+    }
+
+    /// Declares an event (besides `#[derive(Event)]` types): listed by
+    /// `query-events` and the schema.
+    pub fn event(mut self, event: EventDescriptor) -> Self {
+        self.events.push(event);
+        self
+    }
+
+    /// Makes [`spawn`](Self::spawn) fail unless each of these commands is
+    /// registered: a command declared in a library crate that the binary
+    /// never references is not linked in, and this turns that mistake into
+    /// a start-up error instead of a client's `CommandNotFound`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monitor_core::Monitor;
+    ///
+    /// let err = Monitor::builder()
+    ///     .require_commands(&["query-version", "x-not-linked"])
+    ///     .spawn()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("x-not-linked"), "{err}");
+    /// ```
+    pub fn require_commands(mut self, names: &[&str]) -> Self {
+        self.required.extend(names.iter().map(|n| (*n).to_owned()));
+        self
+    }
+
+    /// Runs `check` over the finished command table in [`spawn`](Self::spawn),
+    /// which fails with its error (prefixed by `what`). Extensions use it to
+    /// refuse a configuration at start-up rather than at the first call (the
+    /// human monitor checks its command table this way).
+    pub fn startup_check(
+        mut self,
+        what: impl Into<String>,
+        check: impl FnOnce(&Registry) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+            + Send
+            + 'static,
+    ) -> Self {
+        self.checks.push((what.into(), Box::new(check)));
+        self
+    }
+
+    /// Called on the monitor thread when a client is accepted (QMP or
+    /// console, after the admission checks, before its greeting; `oob` is
+    /// still `false` then). Keep it short: the monitor serves nobody while
+    /// it runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use monitor_core::Monitor;
+    ///
+    /// let clients = Arc::new(Mutex::new(Vec::<u64>::new()));
+    /// let (on, off) = (Arc::clone(&clients), Arc::clone(&clients));
+    /// let builder = Monitor::builder()
+    ///     .on_connect(move |s| on.lock().unwrap().push(s.id))
+    ///     .on_disconnect(move |s| off.lock().unwrap().retain(|id| *id != s.id));
+    /// # let _ = builder;
+    /// ```
+    pub fn on_connect(mut self, hook: impl Fn(&SessionInfo) + Send + Sync + 'static) -> Self {
+        self.hooks.connect = Some(Arc::new(hook));
+        self
+    }
+
+    /// Called on the monitor thread when a client's connection is closed,
+    /// whatever the reason (the client left, a limit, `quit`, shutdown),
+    /// after its pending commands were cancelled. Called once per
+    /// [`on_connect`](Self::on_connect).
+    pub fn on_disconnect(mut self, hook: impl Fn(&SessionInfo) + Send + Sync + 'static) -> Self {
+        self.hooks.disconnect = Some(Arc::new(hook));
         self
     }
 
@@ -206,21 +338,35 @@ impl MonitorBuilder {
         self.emitter.clone()
     }
 
-    /// Binds the listeners and starts the monitor thread.
+    /// Checks the configuration, binds the listeners and starts the monitor
+    /// thread.
     ///
     /// # Errors
     ///
-    /// Duplicate command names, or a listener that cannot be bound.
+    /// Before anything is bound: duplicate command or event names
+    /// ([`Error::Registry`]), a command taking state nobody registered
+    /// ([`Error::MissingState`]), a required command that is missing
+    /// ([`Error::MissingCommands`]), a throttle rule for an undeclared event
+    /// ([`Error::UnknownThrottledEvent`]), a failed [`startup_check`](Self::startup_check)
+    /// ([`Error::Check`]); then a listener that cannot be bound.
     pub fn spawn(self) -> Result<Monitor, Error> {
         let mut registry = Registry::with_inventory()?;
         for command in self.commands {
             registry.insert(command)?;
         }
+        for event in self.events {
+            registry.insert_event(event)?;
+        }
+        check_registry(&registry, &self.state, &self.required, &self.emitter)?;
+        for (what, check) in self.checks {
+            check(&registry).map_err(|source| Error::Check { what, source })?;
+        }
         let mut dispatcher = Dispatcher::new(registry, self.state, self.emitter.clone());
         dispatcher.fd_sets = self.fd_sets.clone();
         let registry = Arc::clone(dispatcher.registry());
         let mailbox = Arc::clone(dispatcher.mailbox());
-        let (server, addrs) = Server::prepare(&self.listeners, dispatcher, self.config)?;
+        let (mut server, addrs) = Server::prepare(&self.listeners, dispatcher, self.config)?;
+        server.set_hooks(self.hooks);
         let shared = server.shared();
         let mailbox_shared = Arc::clone(&shared);
         mailbox.set_notify(Some(Arc::new(move || mailbox_shared.wake())));
@@ -251,6 +397,38 @@ impl MonitorBuilder {
             thread: Mutex::new(Some(thread)),
         })
     }
+}
+
+/// The checks of [`MonitorBuilder::spawn`] over the finished registry.
+fn check_registry(
+    registry: &Registry,
+    state: &StateMap,
+    required: &[String],
+    emitter: &Emitter,
+) -> Result<(), Error> {
+    if let Some((command, type_name)) = registry.missing_state(state) {
+        return Err(Error::MissingState {
+            command: command.to_owned(),
+            type_name,
+        });
+    }
+    let missing: Vec<String> = required
+        .iter()
+        .filter(|name| registry.get(name).is_none())
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::MissingCommands(missing));
+    }
+    // QEMU's own table names events most VMMs never emit; only rules
+    // beyond it must name a declared event.
+    let qemu = crate::throttle::Policy::qemu();
+    for (name, _) in emitter.throttle_policy().iter() {
+        if qemu.get(name).is_none() && !registry.events().any(|e| e.name() == name) {
+            return Err(Error::UnknownThrottledEvent(name.to_owned()));
+        }
+    }
+    Ok(())
 }
 
 /// A running monitor: its thread, listeners and event emitter.

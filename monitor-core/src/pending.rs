@@ -208,6 +208,12 @@ impl<T: Serialize> Completion<T> {
         }
     }
 
+    /// Answers the command with a value (`complete(Ok(value))` without
+    /// naming an error type).
+    pub fn ok(self, value: T) {
+        self.complete(Ok::<T, CommandError>(value));
+    }
+
     /// Answers the command with a value or an error.
     pub fn complete<E: Into<CommandError>>(mut self, result: Result<T, E>) {
         if let Some(inner) = self.inner.take() {

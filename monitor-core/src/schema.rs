@@ -15,17 +15,17 @@
 //! struct Point { x: i64, label: Option<String> }
 //!
 //! impl Schema for Point {
-//!     fn schema(gen: &mut SchemaGen) -> String {
-//!         gen.object::<Self>(|gen| ObjectInfo::new(vec![
-//!             Member::new("x", gen.describe::<i64>()),
-//!             Member::optional("label", gen.describe::<String>()),
+//!     fn schema(schema_gen: &mut SchemaGen) -> String {
+//!         schema_gen.object::<Self>(|schema_gen| ObjectInfo::new(vec![
+//!             Member::new("x", schema_gen.describe::<i64>()),
+//!             Member::optional("label", schema_gen.describe::<String>()),
 //!         ]))
 //!     }
 //! }
 //!
-//! let mut gen = SchemaGen::new();
-//! let name = gen.describe::<Point>();
-//! let entries = serde_json::to_value(gen.entries()).unwrap();
+//! let mut schema_gen = SchemaGen::new();
+//! let name = schema_gen.describe::<Point>();
+//! let entries = serde_json::to_value(schema_gen.entries()).unwrap();
 //! let point = entries.as_array().unwrap().iter().find(|e| e["name"] == name).unwrap();
 //! assert_eq!(point["meta-type"], "object");
 //! assert_eq!(point["members"][1], serde_json::json!({"name": "label", "type": "str", "default": null}));
@@ -40,8 +40,8 @@ use serde::Serialize;
 
 /// A type that can describe itself for introspection.
 pub trait Schema {
-    /// Adds this type (and the types it uses) to `gen`; returns its name.
-    fn schema(gen: &mut SchemaGen) -> String;
+    /// Adds this type (and the types it uses) to `schema_gen`; returns its name.
+    fn schema(schema_gen: &mut SchemaGen) -> String;
 
     /// Whether a struct member of this type may be absent (`Option<T>`).
     fn optional() -> bool {
@@ -325,9 +325,9 @@ pub const EMPTY_OBJECT: &str = "0";
 impl SchemaGen {
     /// An empty generator; the empty object is type "0".
     pub fn new() -> Self {
-        let mut gen = SchemaGen::default();
-        gen.empty_object();
-        gen
+        let mut schema_gen = SchemaGen::default();
+        schema_gen.empty_object();
+        schema_gen
     }
 
     /// The entries so far.
@@ -508,8 +508,8 @@ impl SchemaGen {
 macro_rules! builtin {
     ($name:literal, $json:literal: $($t:ty),*) => {$(
         impl Schema for $t {
-            fn schema(gen: &mut SchemaGen) -> String {
-                gen.builtin($name, $json)
+            fn schema(schema_gen: &mut SchemaGen) -> String {
+                schema_gen.builtin($name, $json)
             }
         }
     )*};
@@ -522,8 +522,8 @@ builtin!("str", "string": String, str, char, std::path::PathBuf, std::path::Path
 builtin!("any", "value": serde_json::Value, crate::value::Value, serde_json::Map<String, serde_json::Value>);
 
 impl Schema for () {
-    fn schema(gen: &mut SchemaGen) -> String {
-        gen.empty_object()
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        schema_gen.empty_object()
     }
 }
 
@@ -532,14 +532,14 @@ impl Schema for () {
 pub struct Null;
 
 impl Schema for Null {
-    fn schema(gen: &mut SchemaGen) -> String {
-        gen.builtin("null", "null")
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        schema_gen.builtin("null", "null")
     }
 }
 
 impl<T: Schema> Schema for Option<T> {
-    fn schema(gen: &mut SchemaGen) -> String {
-        T::schema(gen)
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        T::schema(schema_gen)
     }
 
     fn optional() -> bool {
@@ -550,8 +550,8 @@ impl<T: Schema> Schema for Option<T> {
 macro_rules! wrapper {
     ($($w:ident),*) => {$(
         impl<T: Schema + ?Sized> Schema for $w<T> {
-            fn schema(gen: &mut SchemaGen) -> String {
-                T::schema(gen)
+            fn schema(schema_gen: &mut SchemaGen) -> String {
+                T::schema(schema_gen)
             }
         }
     )*};
@@ -560,17 +560,17 @@ macro_rules! wrapper {
 wrapper!(Box, Arc);
 
 impl<T: Schema + ?Sized> Schema for &T {
-    fn schema(gen: &mut SchemaGen) -> String {
-        T::schema(gen)
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        T::schema(schema_gen)
     }
 }
 
 macro_rules! sequence {
     ($($s:ident),*) => {$(
         impl<T: Schema> Schema for $s<T> {
-            fn schema(gen: &mut SchemaGen) -> String {
-                let element = T::schema(gen);
-                gen.array(element)
+            fn schema(schema_gen: &mut SchemaGen) -> String {
+                let element = T::schema(schema_gen);
+                schema_gen.array(element)
             }
         }
     )*};
@@ -579,28 +579,28 @@ macro_rules! sequence {
 sequence!(Vec, VecDeque, BTreeSet, HashSet);
 
 impl<T: Schema> Schema for [T] {
-    fn schema(gen: &mut SchemaGen) -> String {
-        let element = T::schema(gen);
-        gen.array(element)
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        let element = T::schema(schema_gen);
+        schema_gen.array(element)
     }
 }
 
 impl<T: Schema, const N: usize> Schema for [T; N] {
-    fn schema(gen: &mut SchemaGen) -> String {
-        let element = T::schema(gen);
-        gen.array(element)
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        let element = T::schema(schema_gen);
+        schema_gen.array(element)
     }
 }
 
 impl<K, V> Schema for BTreeMap<K, V> {
-    fn schema(gen: &mut SchemaGen) -> String {
-        gen.builtin("any", "value")
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        schema_gen.builtin("any", "value")
     }
 }
 
 impl<K, V, S> Schema for HashMap<K, V, S> {
-    fn schema(gen: &mut SchemaGen) -> String {
-        gen.builtin("any", "value")
+    fn schema(schema_gen: &mut SchemaGen) -> String {
+        schema_gen.builtin("any", "value")
     }
 }
 
@@ -610,17 +610,17 @@ mod tests {
 
     #[test]
     fn arrays_are_named_after_their_element() {
-        let mut gen = SchemaGen::new();
-        assert_eq!(gen.describe::<Vec<Vec<u8>>>(), "[[int]]");
-        assert!(gen.find("[int]").is_some());
-        assert!(gen.find("int").is_some());
+        let mut schema_gen = SchemaGen::new();
+        assert_eq!(schema_gen.describe::<Vec<Vec<u8>>>(), "[[int]]");
+        assert!(schema_gen.find("[int]").is_some());
+        assert!(schema_gen.find("int").is_some());
     }
 
     #[test]
     fn empty_object_is_zero() {
-        let mut gen = SchemaGen::new();
-        assert_eq!(gen.describe::<()>(), EMPTY_OBJECT);
-        let v = serde_json::to_value(&gen.entries()[0]).unwrap();
+        let mut schema_gen = SchemaGen::new();
+        assert_eq!(schema_gen.describe::<()>(), EMPTY_OBJECT);
+        let v = serde_json::to_value(&schema_gen.entries()[0]).unwrap();
         assert_eq!(
             v,
             serde_json::json!({"name": "0", "meta-type": "object", "members": []})
@@ -629,9 +629,9 @@ mod tests {
 
     #[test]
     fn enum_lists_members_and_values() {
-        let mut gen = SchemaGen::new();
-        let name = gen.enumeration_keyed(TypeKey::Named("e".into()), &["oob"]);
-        let v = serde_json::to_value(gen.find(&name).unwrap()).unwrap();
+        let mut schema_gen = SchemaGen::new();
+        let name = schema_gen.enumeration_keyed(TypeKey::Named("e".into()), &["oob"]);
+        let v = serde_json::to_value(schema_gen.find(&name).unwrap()).unwrap();
         assert_eq!(
             v,
             serde_json::json!({"name": name, "meta-type": "enum", "members": [{"name": "oob"}], "values": ["oob"]})

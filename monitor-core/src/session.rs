@@ -31,7 +31,7 @@ use parking_lot::RwLock;
 use crate::args;
 use crate::builtins::{CapabilitiesArgs, NameInfo, VersionInfo};
 use crate::command::{
-    Context, Handler, HandlerFn, Outcome, Registry, Reply, SessionCommand, SessionInfo, StateMap,
+    Context, Handler, HandlerFn, Outcome, Registry, Reply, SessionCommand, SessionInfo,
 };
 use crate::error::CommandError;
 use crate::event::Emitter;
@@ -39,6 +39,7 @@ use crate::fds::{FdSets, SessionFds};
 use crate::pending::{self, Deferred, LocalFuture, Mailbox};
 use crate::request::{self, Request};
 use crate::response;
+use crate::state::StateMap;
 use crate::stream::{Frame, Limits, Splitter};
 use crate::value::{Map, Value};
 
@@ -100,8 +101,13 @@ impl Dispatcher {
         &self.mailbox
     }
 
-    /// The VMM state of type `T`, if registered.
-    pub fn state<T: std::any::Any + Send + Sync>(&self) -> Option<&T> {
+    /// The VMM state of type `T` registered with the builder.
+    ///
+    /// # Errors
+    ///
+    /// A `GenericError` naming `T` when no such state was registered (the
+    /// same as [`Context::state`]).
+    pub fn state<T: std::any::Any + Send + Sync>(&self) -> Result<&T, CommandError> {
         self.state.get::<T>()
     }
 

@@ -423,7 +423,14 @@ fn run_time_registration_appears_in_the_schema_the_same_way() {
     }
 
     let path = std::env::temp_dir().join(format!("schema-plugin-{}.sock", std::process::id()));
-    let monitor = Monitor::builder().listen_unix(&path).spawn().unwrap();
+    // `x-query-status`, declared above, takes a `Vm`: spawn checks it.
+    let monitor = Monitor::builder()
+        .state(Vm {
+            state: RunState::Running,
+        })
+        .listen_unix(&path)
+        .spawn()
+        .unwrap();
     monitor
         .register(
             Command::typed("x-plugin", |_, a: PluginArgs| {

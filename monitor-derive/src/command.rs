@@ -145,7 +145,10 @@ enum Extractor {
     Session,
     Emitter,
     Context,
+    /// `&T`: registered VMM state, borrowed.
     State(Box<Type>),
+    /// `State<T>`: registered VMM state as an owned `Arc`.
+    StateHandle(Box<Type>),
     /// `Completion<T>`: the answer is deferred; `T` is the result type.
     Completion(Box<Type>),
 }
@@ -221,6 +224,32 @@ fn classify(input: &FnArg, attrs: ParamAttrs) -> syn::Result<Param> {
         | Type::Never(_)
         | Type::BareFn(_)
         | Type::Ptr(_) => Err(syn::Error::new_spanned(ty, NEITHER)),
+        Type::Path(p) if p.path.segments.last().is_some_and(|l| l.ident == "State") => {
+            let inner = match p.path.segments.last().map(|l| &l.arguments) {
+                Some(syn::PathArguments::AngleBracketed(a)) => match a.args.first() {
+                    Some(syn::GenericArgument::Type(t)) if a.args.len() == 1 => t.clone(),
+                    _ => {
+                        return Err(syn::Error::new_spanned(
+                            ty,
+                            "write `State<T>` with the registered state type `T`",
+                        ))
+                    }
+                },
+                _ => {
+                    return Err(syn::Error::new_spanned(
+                        ty,
+                        "write `State<T>` with the registered state type `T`",
+                    ))
+                }
+            };
+            if let Some(lit) = &attrs.rename {
+                return Err(syn::Error::new(
+                    lit.span(),
+                    "#[arg] names QMP arguments; `State<T>` parameters are extractors",
+                ));
+            }
+            Ok(Param::Extract(Extractor::StateHandle(Box::new(inner))))
+        }
         Type::Path(p)
             if p.path
                 .segments
@@ -259,7 +288,7 @@ fn classify(input: &FnArg, attrs: ParamAttrs) -> syn::Result<Param> {
     }
 }
 
-const NEITHER: &str = "this parameter is neither an extractor (`&State`, `&SessionInfo`, `&Emitter`, `&Context`, `Completion<T>`) nor a QMP argument (an owned `Deserialize` type)";
+const NEITHER: &str = "this parameter is neither an extractor (`&T` or `State<T>` for registered state, `&SessionInfo`, `&Emitter`, `&Context`, `Completion<T>`) nor a QMP argument (an owned `Deserialize` type)";
 
 /// The `Ok` type of a `Result<T, E>` return, or the bare type.
 enum Returns {
@@ -378,50 +407,58 @@ fn generate(func: &ItemFn, attrs: Vec<ParamAttrs>, options: Options) -> syn::Res
     let mut bind = Vec::new();
     let mut call = Vec::new();
     let mut arg_members = Vec::new();
-    let mut arg_type = quote! { gen.empty_object() };
+    let mut arg_type = quote! { __monitor_gen.empty_object() };
     let mut has_struct = false;
+    let mut states = Vec::new();
     for (i, (_, p)) in params.iter().enumerate() {
-        let var = format_ident!("__p{}", i);
+        let var = format_ident!("__monitor_p{}", i);
         match p {
             Param::Arg { member, ty } => {
                 bind.push(quote_spanned! {ty.span()=>
-                    let #var: #ty = __members.member::<#ty>(#member)?;
+                    let #var: #ty = __monitor_members.member::<#ty>(#member)?;
                 });
                 arg_members.push(quote_spanned! {ty.span()=>
-                    ::monitor_core::schema::Member {
+                    ::monitor_core::__private::Member {
                         name: ::std::string::String::from(#member),
-                        type_name: gen.describe::<#ty>(),
-                        optional: <#ty as ::monitor_core::Schema>::optional(),
+                        type_name: __monitor_gen.describe::<#ty>(),
+                        optional: <#ty as ::monitor_core::__private::Schema>::optional(),
                         features: ::std::vec::Vec::new(),
                     }
                 });
+                call.push(quote! { #var });
             }
             Param::Args(ty) => {
                 has_struct = true;
                 bind.push(quote_spanned! {ty.span()=>
-                    let #var: #ty = ::monitor_core::args::from_arguments::<#ty>(
-                        __members.into_map(),
+                    let #var: #ty = ::monitor_core::__private::from_arguments::<#ty>(
+                        __monitor_members.into_map(),
                     )?;
                 });
-                arg_type = quote_spanned! {ty.span()=> gen.describe::<#ty>() };
+                arg_type = quote_spanned! {ty.span()=> __monitor_gen.describe::<#ty>() };
+                call.push(quote! { #var });
             }
             Param::Extract(_) => {}
         }
-        call.push(var);
     }
-    // Extractors after argument checks: validation happens before anything else.
+    // Extractors after argument checks: validation happens before anything
+    // else. An async command's future outlives the call, so what it borrows
+    // is held by the future itself: state as an `Arc`, the session and the
+    // emitter as clones.
     let is_async = sig.asyncness.is_some();
     let mut deferred_result: Option<Type> = None;
     let mut extract_errors: Option<syn::Error> = None;
+    let mut calls = Vec::new();
+    let mut arg_calls = call.into_iter();
     for (i, (span, p)) in params.iter().enumerate() {
-        let var = format_ident!("__p{}", i);
+        let var = format_ident!("__monitor_p{}", i);
         let Param::Extract(x) = p else {
+            calls.push(arg_calls.next().unwrap_or_default());
             continue;
         };
-        if is_async && !matches!(x, Extractor::Completion(_)) {
+        if is_async && matches!(x, Extractor::Context) {
             let e = syn::Error::new(
                 *span,
-                "async commands take owned QMP arguments only: their future outlives the call",
+                "an async command cannot take `&Context`: it lives only during the call; take `&T` or `State<T>` for VMM state, `&SessionInfo` or `&Emitter` instead",
             );
             match &mut extract_errors {
                 Some(all) => all.combine(e),
@@ -429,21 +466,73 @@ fn generate(func: &ItemFn, attrs: Vec<ParamAttrs>, options: Options) -> syn::Res
             }
             continue;
         }
-        bind.push(match x {
-            Extractor::Session => quote! { let #var = __ctx.session(); },
-            Extractor::Emitter => quote! { let #var = __ctx.emitter(); },
-            Extractor::Context => quote! { let #var = __ctx; },
-            Extractor::State(ty) => quote_spanned! {ty.span()=>
-                let #var: &#ty = __ctx.state::<#ty>()?;
-            },
+        let (binding, passed) = match x {
+            Extractor::Session if is_async => (
+                quote! { let #var = ::std::clone::Clone::clone(__monitor_ctx.session()); },
+                quote! { &#var },
+            ),
+            Extractor::Emitter if is_async => (
+                quote! { let #var = ::std::clone::Clone::clone(__monitor_ctx.emitter()); },
+                quote! { &#var },
+            ),
+            Extractor::Session => (
+                quote! { let #var = __monitor_ctx.session(); },
+                quote! { #var },
+            ),
+            Extractor::Emitter => (
+                quote! { let #var = __monitor_ctx.emitter(); },
+                quote! { #var },
+            ),
+            Extractor::Context => (quote! { let #var = __monitor_ctx; }, quote! { #var }),
+            Extractor::State(ty) if is_async => {
+                states.push(quote_spanned! {ty.span()=>
+                    ::monitor_core::__private::StateRequirement::of::<#ty>()
+                });
+                (
+                    quote_spanned! {ty.span()=>
+                        let #var: ::monitor_core::__private::State<#ty> =
+                            __monitor_ctx.state_handle::<#ty>()?;
+                    },
+                    quote! { &*#var },
+                )
+            }
+            Extractor::State(ty) => {
+                states.push(quote_spanned! {ty.span()=>
+                    ::monitor_core::__private::StateRequirement::of::<#ty>()
+                });
+                (
+                    quote_spanned! {ty.span()=>
+                        let #var: &#ty = __monitor_ctx.state::<#ty>()?;
+                    },
+                    quote! { #var },
+                )
+            }
+            Extractor::StateHandle(ty) => {
+                states.push(quote_spanned! {ty.span()=>
+                    ::monitor_core::__private::StateRequirement::of::<#ty>()
+                });
+                (
+                    quote_spanned! {ty.span()=>
+                        let #var: ::monitor_core::__private::State<#ty> =
+                            __monitor_ctx.state_handle::<#ty>()?;
+                    },
+                    quote! { #var },
+                )
+            }
             Extractor::Completion(ty) => {
                 deferred_result = Some((**ty).clone());
-                quote_spanned! {ty.span()=>
-                    let #var = __ctx.defer::<#ty>();
-                }
+                (
+                    quote_spanned! {ty.span()=>
+                        let #var = __monitor_ctx.defer::<#ty>();
+                    },
+                    quote! { #var },
+                )
             }
-        });
+        };
+        bind.push(binding);
+        calls.push(passed);
     }
+    let call = calls;
     if is_async && deferred_result.is_some() {
         let e = syn::Error::new_spanned(
             sig.asyncness,
@@ -460,16 +549,16 @@ fn generate(func: &ItemFn, attrs: Vec<ParamAttrs>, options: Options) -> syn::Res
     if !arg_members.is_empty() {
         let key = format!("arguments of {name}");
         arg_type = quote! {
-            gen.object_keyed(
-                ::monitor_core::schema::TypeKey::Named(::std::string::String::from(#key)),
-                |gen| ::monitor_core::schema::ObjectInfo::new(::std::vec![#(#arg_members),*]),
+            __monitor_gen.object_keyed(
+                ::monitor_core::__private::TypeKey::Named(::std::string::String::from(#key)),
+                |__monitor_gen| ::monitor_core::__private::ObjectInfo::new(::std::vec![#(#arg_members),*]),
             )
         };
     }
     let check_rest = if has_struct {
         quote! {}
     } else {
-        quote! { __members.finish()?; }
+        quote! { __monitor_members.finish()?; }
     };
     let ret_span = match &sig.output {
         ReturnType::Type(_, ty) => ty.span(),
@@ -479,22 +568,22 @@ fn generate(func: &ItemFn, attrs: Vec<ParamAttrs>, options: Options) -> syn::Res
     // Into<CommandError> is reported there, once.
     let (finish, ret_ty) = match returns(&sig.output) {
         Returns::Unit => (
-            quote! { let () = __ret; ::std::result::Result::Ok(::monitor_core::Reply::empty()) },
+            quote! { let () = __monitor_ret; ::std::result::Result::Ok(::monitor_core::__private::Reply::empty()) },
             quote! { () },
         ),
         Returns::Result(ok) => (
             quote_spanned! {ret_span=>
-                match __ret {
-                    ::std::result::Result::Ok(v) => ::monitor_core::Reply::new(&v),
-                    ::std::result::Result::Err(e) => ::std::result::Result::Err(
-                        ::std::convert::Into::<::monitor_core::CommandError>::into(e),
+                match __monitor_ret {
+                    ::std::result::Result::Ok(__monitor_v) => ::monitor_core::__private::Reply::new(&__monitor_v),
+                    ::std::result::Result::Err(__monitor_e) => ::std::result::Result::Err(
+                        ::std::convert::Into::<::monitor_core::__private::CommandError>::into(__monitor_e),
                     ),
                 }
             },
             quote! { #ok },
         ),
         Returns::Bare(ty) => (
-            quote_spanned! {ret_span=> ::monitor_core::Reply::new(&__ret) },
+            quote_spanned! {ret_span=> ::monitor_core::__private::Reply::new(&__monitor_ret) },
             quote! { #ty },
         ),
     };
@@ -502,18 +591,18 @@ fn generate(func: &ItemFn, attrs: Vec<ParamAttrs>, options: Options) -> syn::Res
         Some(t) => quote! { #t },
         None => ret_ty,
     };
-    let ret_hook = quote_spanned! {ret_span=> ::monitor_core::command::schema_of::<#ret_ty> };
+    let ret_hook = quote_spanned! {ret_span=> ::monitor_core::__private::schema_of::<#ret_ty> };
     let body = if is_async {
         quote! {
-            __ctx.spawn(async move {
-                let __ret = #fn_ident(#(#call),*).await;
+            __monitor_ctx.spawn(async move {
+                let __monitor_ret = #fn_ident(#(#call),*).await;
                 #finish
             });
-            ::std::result::Result::Ok(::monitor_core::Reply::empty())
+            ::std::result::Result::Ok(::monitor_core::__private::Reply::empty())
         }
     } else {
         quote! {
-            let __ret = #fn_ident(#(#call),*);
+            let __monitor_ret = #fn_ident(#(#call),*);
             #finish
         }
     };
@@ -521,30 +610,31 @@ fn generate(func: &ItemFn, attrs: Vec<ParamAttrs>, options: Options) -> syn::Res
     Ok(quote! {
         const _: () = {
             #[allow(unused_mut, clippy::needless_question_mark)]
-            fn __qmp_handler(
-                __ctx: &::monitor_core::Context<'_>,
-                __args: ::monitor_core::Map,
-            ) -> ::monitor_core::Outcome {
-                let mut __members = ::monitor_core::args::Arguments::new(__args);
+            fn __monitor_handler(
+                __monitor_ctx: &::monitor_core::__private::Context<'_>,
+                __monitor_args: ::monitor_core::__private::Map,
+            ) -> ::monitor_core::__private::Outcome {
+                let mut __monitor_members = ::monitor_core::__private::Arguments::new(__monitor_args);
                 #(#bind)*
                 #check_rest
                 #body
             }
 
-            fn __qmp_arg_type(gen: &mut ::monitor_core::schema::SchemaGen) -> ::std::string::String {
+            fn __monitor_arg_type(__monitor_gen: &mut ::monitor_core::__private::SchemaGen) -> ::std::string::String {
                 #arg_type
             }
 
             ::monitor_core::__private::inventory::submit! {
-                ::monitor_core::command::Registration {
+                ::monitor_core::__private::Registration {
                     name: #name,
-                    handler: __qmp_handler,
+                    handler: __monitor_handler,
                     allow_oob: #allow_oob,
                     origin: ::std::concat!(::std::module_path!(), #origin),
                     doc: #doc,
-                    arg_type: ::std::option::Option::Some(__qmp_arg_type),
+                    arg_type: ::std::option::Option::Some(__monitor_arg_type),
                     ret_type: ::std::option::Option::Some(#ret_hook),
                     features: &[#(#features_lits),*],
+                    state: &[#(#states),*],
                 }
             }
         };

@@ -61,17 +61,17 @@ fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
     let data = if unit && !container.transparent {
         quote! { ::std::option::Option::None }
     } else {
-        quote! { ::std::option::Option::Some(::monitor_core::command::schema_of::<#ident>) }
+        quote! { ::std::option::Option::Some(::monitor_core::__private::schema_of::<#ident>) }
     };
     let origin = format!("::{ident}");
     Ok(quote! {
-        impl ::monitor_core::TypedEvent for #ident {
+        impl ::monitor_core::__private::TypedEvent for #ident {
             const NAME: &'static str = #name;
         }
 
         const _: () = {
             ::monitor_core::__private::inventory::submit! {
-                ::monitor_core::command::EventRegistration {
+                ::monitor_core::__private::EventRegistration {
                     name: #name,
                     data: #data,
                     origin: ::std::concat!(::std::module_path!(), #origin),

@@ -73,15 +73,17 @@ fn generate(func: &ItemFn, o: Options) -> syn::Result<TokenStream> {
     };
     let args_type = o.args_type.unwrap_or_else(|| LitStr::new("", ident.span()));
     let params = o.params.unwrap_or_else(|| LitStr::new("", ident.span()));
+    let origin = format!("::{ident}");
     Ok(quote! {
         const _: () = {
             ::monitor_hmp::__private::inventory::submit! {
-                ::monitor_hmp::table::HmpRegistration {
+                ::monitor_hmp::__private::HmpRegistration {
                     name: #name,
                     args_type: #args_type,
                     params: #params,
                     help: #help,
                     handler: #ident,
+                    origin: ::std::concat!(::std::module_path!(), #origin),
                 }
             }
         };

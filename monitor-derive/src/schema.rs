@@ -38,15 +38,15 @@ fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             let ty = &s.fields.iter().next().map(|f| f.ty.clone());
             quote! {
                 fn optional() -> bool {
-                    <#ty as ::monitor_core::Schema>::optional()
+                    <#ty as ::monitor_core::__private::Schema>::optional()
                 }
             }
         }
         _ => quote! {},
     };
     Ok(quote! {
-        impl ::monitor_core::Schema for #ident {
-            fn schema(gen: &mut ::monitor_core::schema::SchemaGen) -> ::std::string::String {
+        impl ::monitor_core::__private::Schema for #ident {
+            fn schema(__monitor_gen: &mut ::monitor_core::__private::SchemaGen) -> ::std::string::String {
                 #body
             }
             #optional
@@ -74,10 +74,10 @@ fn struct_body(
             ));
         };
         let ty = &field.ty;
-        return Ok(quote_spanned! {ty.span()=> gen.describe::<#ty>() });
+        return Ok(quote_spanned! {ty.span()=> __monitor_gen.describe::<#ty>() });
     }
     match fields {
-        Fields::Unit => Ok(quote! { gen.empty_object() }),
+        Fields::Unit => Ok(quote! { __monitor_gen.empty_object() }),
         Fields::Unnamed(f) => Err(syn::Error::new(
             f.span(),
             "tuple structs have no QAPI equivalent; use named fields",
@@ -85,9 +85,9 @@ fn struct_body(
         Fields::Named(_) => {
             let members = members(fields, container)?;
             Ok(quote! {
-                gen.object::<Self>(|gen| {
+                __monitor_gen.object::<Self>(|__monitor_gen| {
                     #members
-                    ::monitor_core::schema::ObjectInfo::new(members)
+                    ::monitor_core::__private::ObjectInfo::new(__monitor_members)
                 })
             })
         }
@@ -105,8 +105,8 @@ fn members(fields: &Fields, container: &SerdeAttrs) -> syn::Result<TokenStream> 
         let ty = &field.ty;
         if attrs.flatten {
             pushes.push(quote_spanned! {ty.span()=>
-                let flat = gen.describe::<#ty>();
-                members.extend(gen.members_of(&flat));
+                let __monitor_flat = __monitor_gen.describe::<#ty>();
+                __monitor_members.extend(__monitor_gen.members_of(&__monitor_flat));
             });
             continue;
         }
@@ -122,16 +122,16 @@ fn members(fields: &Fields, container: &SerdeAttrs) -> syn::Result<TokenStream> 
         };
         let forced_optional = attrs.default || attrs.skip_serializing_if || container.default;
         pushes.push(quote_spanned! {ty.span()=>
-            members.push(::monitor_core::schema::Member {
+            __monitor_members.push(::monitor_core::__private::Member {
                 name: ::std::string::String::from(#name),
-                type_name: gen.describe::<#ty>(),
-                optional: #forced_optional || <#ty as ::monitor_core::Schema>::optional(),
+                type_name: __monitor_gen.describe::<#ty>(),
+                optional: #forced_optional || <#ty as ::monitor_core::__private::Schema>::optional(),
                 features: ::std::vec::Vec::new(),
             });
         });
     }
     Ok(quote! {
-        let mut members: ::std::vec::Vec<::monitor_core::schema::Member> = ::std::vec::Vec::new();
+        let mut __monitor_members: ::std::vec::Vec<::monitor_core::__private::Member> = ::std::vec::Vec::new();
         #(#pushes)*
     })
 }
@@ -181,7 +181,7 @@ fn enum_body(
             values.push(name);
         }
     }
-    Ok(quote! { gen.enumeration::<Self>(&[#(#values),*]) })
+    Ok(quote! { __monitor_gen.enumeration::<Self>(&[#(#values),*]) })
 }
 
 fn branch_type(
@@ -191,11 +191,11 @@ fn branch_type(
 ) -> syn::Result<TokenStream> {
     let ident = v.ident.to_string();
     Ok(match &v.fields {
-        Fields::Unit if null_for_unit => quote! { gen.builtin("null", "null") },
-        Fields::Unit => quote! { gen.empty_object() },
+        Fields::Unit if null_for_unit => quote! { __monitor_gen.builtin("null", "null") },
+        Fields::Unit => quote! { __monitor_gen.empty_object() },
         Fields::Unnamed(f) if f.unnamed.len() == 1 => {
             let ty = &f.unnamed[0].ty;
-            quote_spanned! {ty.span()=> gen.describe::<#ty>() }
+            quote_spanned! {ty.span()=> __monitor_gen.describe::<#ty>() }
         }
         Fields::Unnamed(f) => {
             return Err(syn::Error::new(
@@ -213,13 +213,13 @@ fn branch_type(
             )?;
             let _ = container;
             quote! {
-                gen.object_keyed(
-                    ::monitor_core::schema::TypeKey::Named(::std::format!(
+                __monitor_gen.object_keyed(
+                    ::monitor_core::__private::TypeKey::Named(::std::format!(
                         "{}::{}", ::std::any::type_name::<Self>(), #ident
                     )),
-                    |gen| {
+                    |__monitor_gen| {
                         #members
-                        ::monitor_core::schema::ObjectInfo::new(members)
+                        ::monitor_core::__private::ObjectInfo::new(__monitor_members)
                     },
                 )
             }
@@ -239,24 +239,24 @@ fn flat_union(data: &syn::DataEnum, container: &SerdeAttrs, tag: &str) -> syn::R
         cases.push(name);
     }
     Ok(quote! {
-        gen.object::<Self>(|gen| {
-            let tag_type = gen.enumeration_keyed(
-                ::monitor_core::schema::TypeKey::Named(::std::format!(
+        __monitor_gen.object::<Self>(|__monitor_gen| {
+            let __monitor_tag = __monitor_gen.enumeration_keyed(
+                ::monitor_core::__private::TypeKey::Named(::std::format!(
                     "{} tag", ::std::any::type_name::<Self>()
                 )),
                 &[#(#cases),*],
             );
-            let mut variants = ::std::vec::Vec::new();
+            let mut __monitor_variants = ::std::vec::Vec::new();
             #(
-                variants.push(::monitor_core::schema::Variant {
+                __monitor_variants.push(::monitor_core::__private::Variant {
                     case: ::std::string::String::from(#cases),
                     type_name: #types,
                 });
             )*
-            ::monitor_core::schema::ObjectInfo {
-                members: ::std::vec![::monitor_core::schema::Member::new(#tag, tag_type)],
+            ::monitor_core::__private::ObjectInfo {
+                members: ::std::vec![::monitor_core::__private::Member::new(#tag, __monitor_tag)],
                 tag: ::std::option::Option::Some(::std::string::String::from(#tag)),
-                variants,
+                variants: __monitor_variants,
             }
         })
     })
@@ -271,7 +271,7 @@ fn alternate(data: &syn::DataEnum, container: &SerdeAttrs) -> syn::Result<TokenS
         }
     }
     Ok(quote! {
-        gen.alternate::<Self>(|gen| ::std::vec![#(#types),*])
+        __monitor_gen.alternate::<Self>(|__monitor_gen| ::std::vec![#(#types),*])
     })
 }
 

@@ -24,10 +24,22 @@ use thiserror::Error;
 pub use listener::ListenAddr;
 
 use crate::console::ConsoleFactory;
+use crate::monitor::SessionHooks;
 use crate::session::{Dispatcher, Session};
 use crate::stream::Limits;
 use connection::{Connection, Received};
 use listener::Listener;
+
+/// Why every connection closes at shutdown, once its output is out.
+const SHUTTING_DOWN: &str = "monitor shutting down";
+
+/// Runs a session hook; a panicking hook is logged, not fatal.
+fn run_hook(hook: &crate::monitor::SessionHook, info: &crate::command::SessionInfo) {
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(info)));
+    if ran.is_err() {
+        log::error!("session {}: a session hook panicked", info.id);
+    }
+}
 
 /// Errors of the server side.
 #[derive(Debug, Error)]
@@ -167,11 +179,17 @@ pub(crate) struct Prepared {
     dispatcher: Dispatcher,
     config: ServerConfig,
     shared: Arc<Shared>,
+    hooks: SessionHooks,
 }
 
 impl Prepared {
     pub(crate) fn shared(&self) -> Arc<Shared> {
         Arc::clone(&self.shared)
+    }
+
+    /// What to call when clients come and go.
+    pub(crate) fn set_hooks(&mut self, hooks: SessionHooks) {
+        self.hooks = hooks;
     }
 
     /// Runs the event loop until `quit` or shutdown.
@@ -188,6 +206,7 @@ impl Prepared {
             shared: self.shared,
             scratch: Vec::new(),
             read_buf: vec![0; READ_CHUNK],
+            hooks: self.hooks,
         };
         server.run()
     }
@@ -208,6 +227,7 @@ pub(crate) struct Server {
     scratch: Vec<u8>,
     /// Where each read lands before it joins a connection's input.
     read_buf: Vec<u8>,
+    hooks: SessionHooks,
 }
 
 impl Server {
@@ -249,6 +269,7 @@ impl Server {
             dispatcher,
             config,
             shared,
+            hooks: SessionHooks::default(),
         };
         Ok((prepared, bound))
     }
@@ -493,6 +514,9 @@ impl Server {
         let mut session = Session::new(id, name.clone(), true);
         session.set_limits(self.config.limits);
         session.fds().set_limit(self.config.fds_per_session);
+        if let Some(hook) = &self.hooks.connect {
+            run_hook(hook, session.info());
+        }
         let mut conn = Connection::new(stream, session);
         match console {
             Some(factory) => {
@@ -703,12 +727,15 @@ impl Server {
         if cancelled > 0 {
             log::debug!("session {id}: cancelled {cancelled} pending commands");
         }
-        if reason == "disconnected" {
-            log::debug!("session {id}: disconnected");
+        if reason == "disconnected" || reason == SHUTTING_DOWN {
+            log::debug!("session {id}: {reason}");
         } else {
             log::warn!("session {id}: closing the connection: {reason}");
         }
         let _ = self.poll.registry().deregister(conn.stream.source());
+        if let Some(hook) = &self.hooks.disconnect {
+            run_hook(hook, conn.session.info());
+        }
         let qmp = conn.console.is_none();
         // Closes every descriptor the session held.
         drop(conn);
@@ -729,8 +756,14 @@ impl Server {
         let deadline = Instant::now() + FLUSH_GRACE;
         let mut events = Events::with_capacity(64);
         loop {
-            self.conns
-                .retain(|_, c| c.flush().is_ok() && c.pending_output() > 0);
+            let flushed: Vec<Token> = self
+                .conns
+                .iter_mut()
+                .filter_map(|(t, c)| (c.flush().is_err() || c.pending_output() == 0).then_some(*t))
+                .collect();
+            for token in flushed {
+                self.drop_conn(token, SHUTTING_DOWN);
+            }
             if self.conns.is_empty() || Instant::now() >= deadline {
                 break;
             }
@@ -738,7 +771,7 @@ impl Server {
         }
         let tokens: Vec<Token> = self.conns.keys().copied().collect();
         for token in tokens {
-            self.drop_conn(token, "monitor shutting down");
+            self.drop_conn(token, "monitor shutting down with output unsent");
         }
         for (listener, _, _) in &mut self.listeners {
             let _ = self.poll.registry().deregister(listener.source());

@@ -1,11 +1,9 @@
-use monitor_core::qmp_command;
+use monitor_core::{qmp_command, Context};
 
-struct Vm;
-
-/// Async commands cannot borrow state: the future outlives the call.
+/// An async command cannot take the Context: it lives only during the call.
 #[qmp_command]
-async fn x_cmd(vm: &Vm) {
-    let _ = vm;
+async fn x_cmd(ctx: &Context<'_>) {
+    let _ = ctx;
 }
 
 fn main() {}

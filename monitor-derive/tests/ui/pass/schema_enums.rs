@@ -38,18 +38,18 @@ enum StrOrNull {
 }
 
 fn main() {
-    let mut gen = SchemaGen::new();
+    let mut schema_gen = SchemaGen::new();
 
-    let run_state = gen.describe::<RunState>();
-    match gen.find(&run_state) {
+    let run_state = schema_gen.describe::<RunState>();
+    match schema_gen.find(&run_state) {
         Some(SchemaInfo::Enum { values, .. }) => {
             assert_eq!(values, &["running", "paused", "guest-panicked"]);
         }
         other => panic!("{other:?}"),
     }
 
-    let addr = gen.describe::<SocketAddress>();
-    match gen.find(&addr) {
+    let addr = schema_gen.describe::<SocketAddress>();
+    match schema_gen.find(&addr) {
         Some(SchemaInfo::Object { info, .. }) => {
             assert_eq!(info.tag.as_deref(), Some("type"));
             let cases: Vec<&str> = info.variants.iter().map(|v| v.case.as_str()).collect();
@@ -60,8 +60,8 @@ fn main() {
         other => panic!("{other:?}"),
     }
 
-    let alt = gen.describe::<StrOrNull>();
-    match gen.find(&alt) {
+    let alt = schema_gen.describe::<StrOrNull>();
+    match schema_gen.find(&alt) {
         Some(SchemaInfo::Alternate { members, .. }) => {
             assert_eq!(members, &["str", "null"]);
         }

@@ -45,8 +45,8 @@ struct AllDefault {
     a: i64,
 }
 
-fn members(gen: &SchemaGen, name: &str) -> Vec<(String, bool)> {
-    match gen.find(name) {
+fn members(schema_gen: &SchemaGen, name: &str) -> Vec<(String, bool)> {
+    match schema_gen.find(name) {
         Some(SchemaInfo::Object { info, .. }) => info
             .members
             .iter()
@@ -57,8 +57,8 @@ fn members(gen: &SchemaGen, name: &str) -> Vec<(String, bool)> {
 }
 
 fn main() {
-    let mut gen = SchemaGen::new();
-    let cpu = gen.describe::<CpuInfo>();
+    let mut schema_gen = SchemaGen::new();
+    let cpu = schema_gen.describe::<CpuInfo>();
     let expected: Vec<(String, bool)> = [
         ("cpu-index", false),
         ("qom_path", false),
@@ -70,14 +70,14 @@ fn main() {
     .iter()
     .map(|(n, o)| (n.to_string(), *o))
     .collect();
-    assert_eq!(members(&gen, &cpu), expected);
+    assert_eq!(members(&schema_gen, &cpu), expected);
 
-    assert_eq!(gen.describe::<Newtype>(), "int");
-    assert_eq!(gen.describe::<Empty>(), "0");
-    assert_eq!(gen.describe::<Transparent>(), "str");
+    assert_eq!(schema_gen.describe::<Newtype>(), "int");
+    assert_eq!(schema_gen.describe::<Empty>(), "0");
+    assert_eq!(schema_gen.describe::<Transparent>(), "str");
     assert!(<Transparent as Schema>::optional());
-    let all = gen.describe::<AllDefault>();
-    assert_eq!(members(&gen, &all), [("a".to_string(), true)]);
+    let all = schema_gen.describe::<AllDefault>();
+    assert_eq!(members(&schema_gen, &all), [("a".to_string(), true)]);
 
     let _ = CpuInfo {
         cpu_index: 0,

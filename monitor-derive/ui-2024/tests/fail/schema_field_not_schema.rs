@@ -1,0 +1,10 @@
+use monitor_core::Schema;
+
+struct Inner;
+
+#[derive(Schema)]
+struct Outer {
+    inner: Inner,
+}
+
+fn main() {}
