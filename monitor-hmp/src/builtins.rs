@@ -94,14 +94,31 @@ fn info_commands(ctx: &mut HmpContext<'_>, _args: &Args) -> Result<(), HmpError>
     Ok(())
 }
 
-/// The generic commands, in QEMU's words.
-pub(crate) fn registrations() -> Vec<&'static HmpRegistration> {
+/// The QMP commands each generic command calls, by its `name` (`help`
+/// needs none: the table answers it).
+static REQUIRES: [&[&str]; 10] = [
+    &[],
+    &["quit"],
+    &["stop"],
+    &["cont"],
+    &["system_reset"],
+    &["system_powerdown"],
+    &["query-version"],
+    &["query-name"],
+    &["query-status"],
+    &["query-commands"],
+];
+
+/// The generic commands, in QEMU's words, with the QMP commands they need:
+/// each is listed and runs only when those exist.
+pub(crate) fn registrations() -> Vec<(&'static HmpRegistration, &'static &'static [&'static str])> {
     static LIST: [HmpRegistration; 10] = [
         HmpRegistration {
             name: "help|?",
             args_type: "name:S?",
             params: "[cmd]",
             help: "show the help",
+            origin: "monitor-hmp's generic commands",
             handler: help,
         },
         HmpRegistration {
@@ -109,6 +126,7 @@ pub(crate) fn registrations() -> Vec<&'static HmpRegistration> {
             args_type: "",
             params: "",
             help: "quit the emulator",
+            origin: "monitor-hmp's generic commands",
             handler: quit,
         },
         HmpRegistration {
@@ -116,6 +134,7 @@ pub(crate) fn registrations() -> Vec<&'static HmpRegistration> {
             args_type: "",
             params: "",
             help: "stop emulation",
+            origin: "monitor-hmp's generic commands",
             handler: stop,
         },
         HmpRegistration {
@@ -123,6 +142,7 @@ pub(crate) fn registrations() -> Vec<&'static HmpRegistration> {
             args_type: "",
             params: "",
             help: "resume emulation",
+            origin: "monitor-hmp's generic commands",
             handler: cont,
         },
         HmpRegistration {
@@ -130,6 +150,7 @@ pub(crate) fn registrations() -> Vec<&'static HmpRegistration> {
             args_type: "",
             params: "",
             help: "reset the system",
+            origin: "monitor-hmp's generic commands",
             handler: system_reset,
         },
         HmpRegistration {
@@ -137,6 +158,7 @@ pub(crate) fn registrations() -> Vec<&'static HmpRegistration> {
             args_type: "",
             params: "",
             help: "send system power down event",
+            origin: "monitor-hmp's generic commands",
             handler: system_powerdown,
         },
         HmpRegistration {
@@ -144,6 +166,7 @@ pub(crate) fn registrations() -> Vec<&'static HmpRegistration> {
             args_type: "",
             params: "",
             help: "show the version of QEMU",
+            origin: "monitor-hmp's generic commands",
             handler: info_version,
         },
         HmpRegistration {
@@ -151,6 +174,7 @@ pub(crate) fn registrations() -> Vec<&'static HmpRegistration> {
             args_type: "",
             params: "",
             help: "show the current VM name",
+            origin: "monitor-hmp's generic commands",
             handler: info_name,
         },
         HmpRegistration {
@@ -158,6 +182,7 @@ pub(crate) fn registrations() -> Vec<&'static HmpRegistration> {
             args_type: "",
             params: "",
             help: "show the current VM status (running|paused)",
+            origin: "monitor-hmp's generic commands",
             handler: info_status,
         },
         HmpRegistration {
@@ -165,8 +190,9 @@ pub(crate) fn registrations() -> Vec<&'static HmpRegistration> {
             args_type: "",
             params: "",
             help: "list the QMP commands",
+            origin: "monitor-hmp's generic commands",
             handler: info_commands,
         },
     ];
-    LIST.iter().collect()
+    LIST.iter().zip(REQUIRES.iter()).collect()
 }

@@ -80,7 +80,7 @@
 //!             other => (format!("unknown command: '{other}'\n"), ConsoleEffects::default()),
 //!         }
 //!     }
-//!     fn complete(&self, line: &str) -> Vec<String> {
+//!     fn complete(&self, _: &Dispatcher, line: &str) -> Vec<String> {
 //!         ["info", "quit"].iter().filter(|c| c.starts_with(line)).map(|c| c.to_string()).collect()
 //!     }
 //!     fn banner(&self, _: &Dispatcher) -> String {
@@ -167,7 +167,7 @@ pub trait LineRunner: Send + Sync + 'static {
     /// replaces the word and adds a blank (unless it ends with `/`);
     /// several are listed, and the word is extended to their longest common
     /// prefix.
-    fn complete(&self, line_before_cursor: &str) -> Vec<String>;
+    fn complete(&self, dispatcher: &Dispatcher, line_before_cursor: &str) -> Vec<String>;
 
     /// The banner line, e.g. `QEMU 7.2.22 monitor - type 'help' for more
     /// information`, without a newline; empty for none.
@@ -285,7 +285,7 @@ impl<R: LineRunner> HmpConsole<R> {
         match key {
             Key::Char(c) => e.insert(c),
             Key::Enter => return self.enter(dispatcher, out),
-            Key::Tab => self.complete(out),
+            Key::Tab => self.complete(dispatcher, out),
             Key::Backspace => e.backspace(),
             Key::Delete => e.delete(),
             Key::CtrlD if e.is_empty() => {
@@ -349,11 +349,13 @@ impl<R: LineRunner> HmpConsole<R> {
     }
 
     /// Completes the word before the cursor, or lists the candidates.
-    fn complete(&mut self, out: &mut Vec<u8>) {
+    fn complete(&mut self, dispatcher: &Dispatcher, out: &mut Vec<u8>) {
         let before = self.editor.before_cursor();
         let start = self.editor.word_start();
-        let mut candidates =
-            catch_unwind(AssertUnwindSafe(|| self.runner.complete(&before))).unwrap_or_default();
+        let mut candidates = catch_unwind(AssertUnwindSafe(|| {
+            self.runner.complete(dispatcher, &before)
+        }))
+        .unwrap_or_default();
         candidates.truncate(MAX_COMPLETIONS);
         match candidates.as_slice() {
             [] => {}

@@ -54,16 +54,34 @@ use monitor_core::{MonitorBuilder, VersionInfo};
 
 pub use console::{HmpConsoleFactory, LineRunner};
 pub use monitor_derive::hmp_command;
-pub use table::{HmpCommand, HmpContext, HmpError, HmpHandler, HmpTable};
+pub use table::{
+    HmpCommand, HmpContext, HmpError, HmpHandler, HmpTable, HmpTableError, HmpTableErrors,
+};
 
 /// The crate this one builds on.
 pub use monitor_core as core;
 
 /// A human monitor: one command table, served over QMP
 /// (`human-monitor-command`) and on console listeners.
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::Monitor;
+/// use monitor_hmp::Hmp;
+///
+/// let hmp = Hmp::new()
+///     .banner("my-vmm 0.3 monitor - type 'help' for more information")
+///     .prompt("(my-vmm) ");
+/// // `install` adds `human-monitor-command` and makes `spawn()` check the
+/// // table (bad `args_type`, a name defined twice).
+/// let builder = hmp.install(Monitor::builder());
+/// # let _ = builder;
+/// ```
 #[derive(Debug, Clone)]
 pub struct Hmp {
     table: Arc<HmpTable>,
+    prompt: Option<String>,
 }
 
 impl Default for Hmp {
@@ -74,6 +92,11 @@ impl Default for Hmp {
 
 impl Hmp {
     /// The generic commands plus every `#[hmp_command]` in the program.
+    ///
+    /// The generic commands (`stop`, `cont`, `system_reset`,
+    /// `system_powerdown`, `quit`, `info version|name|status|commands`)
+    /// call the VMM's QMP commands of the same meaning; each is listed by
+    /// `help` and runs only while that QMP command exists.
     pub fn new() -> Self {
         Self::with_table(HmpTable::new())
     }
@@ -82,7 +105,24 @@ impl Hmp {
     pub fn with_table(table: HmpTable) -> Self {
         Hmp {
             table: Arc::new(table),
+            prompt: None,
         }
+    }
+
+    /// Replaces the console banner. By default it is QEMU's,
+    /// `QEMU 7.2.0 monitor - type 'help' for more information`, with the
+    /// version given to `MonitorBuilder::version` (scripts written for
+    /// QEMU look for it); an empty banner prints nothing.
+    pub fn banner(mut self, banner: impl Into<String>) -> Self {
+        Arc::make_mut(&mut self.table).banner = Some(banner.into());
+        self
+    }
+
+    /// Replaces the console prompt (`(qemu) ` by default; scripts that
+    /// drive HMP consoles often wait for that one).
+    pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.prompt = Some(prompt.into());
+        self
     }
 
     /// The command table.
@@ -90,15 +130,27 @@ impl Hmp {
         &self.table
     }
 
-    /// Adds `human-monitor-command` to a monitor being built.
+    /// Adds `human-monitor-command` to a monitor being built, and a
+    /// start-up check: `spawn()` fails if the table has a command whose
+    /// `args_type` does not parse or a name defined twice
+    /// ([`HmpTableErrors`]).
     pub fn install(&self, builder: MonitorBuilder) -> MonitorBuilder {
-        builder.command(passthrough::command(Arc::clone(&self.table)))
+        let table = Arc::clone(&self.table);
+        builder
+            .command(passthrough::command(Arc::clone(&self.table)))
+            .startup_check("the human monitor's command table", move |_| {
+                table.check().map_err(Into::into)
+            })
     }
 
     /// The console factory for `MonitorBuilder::listen_console` and
     /// `Monitor::attach_console`.
     pub fn console(&self) -> Arc<dyn ConsoleFactory> {
-        Arc::new(HmpConsoleFactory::new(Arc::clone(&self.table)))
+        let factory = HmpConsoleFactory::new(Arc::clone(&self.table));
+        match &self.prompt {
+            Some(prompt) => Arc::new(factory.with_prompt(prompt.clone())),
+            None => Arc::new(factory),
+        }
     }
 }
 
@@ -113,11 +165,14 @@ impl LineRunner for HmpTable {
         (text, ConsoleEffects { quit, close: false })
     }
 
-    fn complete(&self, line_before_cursor: &str) -> Vec<String> {
-        HmpTable::complete(self, line_before_cursor)
+    fn complete(&self, dispatcher: &Dispatcher, line_before_cursor: &str) -> Vec<String> {
+        HmpTable::complete(self, &dispatcher.registry().read(), line_before_cursor)
     }
 
     fn banner(&self, dispatcher: &Dispatcher) -> String {
+        if let Some(banner) = &self.banner {
+            return banner.clone();
+        }
         let v = dispatcher
             .state::<VersionInfo>()
             .cloned()
@@ -133,4 +188,6 @@ impl LineRunner for HmpTable {
 #[doc(hidden)]
 pub mod __private {
     pub use inventory;
+
+    pub use crate::table::HmpRegistration;
 }

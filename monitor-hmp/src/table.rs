@@ -10,11 +10,41 @@ use std::sync::Arc;
 
 use monitor_core::command::SessionInfo;
 use monitor_core::session::Dispatcher;
-use monitor_core::{CommandError, Map};
+use monitor_core::{CommandError, Map, Registry};
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::args::{ArgError, Args, ArgsType, NoCpu, Registers};
+use crate::args::{ArgError, Args, ArgsType, NoCpu, Registers, SpecError};
+
+/// A mistake in the command table, found when the monitor is spawned
+/// (`Hmp::install` adds the check), so that it fails at start-up instead of
+/// leaving a command out.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum HmpTableError {
+    /// A command's `args_type` does not parse.
+    #[error("HMP command `{command}` (by {origin}): bad args_type {args_type:?}: {source}")]
+    BadArgsType {
+        /// The command.
+        command: String,
+        /// Where it is declared.
+        origin: String,
+        /// The `args_type` given.
+        args_type: String,
+        /// Why it does not parse.
+        #[source]
+        source: SpecError,
+    },
+    /// Two commands share a name or an alias.
+    #[error("HMP command `{name}` is defined twice: by {first} and by {second}")]
+    Duplicate {
+        /// The name (`info` items as `info NAME`).
+        name: String,
+        /// The definition kept.
+        first: String,
+        /// The definition refused.
+        second: String,
+    },
+}
 
 /// Errors of an HMP command; `Display` is what the operator reads.
 #[derive(Debug, Error)]
@@ -29,6 +59,24 @@ pub enum HmpError {
     #[error("{0}")]
     Message(String),
 }
+
+/// Every mistake [`HmpTable::check`] found, one after the other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HmpTableErrors(pub Vec<HmpTableError>);
+
+impl std::fmt::Display for HmpTableErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for HmpTableErrors {}
 
 /// What an HMP handler works with: the VMM (through the dispatcher), the
 /// calling session, and the text it prints.
@@ -85,7 +133,13 @@ impl<'a> HmpContext<'a> {
     }
 
     /// VMM state registered with the monitor builder.
-    pub fn state<T: std::any::Any + Send + Sync>(&self) -> Option<&'a T> {
+    ///
+    /// # Errors
+    ///
+    /// A `GenericError` naming `T` when no such state was registered (as
+    /// `Context::state`); `?` turns it into an [`HmpError`] that prints
+    /// `Error: ...`.
+    pub fn state<T: std::any::Any + Send + Sync>(&self) -> Result<&'a T, CommandError> {
         self.dispatcher.state::<T>()
     }
 
@@ -156,6 +210,8 @@ pub struct HmpCommand {
     params: String,
     help: String,
     handler: HmpHandler,
+    requires: Vec<String>,
+    origin: String,
 }
 
 impl HmpCommand {
@@ -178,7 +234,47 @@ impl HmpCommand {
             params: params.to_owned(),
             help: help.to_owned(),
             handler,
+            requires: Vec::new(),
+            origin: format!("HMP command `{name}` added at run time"),
         })
+    }
+
+    /// Lists and runs the command only while the monitor has these QMP
+    /// commands (what it calls through [`HmpContext::qmp`]); otherwise it
+    /// is an unknown command, absent from `help` and completion.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monitor_hmp::{HmpCommand, HmpHandler};
+    ///
+    /// let balloon = HmpCommand::new("balloon", "value:M", "target", "request VM to change its memory allocation (in MB)",
+    ///     HmpHandler::Fn(|ctx, args| {
+    ///         let bytes = args.int("value").unwrap_or(0);
+    ///         ctx.qmp("balloon", serde_json::json!({"value": bytes}))?;
+    ///         Ok(())
+    ///     }))
+    ///     .unwrap()
+    ///     .requires(["balloon"]);
+    /// assert_eq!(balloon.name(), "balloon");
+    /// ```
+    pub fn requires<I: IntoIterator<Item = S>, S: Into<String>>(mut self, qmp_commands: I) -> Self {
+        self.requires
+            .extend(qmp_commands.into_iter().map(Into::into));
+        self
+    }
+
+    /// Where the command was declared, for error messages.
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = origin.into();
+        self
+    }
+
+    /// Whether every QMP command it requires is registered.
+    pub fn is_available(&self, registry: &Registry) -> bool {
+        self.requires
+            .iter()
+            .all(|name| registry.get(name).is_some())
     }
 
     /// The primary name.
@@ -214,33 +310,50 @@ pub struct HmpRegistration {
     pub help: &'static str,
     /// The handler.
     pub handler: HmpFn,
+    /// Where it is declared (`module::function`).
+    pub origin: &'static str,
 }
 
 inventory::collect!(HmpRegistration);
 
 /// The command table of a human monitor.
+///
+/// # Examples
+///
+/// ```
+/// use monitor_hmp::HmpTable;
+///
+/// // The generic commands plus every `#[hmp_command]` of the program;
+/// // `Hmp::install` makes `spawn()` fail on what `check` reports.
+/// let table = HmpTable::new();
+/// assert!(table.check().is_ok());
+/// ```
 #[derive(Debug, Clone)]
 pub struct HmpTable {
     commands: Vec<HmpCommand>,
     info: Vec<HmpCommand>,
+    problems: Vec<HmpTableError>,
+    pub(crate) banner: Option<String>,
 }
 
 impl HmpTable {
     /// The generic commands plus every `#[hmp_command]` in the program.
     ///
-    /// # Panics
-    ///
-    /// Never: a registration whose `args_type` does not parse is skipped
-    /// with an error logged.
+    /// A registration whose `args_type` does not parse, or whose name or
+    /// alias is taken, is left out and reported by [`check`](Self::check),
+    /// which `Hmp::install` runs when the monitor is spawned.
     pub fn new() -> Self {
-        let mut table = HmpTable {
-            commands: Vec::new(),
-            info: Vec::new(),
-        };
-        let registrations = crate::builtins::registrations()
+        let mut table = Self::empty();
+        let generic = crate::builtins::registrations()
             .into_iter()
-            .chain(inventory::iter::<HmpRegistration>);
-        for r in registrations {
+            .map(|(r, requires)| (r, *requires));
+        let declared = inventory::iter::<HmpRegistration>
+            .into_iter()
+            .map(|r| (r, &[][..]));
+        let mut declared: Vec<_> = declared.collect();
+        declared.sort_by_key(|(r, _)| (r.name, r.origin));
+        for (r, requires) in generic.chain(declared) {
+            let is_info = r.name.starts_with("info ");
             match HmpCommand::new(
                 r.name.trim_start_matches("info "),
                 r.args_type,
@@ -248,18 +361,73 @@ impl HmpTable {
                 r.help,
                 HmpHandler::Fn(r.handler),
             ) {
-                Ok(c) if r.name.starts_with("info ") => table.info.push(c),
-                Ok(c) => table.commands.push(c),
-                Err(e) => log::error!("HMP command {}: bad args_type: {e}", r.name),
+                Ok(c) => {
+                    let c = c.requires(requires.iter().copied()).origin(r.origin);
+                    table.add(c, is_info);
+                }
+                Err(source) => table.problems.push(HmpTableError::BadArgsType {
+                    command: r.name.to_owned(),
+                    origin: r.origin.to_owned(),
+                    args_type: r.args_type.to_owned(),
+                    source,
+                }),
             }
         }
-        table.commands.sort_by(|a, b| a.name().cmp(b.name()));
-        table.info.sort_by(|a, b| a.name().cmp(b.name()));
         table
     }
 
-    /// Adds a command (`info` sub-command when `info` is true); a command of
-    /// the same name is replaced.
+    /// A table without any command, not even the generic ones (`help` and
+    /// `info` still work: the table answers them itself).
+    pub fn empty() -> Self {
+        HmpTable {
+            commands: Vec::new(),
+            info: Vec::new(),
+            problems: Vec::new(),
+            banner: None,
+        }
+    }
+
+    /// Adds a declared command unless one of its names is taken (then the
+    /// clash is recorded for [`check`](Self::check)).
+    fn add(&mut self, command: HmpCommand, info: bool) {
+        let list = if info { &self.info } else { &self.commands };
+        let clash = list
+            .iter()
+            .find(|c| command.names.iter().any(|n| c.matches(n)));
+        if let Some(existing) = clash {
+            let prefix = if info { "info " } else { "" };
+            self.problems.push(HmpTableError::Duplicate {
+                name: format!("{prefix}{}", command.name()),
+                first: existing.origin.clone(),
+                second: command.origin,
+            });
+            return;
+        }
+        let list = if info {
+            &mut self.info
+        } else {
+            &mut self.commands
+        };
+        list.push(command);
+        list.sort_by(|a, b| a.name().cmp(b.name()));
+    }
+
+    /// The mistakes found while building the table.
+    ///
+    /// # Errors
+    ///
+    /// Every bad `args_type` and name defined twice.
+    pub fn check(&self) -> Result<(), HmpTableErrors> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(HmpTableErrors(self.problems.clone()))
+        }
+    }
+
+    /// Adds a command (`info` sub-command when `info` is true), replacing
+    /// any command with the same primary name: this is how a VMM replaces
+    /// a generic command with its own.
     pub fn insert(&mut self, command: HmpCommand, info: bool) {
         let list = if info {
             &mut self.info
@@ -271,21 +439,22 @@ impl HmpTable {
         list.sort_by(|a, b| a.name().cmp(b.name()));
     }
 
-    /// `help` (everything) or `help CMD`, in QEMU's layout.
-    pub fn help(&self, topic: Option<&str>) -> String {
+    /// `help` (everything) or `help CMD`, in QEMU's layout: the commands
+    /// available in `registry` (see [`HmpCommand::requires`]).
+    pub fn help(&self, registry: &Registry, topic: Option<&str>) -> String {
         let mut out = String::new();
         match topic {
             None => {
-                for c in &self.commands {
+                for c in self.commands.iter().filter(|c| c.is_available(registry)) {
                     out.push_str(&c.help_line(""));
                 }
             }
             Some("info") => {
-                for c in &self.info {
+                for c in self.info.iter().filter(|c| c.is_available(registry)) {
                     out.push_str(&c.help_line("info "));
                 }
             }
-            Some(topic) => match self.commands.iter().find(|c| c.matches(topic)) {
+            Some(topic) => match Self::find(&self.commands, registry, topic) {
                 Some(c) => out.push_str(&c.help_line("")),
                 None => out.push_str(&format!("unknown command: '{topic}'\n")),
             },
@@ -293,17 +462,27 @@ impl HmpTable {
         out
     }
 
-    /// Names for completion: commands (with aliases) and `info` items.
-    pub fn complete(&self, line_before_cursor: &str) -> Vec<String> {
+    /// The available command with this name or alias.
+    fn find<'t>(list: &'t [HmpCommand], registry: &Registry, word: &str) -> Option<&'t HmpCommand> {
+        list.iter()
+            .find(|c| c.matches(word))
+            .filter(|c| c.is_available(registry))
+    }
+
+    /// Names for completion: the available commands (with aliases) and
+    /// `info` items.
+    pub fn complete(&self, registry: &Registry, line_before_cursor: &str) -> Vec<String> {
         let words: Vec<&str> = line_before_cursor.split_whitespace().collect();
         let ends_with_space = line_before_cursor.ends_with(' ');
+        let commands = || Self::names(&self.commands, registry);
+        let info = || Self::names(&self.info, registry);
         let (pool, prefix): (Vec<&str>, &str) = match (words.as_slice(), ends_with_space) {
-            ([], _) => (self.command_names(), ""),
-            ([w], false) => (self.command_names(), w),
-            (["info"], true) => (self.info_names(), ""),
-            (["info", w], false) => (self.info_names(), w),
-            (["help" | "?"], true) => (self.command_names(), ""),
-            (["help" | "?", w], false) => (self.command_names(), w),
+            ([], _) => (commands(), ""),
+            ([w], false) => (commands(), w),
+            (["info"], true) => (info(), ""),
+            (["info", w], false) => (info(), w),
+            (["help" | "?"], true) => (commands(), ""),
+            (["help" | "?", w], false) => (commands(), w),
             _ => (Vec::new(), ""),
         };
         let mut out: Vec<String> = pool
@@ -316,16 +495,9 @@ impl HmpTable {
         out
     }
 
-    fn command_names(&self) -> Vec<&str> {
-        self.commands
-            .iter()
-            .flat_map(|c| c.names.iter().map(String::as_str))
-            .collect()
-    }
-
-    fn info_names(&self) -> Vec<&str> {
-        self.info
-            .iter()
+    fn names<'t>(list: &'t [HmpCommand], registry: &Registry) -> Vec<&'t str> {
+        list.iter()
+            .filter(|c| c.is_available(registry))
             .flat_map(|c| c.names.iter().map(String::as_str))
             .collect()
     }
@@ -357,19 +529,20 @@ impl HmpTable {
         if trimmed.is_empty() {
             return (String::new(), false);
         }
+        let registry = dispatcher.registry().read();
         let (word, rest) = split_word(trimmed);
         if word == "help" || word == "?" {
             let topic = rest.trim();
-            ctx.print(&self.help((!topic.is_empty()).then_some(topic)));
+            ctx.print(&self.help(&registry, (!topic.is_empty()).then_some(topic)));
             return (ctx.out, false);
         }
         let found = if word == "info" {
             let (item, rest2) = split_word(rest.trim_start());
             if item.is_empty() {
-                ctx.print(&self.help(Some("info")));
+                ctx.print(&self.help(&registry, Some("info")));
                 return (ctx.out, false);
             }
-            match self.info.iter().find(|c| c.matches(item)) {
+            match Self::find(&self.info, &registry, item) {
                 Some(c) => Some((c, rest2, format!("info {item}"))),
                 None => {
                     ctx.print(&format!("unknown command: 'info {item}'\n"));
@@ -377,11 +550,10 @@ impl HmpTable {
                 }
             }
         } else {
-            self.commands
-                .iter()
-                .find(|c| c.matches(word))
-                .map(|c| (c, rest, word.to_owned()))
+            Self::find(&self.commands, &registry, word).map(|c| (c, rest, word.to_owned()))
         };
+        // Handlers call QMP commands, which read the registry too.
+        drop(registry);
         let Some((command, rest, typed)) = found else {
             ctx.print(&format!("unknown command: '{word}'\n"));
             return (ctx.out, false);

@@ -61,7 +61,7 @@ impl LineRunner for TestRunner {
         }
     }
 
-    fn complete(&self, line: &str) -> Vec<String> {
+    fn complete(&self, _: &Dispatcher, line: &str) -> Vec<String> {
         let (list, word) = match line.strip_prefix("info ") {
             Some(word) => (INFO, word),
             None => (COMMANDS, line),

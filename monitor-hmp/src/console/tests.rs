@@ -51,7 +51,7 @@ impl LineRunner for TestRunner {
         }
     }
 
-    fn complete(&self, line: &str) -> Vec<String> {
+    fn complete(&self, _: &Dispatcher, line: &str) -> Vec<String> {
         if line == "panic" {
             panic!("completion panicked on purpose");
         }

@@ -10,8 +10,7 @@ use serde_json::json;
 use crate::commands::Vm;
 
 fn vm<'a>(ctx: &HmpContext<'a>) -> Result<&'a Vm, HmpError> {
-    ctx.state::<Vm>()
-        .ok_or_else(|| HmpError::Message("no machine".into()))
+    Ok(ctx.state::<Vm>()?)
 }
 
 /// QEMU's x86_64 `info registers` layout (general registers, RIP, RFL,

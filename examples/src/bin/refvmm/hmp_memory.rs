@@ -88,9 +88,7 @@ fn push_char(out: &mut String, c: u8) {
 }
 
 fn dump(ctx: &mut HmpContext<'_>, args: &Args, physical: bool) -> Result<(), HmpError> {
-    let vm = ctx
-        .state::<Vm>()
-        .ok_or_else(|| HmpError::Message("no machine".into()))?;
+    let vm = ctx.state::<Vm>()?;
     let fmt = args
         .format("fmt")
         .ok_or_else(|| HmpError::Message("missing format".into()))?;
