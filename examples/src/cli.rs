@@ -338,7 +338,8 @@ pub fn parse_size_mib(spec: &str) -> Result<u64, CliError> {
 
 /// Adds the `-qmp` listeners and the socket `-monitor` listeners to a
 /// monitor being built, saying on stderr where each one listens.
-/// (`-monitor stdio` is attached after spawning: see [`crate::stdio`].)
+/// (`-monitor stdio` is attached after spawning: see
+/// [`monitor_hmp::stdio`].)
 pub fn listen(
     mut builder: monitor_core::MonitorBuilder,
     program: &str,
@@ -396,6 +397,31 @@ pub fn parse_args<T>(
         eprintln!("{program}: {e}\n{usage}");
         ExitCode::from(1)
     })
+}
+
+/// An error, then each of its causes, `: `-separated: what the binaries
+/// print before exiting 1.
+///
+/// # Examples
+///
+/// ```
+/// use examples::cli::error_chain;
+/// use monitor_hmp::stdio::StdioError;
+///
+/// let e = StdioError::Terminal(std::io::Error::other("Input/output error"));
+/// assert_eq!(
+///     error_chain(&e),
+///     "cannot put the terminal in raw mode: Input/output error"
+/// );
+/// ```
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        message.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    message
 }
 
 /// The value following option `name` in `args`, advancing `i`.

@@ -1,12 +1,13 @@
 //! Shared pieces of the example VMMs: QEMU-style option parsing, a stderr
-//! logger, the terminal console, the benchmarks' event source and (on
-//! x86-64 Linux) the KVM machine of the reference VMM.
+//! logger, QEMU's handling of host signals, the benchmarks' event source
+//! and (on x86-64 Linux) the KVM machine of the reference VMM. The terminal
+//! console (`-monitor stdio`) is `monitor_hmp::stdio`.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod bench;
 pub mod cli;
 pub mod logger;
-pub mod stdio;
+pub mod signals;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub mod vmm;

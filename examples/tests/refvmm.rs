@@ -1,6 +1,6 @@
 //! The reference VMM under KVM, managed through QMP and HMP: boot, run
-//! control, CPUs, NMI, reset, power-down and quit. Skipped (with a message)
-//! only where /dev/kvm is missing; CI never skips.
+//! control, CPUs, NMI, reset, power-down, quit and SIGTERM. Skipped (with a
+//! message) only where /dev/kvm is missing; CI never skips.
 
 mod util;
 
@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use rustix::process::{kill_process, Pid, Signal};
 use serde_json::json;
 use util::vmm::{heartbeats, kvm_available, Vmm, BANNER};
 
@@ -175,6 +176,21 @@ fn quit_says_host_qmp_quit_and_exits_0() {
     );
     assert_eq!(qmp.read_message().unwrap(), json!({"return": {}, "id": 1}));
     assert!(vmm.wait_exit().success());
+}
+
+#[test]
+fn sigterm_says_host_signal_and_exits_0() {
+    if !kvm_available() {
+        return;
+    }
+    let mut vmm = Vmm::start(&[]);
+    let mut qmp = vmm.client();
+    vmm.wait_serial("a heartbeat", |s| heartbeats(s) >= 1);
+    let pid = Pid::from_raw(vmm.child.id() as i32).expect("a child's pid is positive");
+    kill_process(pid, Signal::TERM).expect("send SIGTERM");
+    let e = qmp.wait_event("SHUTDOWN").unwrap();
+    assert_eq!(e["data"], json!({"guest": false, "reason": "host-signal"}));
+    assert_eq!(vmm.wait_exit().code(), Some(0));
 }
 
 #[test]

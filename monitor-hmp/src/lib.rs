@@ -11,7 +11,9 @@
 //!   VMM's QMP commands;
 //! - [`passthrough`]: the `human-monitor-command` QMP command;
 //! - [`console`]: the interactive console (line editing, history, TAB
-//!   completion) served on `-monitor` listeners.
+//!   completion) served on `-monitor` listeners;
+//! - [`stdio`]: `-monitor stdio`, the process's terminal as a console, in
+//!   QEMU's raw mode and restored at exit.
 //!
 //! # Example
 //!
@@ -43,6 +45,7 @@ pub mod args;
 mod builtins;
 pub mod console;
 pub mod passthrough;
+pub mod stdio;
 pub mod table;
 
 use std::sync::Arc;

@@ -3,6 +3,7 @@
 //! `minimal -qmp unix:/tmp/m.sock,server=on,wait=off -monitor stdio`
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::{process::ExitCode, time::Duration};
 
 use examples::cli::{self, CliError, MonitorSpec};
@@ -198,18 +199,29 @@ fn main() -> ExitCode {
     builder = cli::listen(builder, "minimal", &options.qmp, &options.monitors, &hmp);
     builder = options.access.apply(builder);
     let monitor = match builder.spawn() {
-        Ok(m) => m,
+        Ok(m) => Arc::new(m),
         Err(e) => {
             eprintln!("minimal: {e}");
             return ExitCode::from(1);
         }
     };
-    if options.monitors.contains(&MonitorSpec::Stdio) {
-        if let Err(e) = examples::stdio::attach(&monitor, hmp.console()) {
-            eprintln!("minimal: cannot serve the terminal: {e}");
-            return ExitCode::from(1);
-        }
+    // Before the terminal turns raw, so that no signal leaves it raw.
+    if let Err(e) = examples::signals::exit_on_signals("minimal", Arc::clone(&monitor), || {}) {
+        eprintln!("minimal: cannot handle signals: {e}");
+        return ExitCode::from(1);
     }
+    // Restores the terminal when dropped, whichever way main returns.
+    let _terminal = if options.monitors.contains(&MonitorSpec::Stdio) {
+        match monitor_hmp::stdio::attach(&monitor, hmp.console()) {
+            Ok(console) => Some(console),
+            Err(e) => {
+                eprintln!("minimal: {}", cli::error_chain(&e));
+                return ExitCode::from(1);
+            }
+        }
+    } else {
+        None
+    };
     let emitter = monitor.events().clone();
     std::thread::spawn(move || {
         for count in 1.. {
@@ -217,6 +229,7 @@ fn main() -> ExitCode {
             emitter.emit(Heartbeat { count });
         }
     });
+    // Until `quit`, a signal (see `examples::signals`) or a failure.
     match monitor.wait() {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {

@@ -269,14 +269,7 @@ fn main() -> ExitCode {
     match run(options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            // The error, then each cause it does not repeat.
-            let mut message = e.to_string();
-            let mut source = e.source();
-            while let Some(cause) = source {
-                message.push_str(&format!(": {cause}"));
-                source = cause.source();
-            }
-            eprintln!("refvmm: {message}");
+            eprintln!("refvmm: {}", cli::error_chain(e.as_ref()));
             ExitCode::from(1)
         }
     }
@@ -320,9 +313,18 @@ fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
     builder = o.access.apply(builder);
     let emitter = builder.emitter();
     let monitor = Arc::new(builder.spawn()?);
-    if stdio_monitor {
-        examples::stdio::attach(&monitor, hmp.console())?;
-    }
+    // Before the terminal turns raw, so that no signal leaves it raw.
+    let signal_machine = Arc::clone(&machine);
+    examples::signals::exit_on_signals("refvmm", Arc::clone(&monitor), move || {
+        let _ = signal_machine.shutdown();
+    })?;
+    // Restores the terminal when dropped: on every return from here,
+    // after `quit`, a guest power-off, a signal or an error.
+    let _terminal = if stdio_monitor {
+        Some(monitor_hmp::stdio::attach(&monitor, hmp.console())?)
+    } else {
+        None
+    };
     watch_machine(
         Arc::clone(&machine),
         emitter,
