@@ -49,13 +49,68 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Embedding, in order
+//!
+//! 1. Declare commands with [`qmp_command`] (typed arguments, results and
+//!    QEMU's messages), their types with [`Schema`](derive@Schema), events with [`Event`](derive@Event).
+//!    Handlers take VMM state by type (`vm: &Vm`, or [`State<Vm>`] to keep
+//!    it beyond the call), answer later with a
+//!    [`Completion`](pending::Completion) or as an `async fn`, and return
+//!    errors with `?` ([`CommandError`] converts from `std::io::Error`,
+//!    strings and boxed errors; [`ResultExt`] does the rest).
+//! 2. Build the monitor: [`Monitor::builder`], then
+//!    [`state`](MonitorBuilder::state) for each state type, listeners,
+//!    limits, hooks ([`on_connect`](MonitorBuilder::on_connect),
+//!    [`on_disconnect`](MonitorBuilder::on_disconnect),
+//!    [`on_quit`](MonitorBuilder::on_quit)).
+//! 3. [`spawn`](MonitorBuilder::spawn) checks the configuration before it
+//!    binds anything, so mistakes fail at start-up rather than at a
+//!    client's first call: a command taking state nobody registered, two
+//!    commands or events with one name, a throttle rule for an undeclared
+//!    event, a command listed with
+//!    [`require_commands`](MonitorBuilder::require_commands) that is not
+//!    linked in, and the checks extensions add (the human monitor's
+//!    command table, see `monitor_hmp`).
+//! 4. Emit events from any thread with [`Monitor::events`].
+//!
+//! # Commands in library crates
+//!
 //! Commands declared with [`qmp_command`] are collected with `inventory`
-//! from every crate linked into the program. A linker only keeps a library
-//! crate's object code when something in it is used, so a crate that does
-//! nothing but declare commands must be referenced from the binary (for
-//! example `use my_commands as _;` plus a call to any function of it); the
-//! examples keep their commands in the binary itself, and a test checks that
-//! every one of them is found at run time.
+//! from every crate linked into the program. A linker drops a library
+//! crate that the binary never names, and its commands with it, silently.
+//! One line in the binary keeps such a crate:
+//!
+//! ```ignore
+//! use my_vmm_commands as _;
+//! ```
+//!
+//! and [`MonitorBuilder::require_commands`] turns a missing command into a
+//! start-up error instead of a client's `CommandNotFound`.
+//!
+//! # Logging
+//!
+//! The crate logs through the [`log`](https://docs.rs/log) facade and
+//! prints nothing itself: install a logger (`env_logger`, `simple_logger`,
+//! your VMM's own) to see these messages. Targets are the module paths
+//! under `monitor_core` (`monitor_core::server`, `monitor_core::event`,
+//! ...), so `monitor_core` selects them all.
+//!
+//! | level | message | what it means |
+//! |---|---|---|
+//! | warn | `session N: closing the connection: REASON` | the monitor closed a client: a limit in `docs/LIMITS.md` (output limit, negotiation timeout), or a failed read or write |
+//! | warn | `refused a client of ADDR: REASON` | a client was closed before its greeting: the client limit, or a peer uid outside the allow-list |
+//! | warn | `QMP listener on ADDR is reachable from other hosts and has no authentication` | a TCP listener on a non-loopback address |
+//! | warn | `the peer uid allow-list does not apply to ADDR: TCP peers have no uid` | `allow_uids` with a TCP listener |
+//! | warn | `session N: more than 16 descriptors in one message; the rest were closed` | a client passed too many descriptors at once |
+//! | warn | `event queue full; dropped the oldest event` | 65,536 events were emitted faster than the monitor thread could queue them |
+//! | warn | `event NAME: no throttle key: ...` | a keyed throttle rule's member is missing from the event's data; the event is throttled as one key |
+//! | warn | `accept on ADDR failed`, `cannot register a client`, `cannot attach a console` | the operating system refused a socket operation (often: out of descriptors) |
+//! | warn | `job N ended without finishing` | a [`job`] handle was dropped without an outcome |
+//! | error | `command NAME panicked; answering with an error` | a handler panicked; the client got a `GenericError`, everyone else is served on |
+//! | error | `session N: a session hook panicked` | an `on_connect`/`on_disconnect` hook panicked; the monitor goes on |
+//! | error | `event NAME: cannot serialise its data` | an event's `Serialize` failed; the event is dropped |
+//! | info | `replacing stale socket PATH` | a socket file nobody listens on was removed before binding |
+//! | debug | `session N: connected on ADDR`, `disconnected`, `cancelled N pending commands` | client life cycle |
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(clippy::unwrap_used)]

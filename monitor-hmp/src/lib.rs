@@ -7,13 +7,39 @@
 //! - [`table`]: the command table, `help`, the `info` sub-table, running one
 //!   line; commands come from `#[hmp_command]` and the generic set this crate
 //!   ships (`help`, `info version|name|status|commands`, `quit`, `stop`,
-//!   `cont`, `system_reset`, `system_powerdown`), most of which call the
-//!   VMM's QMP commands;
+//!   `cont`, `system_reset`, `system_powerdown`), each of which calls the
+//!   VMM's QMP command of the same meaning and exists only while that
+//!   command does;
 //! - [`passthrough`]: the `human-monitor-command` QMP command;
 //! - [`console`]: the interactive console (line editing, history, TAB
 //!   completion) served on `-monitor` listeners;
 //! - [`stdio`]: `-monitor stdio`, the process's terminal as a console, in
 //!   QEMU's raw mode and restored at exit.
+//!
+//! # What start-up checks
+//!
+//! [`Hmp::install`] adds `human-monitor-command` and a start-up check:
+//! `MonitorBuilder::spawn` fails when a `#[hmp_command]` has an `args_type`
+//! that does not parse, or a name or alias defined twice (with the generic
+//! set too), naming the command and where it is declared.
+//!
+//! # Banner, prompt and `info version`
+//!
+//! Consoles print QEMU's banner (`QEMU 7.2.0 monitor - type 'help' for more
+//! information`, from the version given to `MonitorBuilder::version`) and
+//! prompt (`(qemu) `), which scripts written for QEMU wait for; change them
+//! with [`Hmp::banner`] and [`Hmp::prompt`]. `info version` prints
+//! `MAJOR.MINOR.MICRO` immediately followed by the `package` string, as
+//! QEMU does (`7.2.22Debian 1:7.2+dfsg-7`): give the package a leading
+//! space (`" (my-vmm 0.3)"`) for `7.2.0 (my-vmm 0.3)`.
+//!
+//! # Logging
+//!
+//! This crate logs nothing itself: a command's errors are printed to the
+//! operator, and mistakes in the table fail start-up. Its consoles are
+//! connections of `monitor_core`, whose log (targets under
+//! `monitor_core`, see its crate documentation) says when they come, go
+//! or are closed.
 //!
 //! # Example
 //!
