@@ -13,6 +13,7 @@ pub(crate) mod peer;
 
 use std::collections::HashMap;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token, Waker};
 use thiserror::Error;
 
-pub use listener::ListenAddr;
+pub use listener::{InheritError, ListenAddr, ListenOptions, ListenSource};
 
 use crate::console::ConsoleFactory;
 use crate::monitor::SessionHooks;
@@ -64,6 +65,25 @@ pub enum ServerError {
     NotASocket {
         /// The path.
         path: PathBuf,
+    },
+    /// An inherited descriptor ([`ListenSource::Fd`]) is not a listening
+    /// stream socket the monitor can serve.
+    #[error("fd {fd} is not a listening socket: {problem}")]
+    NotListening {
+        /// The descriptor's number.
+        fd: i32,
+        /// What it is instead.
+        problem: InheritError,
+    },
+    /// An inherited descriptor could not be inspected or set up
+    /// (non-blocking, close-on-exec).
+    #[error("cannot serve fd {fd}")]
+    Inherit {
+        /// The descriptor's number.
+        fd: i32,
+        /// Why.
+        #[source]
+        source: io::Error,
     },
     /// The poller failed.
     #[error("the event loop failed")]
@@ -169,8 +189,15 @@ const READ_CHUNK: usize = 64 << 10;
 /// How long shutdown keeps trying to deliver queued output.
 const FLUSH_GRACE: Duration = Duration::from_secs(1);
 
-/// A listener, its name for logs, and its console factory (none: QMP).
-type BoundListener = (Listener, String, Option<Arc<dyn ConsoleFactory>>);
+/// A listener ready to accept, with what its connections get.
+#[derive(Debug)]
+struct BoundListener {
+    listener: Listener,
+    /// Its address, for logs and `SessionInfo::listener`.
+    name: String,
+    /// The console factory (none: QMP).
+    console: Option<Arc<dyn ConsoleFactory>>,
+}
 
 /// Bound listeners and settings, ready to move to the monitor thread.
 pub(crate) struct Prepared {
@@ -212,6 +239,76 @@ impl Prepared {
     }
 }
 
+/// A listener source once inherited descriptors are checked.
+enum Checked {
+    Ready(Listener),
+    Bind(ListenAddr),
+}
+
+/// Opens the listeners in order and registers them (token = index + 1).
+///
+/// Everything that can be refused without side effects is checked first
+/// (inherited descriptors), and a failure half-way
+/// removes the socket files already created: a failed spawn leaves
+/// nothing behind.
+fn open_listeners(
+    sources: Vec<(ListenSource, ListenOptions)>,
+    poll: &Poll,
+    config: &ServerConfig,
+) -> Result<Vec<BoundListener>, ServerError> {
+    let mut checked = Vec::with_capacity(sources.len());
+    for (source, options) in sources {
+        let source = match source {
+            ListenSource::Addr(addr) => Checked::Bind(addr),
+            ListenSource::Fd(fd) => {
+                let raw = fd.as_raw_fd();
+                let l = Listener::inherit(fd)?;
+                log::debug!("serving fd {raw}, listening on {}", l.local_addr());
+                Checked::Ready(l)
+            }
+        };
+        checked.push((source, options));
+    }
+    let mut listeners: Vec<BoundListener> = Vec::with_capacity(checked.len());
+    for (i, (source, options)) in checked.into_iter().enumerate() {
+        let opened = match source {
+            Checked::Ready(l) => Ok(l),
+            Checked::Bind(addr) => Listener::bind(&addr),
+        }
+        .and_then(|mut l| {
+            match poll
+                .registry()
+                .register(l.source(), Token(i + 1), Interest::READABLE)
+            {
+                Ok(()) => Ok(l),
+                Err(e) => {
+                    l.cleanup();
+                    Err(ServerError::Poll(e))
+                }
+            }
+        });
+        let l = match opened {
+            Ok(l) => l,
+            Err(e) => {
+                for done in &listeners {
+                    done.listener.cleanup();
+                }
+                return Err(e);
+            }
+        };
+        let local = l.local_addr().clone();
+        if config.allowed_uids.is_some() && matches!(local, ListenAddr::Tcp(_)) {
+            log::warn!("the peer uid allow-list does not apply to {local}: TCP peers have no uid");
+        }
+        listeners.push(BoundListener {
+            listener: l,
+            name: local.to_string(),
+            console: options.console,
+        });
+    }
+    Ok(listeners)
+}
+
 pub(crate) struct Server {
     poll: Poll,
     listeners: Vec<BoundListener>,
@@ -231,31 +328,21 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Binds the listeners (on the caller's thread, so errors reach it);
-    /// the loop itself starts with [`Prepared::run`] on the monitor thread.
+    /// Binds the listeners, or checks the inherited ones (on the caller's
+    /// thread, so errors reach it); the loop itself starts with
+    /// [`Prepared::run`] on the monitor thread.
     pub(crate) fn prepare(
-        addrs: &[(ListenAddr, Option<Arc<dyn ConsoleFactory>>)],
+        sources: Vec<(ListenSource, ListenOptions)>,
         dispatcher: Dispatcher,
         config: ServerConfig,
     ) -> Result<(Prepared, Vec<ListenAddr>), ServerError> {
         let poll = Poll::new().map_err(ServerError::Poll)?;
         let waker = Waker::new(poll.registry(), WAKER).map_err(ServerError::Poll)?;
-        let mut listeners = Vec::new();
-        let mut bound = Vec::new();
-        for (i, (addr, console)) in addrs.iter().enumerate() {
-            let mut l = Listener::bind(addr)?;
-            if config.allowed_uids.is_some() && matches!(addr, ListenAddr::Tcp(_)) {
-                log::warn!(
-                    "the peer uid allow-list does not apply to {addr}: TCP peers have no uid"
-                );
-            }
-            poll.registry()
-                .register(l.source(), Token(i + 1), Interest::READABLE)
-                .map_err(ServerError::Poll)?;
-            let local = l.local_addr();
-            listeners.push((l, local.to_string(), console.clone()));
-            bound.push(local);
-        }
+        let listeners = open_listeners(sources, &poll, &config)?;
+        let bound = listeners
+            .iter()
+            .map(|l| l.listener.local_addr().clone())
+            .collect();
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             attach: parking_lot::Mutex::new(Vec::new()),
@@ -445,7 +532,11 @@ impl Server {
 
     fn accept_all(&mut self, index: usize) {
         loop {
-            let (listener, name, console) = &self.listeners[index];
+            let BoundListener {
+                listener,
+                name,
+                console,
+            } = &self.listeners[index];
             let stream = match listener.accept() {
                 Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -773,8 +864,10 @@ impl Server {
         for token in tokens {
             self.drop_conn(token, "monitor shutting down with output unsent");
         }
-        for (listener, _, _) in &mut self.listeners {
+        for BoundListener { listener, .. } in &mut self.listeners {
             let _ = self.poll.registry().deregister(listener.source());
+            // Only files this monitor created: an inherited socket's path
+            // is its owner's, and libvirt reconnects to it.
             listener.cleanup();
         }
     }
