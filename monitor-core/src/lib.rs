@@ -13,7 +13,8 @@
 //! - serves any number of clients on unix and TCP sockets from one mio
 //!   thread ([`Monitor`]), with events any thread can emit ([`Emitter`]);
 //!   sockets it binds, or listening sockets handed over as descriptors as
-//!   libvirt does ([`MonitorBuilder::listen_fd`]).
+//!   libvirt does ([`MonitorBuilder::listen_fd`]), compact or in QEMU's
+//!   `pretty=on` layout ([`ListenOptions`]).
 //! - takes file descriptors passed over unix sockets (`getfd`, fd sets) as
 //!   QEMU does ([`fds`]), and bounds who may connect and for how long
 //!   ([`ServerConfig`]; every limit is in `docs/LIMITS.md`).

@@ -255,6 +255,7 @@ impl MonitorBuilder {
     pub fn listen_console(self, addr: ListenAddr, factory: Arc<dyn ConsoleFactory>) -> Self {
         let options = ListenOptions {
             console: Some(factory),
+            ..ListenOptions::default()
         };
         self.listen_with(addr, options)
     }
@@ -295,18 +296,19 @@ impl MonitorBuilder {
     }
 
     /// Adds a listener: an address to bind or an inherited descriptor
-    /// (see [`listen_fd`](Self::listen_fd)), serving QMP or a console.
-    /// The other `listen` methods are shorthands for it.
+    /// (see [`listen_fd`](Self::listen_fd)), serving QMP or a console,
+    /// compact or pretty. The other `listen` methods are shorthands for it.
     ///
     /// # Examples
     ///
     /// ```
     /// use monitor_core::{ListenAddr, ListenOptions, Monitor};
     ///
+    /// // QEMU's `-qmp-pretty tcp:127.0.0.1:0`.
     /// let monitor = Monitor::builder()
     ///     .listen_with(
     ///         ListenAddr::Tcp("127.0.0.1:0".parse().unwrap()),
-    ///         ListenOptions::default(),
+    ///         ListenOptions { pretty: true, ..ListenOptions::default() },
     ///     )
     ///     .spawn()?;
     /// monitor.shutdown();
@@ -409,7 +411,8 @@ impl MonitorBuilder {
     /// ([`Error::MissingState`]), a required command that is missing
     /// ([`Error::MissingCommands`]), a throttle rule for an undeclared event
     /// ([`Error::UnknownThrottledEvent`]), a failed [`startup_check`](Self::startup_check)
-    /// ([`Error::Check`]); then a listener that cannot be
+    /// ([`Error::Check`]), a console listener asked for pretty output
+    /// ([`ServerError::PrettyConsole`]); then a listener that cannot be
     /// bound, or an inherited descriptor that is not a listening socket
     /// ([`ServerError::NotListening`]).
     pub fn spawn(self) -> Result<Monitor, Error> {

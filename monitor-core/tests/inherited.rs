@@ -340,6 +340,7 @@ fn a_console_fd_is_served_as_a_console() {
     let _remove = Remove(path.clone());
     let options = ListenOptions {
         console: Some(Arc::new(Silent)),
+        ..ListenOptions::default()
     };
     let monitor = Monitor::builder()
         .listen_with(OwnedFd::from(listener), options)
@@ -354,6 +355,27 @@ fn a_console_fd_is_served_as_a_console() {
     assert!(read_until_closed(&stream).is_empty());
     monitor.wait().expect("clean exit");
     assert!(path.exists());
+}
+
+#[test]
+fn a_pretty_console_fails_spawn() {
+    let path = socket_path("pretty-console");
+    let options = ListenOptions {
+        console: Some(Arc::new(Silent)),
+        pretty: true,
+    };
+    let err = Monitor::builder()
+        .listen_with(ListenAddr::Unix(path.clone()), options)
+        .spawn()
+        .expect_err("QEMU refuses pretty=on for HMP");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "unix:{}: 'pretty' is not compatible with console (HMP) listeners",
+            path.display()
+        )
+    );
+    assert!(!path.exists());
 }
 
 #[test]

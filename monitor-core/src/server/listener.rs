@@ -98,15 +98,20 @@ impl From<OwnedFd> for ListenSource {
 /// ```
 /// use monitor_core::ListenOptions;
 ///
-/// // QMP, as every listener serves unless told otherwise.
-/// let qmp = ListenOptions::default();
-/// assert!(qmp.console.is_none());
+/// // QMP as QEMU writes it with `-qmp-pretty` or `-mon ...,pretty=on`.
+/// let pretty = ListenOptions { pretty: true, ..ListenOptions::default() };
+/// assert!(pretty.console.is_none());
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct ListenOptions {
     /// Serve each connection as a console made by this factory (the human
     /// monitor: `monitor_hmp` provides one) instead of a QMP session.
     pub console: Option<Arc<dyn ConsoleFactory>>,
+    /// Write every QMP message in QEMU's pretty layout (members on lines
+    /// of their own, four spaces per level; see
+    /// [`wire::to_pretty`](crate::wire::to_pretty)). QMP only: as in QEMU,
+    /// a console listener with `pretty` fails spawn.
+    pub pretty: bool,
 }
 
 /// Why an inherited descriptor is not a socket the monitor can serve.

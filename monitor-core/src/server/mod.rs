@@ -85,6 +85,13 @@ pub enum ServerError {
         #[source]
         source: io::Error,
     },
+    /// A console listener was asked for pretty output, which only QMP has
+    /// (QEMU: "'pretty' is not compatible with HMP monitors").
+    #[error("{listener}: 'pretty' is not compatible with console (HMP) listeners")]
+    PrettyConsole {
+        /// The listener.
+        listener: String,
+    },
     /// The poller failed.
     #[error("the event loop failed")]
     Poll(#[source] io::Error),
@@ -197,6 +204,8 @@ struct BoundListener {
     name: String,
     /// The console factory (none: QMP).
     console: Option<Arc<dyn ConsoleFactory>>,
+    /// QMP output in QEMU's pretty layout.
+    pretty: bool,
 }
 
 /// Bound listeners and settings, ready to move to the monitor thread.
@@ -248,7 +257,7 @@ enum Checked {
 /// Opens the listeners in order and registers them (token = index + 1).
 ///
 /// Everything that can be refused without side effects is checked first
-/// (inherited descriptors), and a failure half-way
+/// (pretty consoles, inherited descriptors), and a failure half-way
 /// removes the socket files already created: a failed spawn leaves
 /// nothing behind.
 fn open_listeners(
@@ -258,6 +267,13 @@ fn open_listeners(
 ) -> Result<Vec<BoundListener>, ServerError> {
     let mut checked = Vec::with_capacity(sources.len());
     for (source, options) in sources {
+        if options.pretty && options.console.is_some() {
+            let listener = match &source {
+                ListenSource::Addr(addr) => addr.to_string(),
+                ListenSource::Fd(fd) => format!("fd {}", fd.as_raw_fd()),
+            };
+            return Err(ServerError::PrettyConsole { listener });
+        }
         let source = match source {
             ListenSource::Addr(addr) => Checked::Bind(addr),
             ListenSource::Fd(fd) => {
@@ -304,6 +320,7 @@ fn open_listeners(
             listener: l,
             name: local.to_string(),
             console: options.console,
+            pretty: options.pretty,
         });
     }
     Ok(listeners)
@@ -524,7 +541,7 @@ impl Server {
         };
         let effects = f(self, &mut conn);
         self.deliver_events(Some(&mut conn));
-        conn.output.extend_from_slice(&self.scratch);
+        conn.queue(&self.scratch);
         self.scratch.clear();
         self.conns.insert(token, conn);
         effects.quit
@@ -536,7 +553,9 @@ impl Server {
                 listener,
                 name,
                 console,
+                pretty,
             } = &self.listeners[index];
+            let pretty = *pretty;
             let stream = match listener.accept() {
                 Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -552,7 +571,7 @@ impl Server {
             }
             let name = name.clone();
             let console = console.clone();
-            if let Some(token) = self.add_connection(stream, name, console) {
+            if let Some(token) = self.add_connection(stream, name, console, pretty) {
                 if let Some(conn) = self.conns.get_mut(&token) {
                     conn.listener = Some(index);
                 }
@@ -589,6 +608,7 @@ impl Server {
         mut stream: connection::Stream,
         name: String,
         console: Option<Arc<dyn ConsoleFactory>>,
+        pretty: bool,
     ) -> Option<Token> {
         let token = Token(self.next_token);
         self.next_token += 1;
@@ -609,6 +629,7 @@ impl Server {
             run_hook(hook, session.info());
         }
         let mut conn = Connection::new(stream, session);
+        conn.pretty = pretty;
         match console {
             Some(factory) => {
                 let mut console = factory.open(conn.session.info());
@@ -616,7 +637,7 @@ impl Server {
                 conn.console = Some(console);
             }
             None => {
-                conn.output = self.dispatcher.greeting(true);
+                conn.queue(&self.dispatcher.greeting(true));
                 conn.deadline = self.config.negotiation_timeout.map(|t| Instant::now() + t);
             }
         }
@@ -641,7 +662,7 @@ impl Server {
                 continue;
             }
             let stream = connection::Stream::Unix(mio::net::UnixStream::from_std(stream));
-            self.add_connection(stream, "attached console".to_owned(), Some(factory));
+            self.add_connection(stream, "attached console".to_owned(), Some(factory), false);
         }
     }
 
@@ -686,7 +707,7 @@ impl Server {
                     // Events a handler emitted go out before its response,
                     // as in QEMU (SHUTDOWN before quit's reply).
                     self.deliver_events(Some(&mut conn));
-                    conn.output.extend_from_slice(&self.scratch);
+                    conn.queue(&self.scratch);
                     self.scratch.clear();
                     if effects.quit {
                         quit = true;
@@ -773,6 +794,8 @@ impl Server {
         let limit = self.config.output_limit;
         // Grow each output once per batch, not by doubling through it.
         let batch: usize = lines.iter().map(|l| l.len()).sum();
+        // Laid out once per batch for all pretty clients, if any.
+        let mut pretty: Option<Vec<u8>> = None;
         let mut over = Vec::new();
         let conns = self.conns.iter_mut().map(|(t, c)| (Some(*t), c));
         let extra = extra.map(|c| (None, c));
@@ -780,9 +803,20 @@ impl Server {
             if !conn.session.is_negotiated() {
                 continue;
             }
-            conn.output.reserve(batch);
-            for line in &lines {
-                conn.output.extend_from_slice(line);
+            if conn.pretty {
+                let text = pretty.get_or_insert_with(|| {
+                    let mut text = Vec::with_capacity(batch * 2);
+                    for line in &lines {
+                        crate::wire::to_pretty(line, &mut text);
+                    }
+                    text
+                });
+                conn.output.extend_from_slice(text);
+            } else {
+                conn.output.reserve(batch);
+                for line in &lines {
+                    conn.output.extend_from_slice(line);
+                }
             }
             if conn.pending_output() > limit {
                 if let Some(token) = token {
