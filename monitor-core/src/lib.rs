@@ -11,7 +11,10 @@
 //! - runs capability negotiation and command mode per connection ([`session`]);
 //! - answers one compact ASCII line per message, `\r\n` terminated ([`wire`]);
 //! - serves any number of clients on unix and TCP sockets from one mio
-//!   thread ([`Monitor`]), with events any thread can emit ([`Emitter`]).
+//!   thread ([`Monitor`]), with events any thread can emit ([`Emitter`]);
+//!   sockets it binds, or listening sockets handed over as descriptors as
+//!   libvirt does ([`MonitorBuilder::listen_fd`]), compact or in QEMU's
+//!   `pretty=on` layout ([`ListenOptions`]).
 //! - takes file descriptors passed over unix sockets (`getfd`, fd sets) as
 //!   QEMU does ([`fds`]), and bounds who may connect and for how long
 //!   ([`ServerConfig`]; every limit is in `docs/LIMITS.md`).
@@ -110,6 +113,7 @@
 //! | error | `session N: a session hook panicked` | an `on_connect`/`on_disconnect` hook panicked; the monitor goes on |
 //! | error | `event NAME: cannot serialise its data` | an event's `Serialize` failed; the event is dropped |
 //! | info | `replacing stale socket PATH` | a socket file nobody listens on was removed before binding |
+//! | debug | `serving fd N, listening on ADDR` | an inherited listening socket ([`MonitorBuilder::listen_fd`]) was taken over |
 //! | debug | `session N: connected on ADDR`, `disconnected`, `cancelled N pending commands` | client life cycle |
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
@@ -148,7 +152,9 @@ pub use error::{CommandError, ErrorClass, IntoErrorText, ResultExt};
 pub use event::{Emitter, Event, IntoEvent, Timestamp, TypedEvent};
 pub use monitor::{Monitor, MonitorBuilder};
 pub use schema::Schema;
-pub use server::{Exit, ListenAddr, ServerConfig, ServerError, Stats};
+pub use server::{
+    Exit, InheritError, ListenAddr, ListenOptions, ListenSource, ServerConfig, ServerError, Stats,
+};
 pub use state::{State, StateMap, StateRequirement};
 pub use value::{Map, Value};
 

@@ -13,7 +13,9 @@ use crate::command::{Command, EventDescriptor, Registry, RegistryError, SessionI
 use crate::console::ConsoleFactory;
 use crate::event::Emitter;
 use crate::fds::FdSets;
-use crate::server::{Exit, ListenAddr, Server, ServerConfig, ServerError, Shared, Stats};
+use crate::server::{
+    Exit, ListenAddr, ListenOptions, ListenSource, Server, ServerConfig, ServerError, Shared, Stats,
+};
 use crate::session::Dispatcher;
 use crate::state::StateMap;
 use crate::stream::Limits;
@@ -69,7 +71,7 @@ impl std::fmt::Debug for SessionHooks {
 pub struct MonitorBuilder {
     state: StateMap,
     commands: Vec<Command>,
-    listeners: Vec<(ListenAddr, Option<Arc<dyn ConsoleFactory>>)>,
+    listeners: Vec<(ListenSource, ListenOptions)>,
     config: ServerConfig,
     emitter: Emitter,
     fd_sets: FdSets,
@@ -244,15 +246,76 @@ impl MonitorBuilder {
     }
 
     /// Adds a listener.
-    pub fn listen(mut self, addr: ListenAddr) -> Self {
-        self.listeners.push((addr, None));
-        self
+    pub fn listen(self, addr: ListenAddr) -> Self {
+        self.listen_with(addr, ListenOptions::default())
     }
 
     /// Adds a listener whose connections are consoles (the human monitor:
     /// `monitor_hmp` provides the factory) instead of QMP sessions.
-    pub fn listen_console(mut self, addr: ListenAddr, factory: Arc<dyn ConsoleFactory>) -> Self {
-        self.listeners.push((addr, Some(factory)));
+    pub fn listen_console(self, addr: ListenAddr, factory: Arc<dyn ConsoleFactory>) -> Self {
+        let options = ListenOptions {
+            console: Some(factory),
+            ..ListenOptions::default()
+        };
+        self.listen_with(addr, options)
+    }
+
+    /// Serves QMP on a socket that is already bound and listening, handed
+    /// over as a descriptor (libvirt's `-chardev socket,fd=N,server=on`).
+    /// The monitor neither binds it nor ever removes its socket file.
+    ///
+    /// [`spawn`](Self::spawn) checks it: a descriptor that is not a
+    /// listening unix, IPv4 or IPv6 stream socket fails with
+    /// [`ServerError::NotListening`]. It is made non-blocking and
+    /// close-on-exec. The connection limit and the peer uid allow-list
+    /// apply as to a listener the monitor binds.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::os::fd::OwnedFd;
+    /// use monitor_core::{client::Client, ListenAddr, Monitor};
+    ///
+    /// let path = std::env::temp_dir().join(format!("listen-fd-doc-{}.sock", std::process::id()));
+    /// # let _ = std::fs::remove_file(&path);
+    /// // What the management software did before starting the VMM.
+    /// let socket = std::os::unix::net::UnixListener::bind(&path)?;
+    ///
+    /// let monitor = Monitor::builder().listen_fd(OwnedFd::from(socket)).spawn()?;
+    /// assert_eq!(monitor.local_addrs(), [ListenAddr::Unix(path.clone())]);
+    /// let mut client = Client::connect_unix(&path)?;
+    /// client.negotiate()?;
+    /// monitor.shutdown();
+    /// monitor.wait()?;
+    /// assert!(path.exists(), "the socket file is its creator's");
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn listen_fd(self, fd: std::os::fd::OwnedFd) -> Self {
+        self.listen_with(ListenSource::Fd(fd), ListenOptions::default())
+    }
+
+    /// Adds a listener: an address to bind or an inherited descriptor
+    /// (see [`listen_fd`](Self::listen_fd)), serving QMP or a console,
+    /// compact or pretty. The other `listen` methods are shorthands for it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monitor_core::{ListenAddr, ListenOptions, Monitor};
+    ///
+    /// // QEMU's `-qmp-pretty tcp:127.0.0.1:0`.
+    /// let monitor = Monitor::builder()
+    ///     .listen_with(
+    ///         ListenAddr::Tcp("127.0.0.1:0".parse().unwrap()),
+    ///         ListenOptions { pretty: true, ..ListenOptions::default() },
+    ///     )
+    ///     .spawn()?;
+    /// monitor.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn listen_with(mut self, source: impl Into<ListenSource>, options: ListenOptions) -> Self {
+        self.listeners.push((source.into(), options));
         self
     }
 
@@ -348,7 +411,10 @@ impl MonitorBuilder {
     /// ([`Error::MissingState`]), a required command that is missing
     /// ([`Error::MissingCommands`]), a throttle rule for an undeclared event
     /// ([`Error::UnknownThrottledEvent`]), a failed [`startup_check`](Self::startup_check)
-    /// ([`Error::Check`]); then a listener that cannot be bound.
+    /// ([`Error::Check`]), a console listener asked for pretty output
+    /// ([`ServerError::PrettyConsole`]); then a listener that cannot be
+    /// bound, or an inherited descriptor that is not a listening socket
+    /// ([`ServerError::NotListening`]).
     pub fn spawn(self) -> Result<Monitor, Error> {
         let mut registry = Registry::with_inventory()?;
         for command in self.commands {
@@ -365,7 +431,7 @@ impl MonitorBuilder {
         dispatcher.fd_sets = self.fd_sets.clone();
         let registry = Arc::clone(dispatcher.registry());
         let mailbox = Arc::clone(dispatcher.mailbox());
-        let (mut server, addrs) = Server::prepare(&self.listeners, dispatcher, self.config)?;
+        let (mut server, addrs) = Server::prepare(self.listeners, dispatcher, self.config)?;
         server.set_hooks(self.hooks);
         let shared = server.shared();
         let mailbox_shared = Arc::clone(&shared);
@@ -469,7 +535,10 @@ impl Monitor {
         &self.fd_sets
     }
 
-    /// The addresses actually bound, in the order they were added.
+    /// The addresses listened on, in the order the listeners were added:
+    /// the real port of a TCP port 0, and for an inherited socket the
+    /// address it is bound to (`getsockname`; a unix socket in the
+    /// abstract namespace is written `@name`).
     pub fn local_addrs(&self) -> &[ListenAddr] {
         &self.addrs
     }

@@ -2,7 +2,8 @@
 //!
 //! Compact JSON with `": "` and `", "` separators, ASCII only (`\uXXXX` with
 //! uppercase hex, surrogate pairs beyond the BMP), doubles printed like C's
-//! `%.17g`, one object per line ending in `\r\n`.
+//! `%.17g`, one object per line ending in `\r\n`. A listener may ask for
+//! QEMU's pretty layout instead ([`to_pretty`]).
 
 use std::io;
 
@@ -10,6 +11,10 @@ use serde::Serialize;
 use serde_json::ser::{CharEscape, Formatter};
 
 use crate::value::Value;
+
+mod pretty;
+
+pub use pretty::to_pretty;
 
 /// serde_json formatter producing QEMU's output format.
 #[derive(Debug, Clone, Copy, Default)]

@@ -83,6 +83,8 @@ pub(crate) struct Connection {
     /// The poller reported the peer's end (or an error): read until the
     /// socket says so, a short read does not prove it empty any more.
     pub(crate) hup_seen: bool,
+    /// QMP messages go out in QEMU's pretty layout (`pretty=on`).
+    pub(crate) pretty: bool,
 }
 
 impl Connection {
@@ -101,6 +103,17 @@ impl Connection {
             listener: None,
             deadline: None,
             hup_seen: false,
+            pretty: false,
+        }
+    }
+
+    /// Queues complete QMP messages (compact lines) for the client, laid
+    /// out as its listener asks.
+    pub(crate) fn queue(&mut self, messages: &[u8]) {
+        if self.pretty {
+            crate::wire::to_pretty(messages, &mut self.output);
+        } else {
+            self.output.extend_from_slice(messages);
         }
     }
 

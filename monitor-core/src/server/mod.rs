@@ -13,6 +13,7 @@ pub(crate) mod peer;
 
 use std::collections::HashMap;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token, Waker};
 use thiserror::Error;
 
-pub use listener::ListenAddr;
+pub use listener::{InheritError, ListenAddr, ListenOptions, ListenSource};
 
 use crate::console::ConsoleFactory;
 use crate::monitor::SessionHooks;
@@ -64,6 +65,32 @@ pub enum ServerError {
     NotASocket {
         /// The path.
         path: PathBuf,
+    },
+    /// An inherited descriptor ([`ListenSource::Fd`]) is not a listening
+    /// stream socket the monitor can serve.
+    #[error("fd {fd} is not a listening socket: {problem}")]
+    NotListening {
+        /// The descriptor's number.
+        fd: i32,
+        /// What it is instead.
+        problem: InheritError,
+    },
+    /// An inherited descriptor could not be inspected or set up
+    /// (non-blocking, close-on-exec).
+    #[error("cannot serve fd {fd}")]
+    Inherit {
+        /// The descriptor's number.
+        fd: i32,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// A console listener was asked for pretty output, which only QMP has
+    /// (QEMU: "'pretty' is not compatible with HMP monitors").
+    #[error("{listener}: 'pretty' is not compatible with console (HMP) listeners")]
+    PrettyConsole {
+        /// The listener.
+        listener: String,
     },
     /// The poller failed.
     #[error("the event loop failed")]
@@ -169,8 +196,17 @@ const READ_CHUNK: usize = 64 << 10;
 /// How long shutdown keeps trying to deliver queued output.
 const FLUSH_GRACE: Duration = Duration::from_secs(1);
 
-/// A listener, its name for logs, and its console factory (none: QMP).
-type BoundListener = (Listener, String, Option<Arc<dyn ConsoleFactory>>);
+/// A listener ready to accept, with what its connections get.
+#[derive(Debug)]
+struct BoundListener {
+    listener: Listener,
+    /// Its address, for logs and `SessionInfo::listener`.
+    name: String,
+    /// The console factory (none: QMP).
+    console: Option<Arc<dyn ConsoleFactory>>,
+    /// QMP output in QEMU's pretty layout.
+    pretty: bool,
+}
 
 /// Bound listeners and settings, ready to move to the monitor thread.
 pub(crate) struct Prepared {
@@ -212,6 +248,84 @@ impl Prepared {
     }
 }
 
+/// A listener source once inherited descriptors are checked.
+enum Checked {
+    Ready(Listener),
+    Bind(ListenAddr),
+}
+
+/// Opens the listeners in order and registers them (token = index + 1).
+///
+/// Everything that can be refused without side effects is checked first
+/// (pretty consoles, inherited descriptors), and a failure half-way
+/// removes the socket files already created: a failed spawn leaves
+/// nothing behind.
+fn open_listeners(
+    sources: Vec<(ListenSource, ListenOptions)>,
+    poll: &Poll,
+    config: &ServerConfig,
+) -> Result<Vec<BoundListener>, ServerError> {
+    let mut checked = Vec::with_capacity(sources.len());
+    for (source, options) in sources {
+        if options.pretty && options.console.is_some() {
+            let listener = match &source {
+                ListenSource::Addr(addr) => addr.to_string(),
+                ListenSource::Fd(fd) => format!("fd {}", fd.as_raw_fd()),
+            };
+            return Err(ServerError::PrettyConsole { listener });
+        }
+        let source = match source {
+            ListenSource::Addr(addr) => Checked::Bind(addr),
+            ListenSource::Fd(fd) => {
+                let raw = fd.as_raw_fd();
+                let l = Listener::inherit(fd)?;
+                log::debug!("serving fd {raw}, listening on {}", l.local_addr());
+                Checked::Ready(l)
+            }
+        };
+        checked.push((source, options));
+    }
+    let mut listeners: Vec<BoundListener> = Vec::with_capacity(checked.len());
+    for (i, (source, options)) in checked.into_iter().enumerate() {
+        let opened = match source {
+            Checked::Ready(l) => Ok(l),
+            Checked::Bind(addr) => Listener::bind(&addr),
+        }
+        .and_then(|mut l| {
+            match poll
+                .registry()
+                .register(l.source(), Token(i + 1), Interest::READABLE)
+            {
+                Ok(()) => Ok(l),
+                Err(e) => {
+                    l.cleanup();
+                    Err(ServerError::Poll(e))
+                }
+            }
+        });
+        let l = match opened {
+            Ok(l) => l,
+            Err(e) => {
+                for done in &listeners {
+                    done.listener.cleanup();
+                }
+                return Err(e);
+            }
+        };
+        let local = l.local_addr().clone();
+        if config.allowed_uids.is_some() && matches!(local, ListenAddr::Tcp(_)) {
+            log::warn!("the peer uid allow-list does not apply to {local}: TCP peers have no uid");
+        }
+        listeners.push(BoundListener {
+            listener: l,
+            name: local.to_string(),
+            console: options.console,
+            pretty: options.pretty,
+        });
+    }
+    Ok(listeners)
+}
+
 pub(crate) struct Server {
     poll: Poll,
     listeners: Vec<BoundListener>,
@@ -231,31 +345,21 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Binds the listeners (on the caller's thread, so errors reach it);
-    /// the loop itself starts with [`Prepared::run`] on the monitor thread.
+    /// Binds the listeners, or checks the inherited ones (on the caller's
+    /// thread, so errors reach it); the loop itself starts with
+    /// [`Prepared::run`] on the monitor thread.
     pub(crate) fn prepare(
-        addrs: &[(ListenAddr, Option<Arc<dyn ConsoleFactory>>)],
+        sources: Vec<(ListenSource, ListenOptions)>,
         dispatcher: Dispatcher,
         config: ServerConfig,
     ) -> Result<(Prepared, Vec<ListenAddr>), ServerError> {
         let poll = Poll::new().map_err(ServerError::Poll)?;
         let waker = Waker::new(poll.registry(), WAKER).map_err(ServerError::Poll)?;
-        let mut listeners = Vec::new();
-        let mut bound = Vec::new();
-        for (i, (addr, console)) in addrs.iter().enumerate() {
-            let mut l = Listener::bind(addr)?;
-            if config.allowed_uids.is_some() && matches!(addr, ListenAddr::Tcp(_)) {
-                log::warn!(
-                    "the peer uid allow-list does not apply to {addr}: TCP peers have no uid"
-                );
-            }
-            poll.registry()
-                .register(l.source(), Token(i + 1), Interest::READABLE)
-                .map_err(ServerError::Poll)?;
-            let local = l.local_addr();
-            listeners.push((l, local.to_string(), console.clone()));
-            bound.push(local);
-        }
+        let listeners = open_listeners(sources, &poll, &config)?;
+        let bound = listeners
+            .iter()
+            .map(|l| l.listener.local_addr().clone())
+            .collect();
         let shared = Arc::new(Shared {
             stop: AtomicBool::new(false),
             attach: parking_lot::Mutex::new(Vec::new()),
@@ -437,7 +541,7 @@ impl Server {
         };
         let effects = f(self, &mut conn);
         self.deliver_events(Some(&mut conn));
-        conn.output.extend_from_slice(&self.scratch);
+        conn.queue(&self.scratch);
         self.scratch.clear();
         self.conns.insert(token, conn);
         effects.quit
@@ -445,7 +549,13 @@ impl Server {
 
     fn accept_all(&mut self, index: usize) {
         loop {
-            let (listener, name, console) = &self.listeners[index];
+            let BoundListener {
+                listener,
+                name,
+                console,
+                pretty,
+            } = &self.listeners[index];
+            let pretty = *pretty;
             let stream = match listener.accept() {
                 Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -461,7 +571,7 @@ impl Server {
             }
             let name = name.clone();
             let console = console.clone();
-            if let Some(token) = self.add_connection(stream, name, console) {
+            if let Some(token) = self.add_connection(stream, name, console, pretty) {
                 if let Some(conn) = self.conns.get_mut(&token) {
                     conn.listener = Some(index);
                 }
@@ -498,6 +608,7 @@ impl Server {
         mut stream: connection::Stream,
         name: String,
         console: Option<Arc<dyn ConsoleFactory>>,
+        pretty: bool,
     ) -> Option<Token> {
         let token = Token(self.next_token);
         self.next_token += 1;
@@ -518,6 +629,7 @@ impl Server {
             run_hook(hook, session.info());
         }
         let mut conn = Connection::new(stream, session);
+        conn.pretty = pretty;
         match console {
             Some(factory) => {
                 let mut console = factory.open(conn.session.info());
@@ -525,7 +637,7 @@ impl Server {
                 conn.console = Some(console);
             }
             None => {
-                conn.output = self.dispatcher.greeting(true);
+                conn.queue(&self.dispatcher.greeting(true));
                 conn.deadline = self.config.negotiation_timeout.map(|t| Instant::now() + t);
             }
         }
@@ -550,7 +662,7 @@ impl Server {
                 continue;
             }
             let stream = connection::Stream::Unix(mio::net::UnixStream::from_std(stream));
-            self.add_connection(stream, "attached console".to_owned(), Some(factory));
+            self.add_connection(stream, "attached console".to_owned(), Some(factory), false);
         }
     }
 
@@ -595,7 +707,7 @@ impl Server {
                     // Events a handler emitted go out before its response,
                     // as in QEMU (SHUTDOWN before quit's reply).
                     self.deliver_events(Some(&mut conn));
-                    conn.output.extend_from_slice(&self.scratch);
+                    conn.queue(&self.scratch);
                     self.scratch.clear();
                     if effects.quit {
                         quit = true;
@@ -682,6 +794,8 @@ impl Server {
         let limit = self.config.output_limit;
         // Grow each output once per batch, not by doubling through it.
         let batch: usize = lines.iter().map(|l| l.len()).sum();
+        // Laid out once per batch for all pretty clients, if any.
+        let mut pretty: Option<Vec<u8>> = None;
         let mut over = Vec::new();
         let conns = self.conns.iter_mut().map(|(t, c)| (Some(*t), c));
         let extra = extra.map(|c| (None, c));
@@ -689,9 +803,20 @@ impl Server {
             if !conn.session.is_negotiated() {
                 continue;
             }
-            conn.output.reserve(batch);
-            for line in &lines {
-                conn.output.extend_from_slice(line);
+            if conn.pretty {
+                let text = pretty.get_or_insert_with(|| {
+                    let mut text = Vec::with_capacity(batch * 2);
+                    for line in &lines {
+                        crate::wire::to_pretty(line, &mut text);
+                    }
+                    text
+                });
+                conn.output.extend_from_slice(text);
+            } else {
+                conn.output.reserve(batch);
+                for line in &lines {
+                    conn.output.extend_from_slice(line);
+                }
             }
             if conn.pending_output() > limit {
                 if let Some(token) = token {
@@ -773,8 +898,10 @@ impl Server {
         for token in tokens {
             self.drop_conn(token, "monitor shutting down with output unsent");
         }
-        for (listener, _, _) in &mut self.listeners {
+        for BoundListener { listener, .. } in &mut self.listeners {
             let _ = self.poll.registry().deregister(listener.source());
+            // Only files this monitor created: an inherited socket's path
+            // is its owner's, and libvirt reconnects to it.
             listener.cleanup();
         }
     }
