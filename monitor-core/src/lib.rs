@@ -18,6 +18,8 @@
 //! - takes file descriptors passed over unix sockets (`getfd`, fd sets) as
 //!   QEMU does ([`fds`]), and bounds who may connect and for how long
 //!   ([`ServerConfig`]; every limit is in `docs/LIMITS.md`).
+//! - parses QEMU's monitor and chardev options (`-chardev`, `-mon`, `-qmp`,
+//!   `-monitor`, `-serial`) as libvirt passes them ([`qemu_opts`]).
 //!
 //! # Example
 //!
@@ -133,6 +135,7 @@ mod monitor;
 mod order;
 mod parse;
 pub mod pending;
+pub mod qemu_opts;
 pub mod request;
 pub mod response;
 pub mod schema;
