@@ -1,36 +1,16 @@
-//! QEMU's option syntax for monitor sockets:
-//! `unix:PATH,server=on,wait=off` and `tcp:HOST:PORT,server=on,wait=off`.
+//! The example binaries' command-line plumbing: errors, values, sizes,
+//! `--help`, the monitor's access options (which QEMU has no syntax for),
+//! and QEMU's way of reporting errors (`-msg timestamp=on`). Monitors and
+//! chardevs are parsed by `monitor_core::qemu_opts`, the other QEMU
+//! options by [`qemu_cmdline`](crate::qemu_cmdline).
 
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use monitor_core::ListenAddr;
 use thiserror::Error;
 
 /// Why an option was refused.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum CliError {
-    /// The backend is not `unix:` or `tcp:`.
-    #[error("'{0}': only unix:PATH and tcp:HOST:PORT sockets are supported")]
-    Backend(String),
-    /// A `key=value` option is unknown or has a bad value.
-    #[error("'{spec}': bad option '{option}'")]
-    Option {
-        /// The whole spec.
-        spec: String,
-        /// The option.
-        option: String,
-    },
-    /// `server=on` is required: the monitor listens.
-    #[error("'{0}': the monitor listens; add server=on,wait=off")]
-    NotServer(String),
-    /// `wait=on` (the default) would block start-up until a client connects.
-    #[error("'{0}': wait=on is not supported; add wait=off")]
-    Wait(String),
-    /// The TCP address does not resolve.
-    #[error("'{0}': cannot resolve the address")]
-    Address(String),
     /// An option needs a value.
     #[error("option {0} needs a value")]
     MissingValue(String),
@@ -52,6 +32,12 @@ pub enum CliError {
     /// `-kernel`), in QEMU's words.
     #[error("{0} only allowed with {1} option")]
     Requires(&'static str, &'static str),
+    /// A monitor or chardev option, in QEMU's words.
+    #[error(transparent)]
+    Monitor(#[from] monitor_core::qemu_opts::OptionError),
+    /// A QEMU option with parameters that this VMM refuses.
+    #[error(transparent)]
+    Qemu(#[from] crate::qemu_cmdline::QemuOptionError),
     /// An option takes a non-negative whole number.
     #[error("option {option} expects a number, not '{value}'")]
     Number {
@@ -153,153 +139,6 @@ impl Access {
     }
 }
 
-/// Parses a socket chardev spec as `-qmp` and `-monitor` take it.
-///
-/// # Errors
-///
-/// [`CliError`] naming the problem.
-///
-/// # Examples
-///
-/// ```
-/// use examples::cli::parse_socket;
-/// use monitor_core::ListenAddr;
-///
-/// assert_eq!(
-///     parse_socket("unix:/tmp/q.sock,server=on,wait=off").unwrap(),
-///     ListenAddr::Unix("/tmp/q.sock".into())
-/// );
-/// assert_eq!(
-///     parse_socket("tcp:127.0.0.1:4444,server,nowait").unwrap(),
-///     ListenAddr::Tcp("127.0.0.1:4444".parse().unwrap())
-/// );
-/// assert!(parse_socket("unix:/tmp/q.sock").is_err());
-/// ```
-pub fn parse_socket(spec: &str) -> Result<ListenAddr, CliError> {
-    let mut parts = spec.split(',');
-    let target = parts.next().unwrap_or_default();
-    let (mut server, mut wait) = (false, true);
-    for option in parts {
-        let bad = || CliError::Option {
-            spec: spec.to_owned(),
-            option: option.to_owned(),
-        };
-        match option.split_once('=') {
-            Some(("server", v)) => server = on_off(v).ok_or_else(bad)?,
-            Some(("wait", v)) => wait = on_off(v).ok_or_else(bad)?,
-            None if option == "server" => server = true,
-            None if option == "nowait" => wait = false,
-            _ => return Err(bad()),
-        }
-    }
-    let addr = if let Some(path) = target.strip_prefix("unix:") {
-        if path.is_empty() {
-            return Err(CliError::Backend(spec.to_owned()));
-        }
-        ListenAddr::Unix(PathBuf::from(path))
-    } else if let Some(hostport) = target.strip_prefix("tcp:") {
-        ListenAddr::Tcp(resolve(hostport).ok_or_else(|| CliError::Address(spec.to_owned()))?)
-    } else {
-        return Err(CliError::Backend(spec.to_owned()));
-    };
-    if !server {
-        return Err(CliError::NotServer(spec.to_owned()));
-    }
-    if wait {
-        return Err(CliError::Wait(spec.to_owned()));
-    }
-    Ok(addr)
-}
-
-fn on_off(v: &str) -> Option<bool> {
-    match v {
-        "on" | "yes" | "true" => Some(true),
-        "off" | "no" | "false" => Some(false),
-        _ => None,
-    }
-}
-
-fn resolve(hostport: &str) -> Option<SocketAddr> {
-    let (host, port) = hostport.rsplit_once(':')?;
-    let port: u16 = port.parse().ok()?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let host = if host.is_empty() { "0.0.0.0" } else { host };
-    (host, port).to_socket_addrs().ok()?.next()
-}
-
-/// Where a `-monitor` (human monitor) is served.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MonitorSpec {
-    /// A socket, as `-qmp` takes it.
-    Socket(ListenAddr),
-    /// The process's terminal.
-    Stdio,
-}
-
-/// Parses a `-monitor` spec: `stdio`, `unix:...` or `tcp:...`.
-///
-/// # Errors
-///
-/// As [`parse_socket`].
-///
-/// # Examples
-///
-/// ```
-/// use examples::cli::{parse_monitor, MonitorSpec};
-///
-/// assert_eq!(parse_monitor("stdio").unwrap(), MonitorSpec::Stdio);
-/// assert!(matches!(parse_monitor("unix:/tmp/h,server=on,wait=off").unwrap(), MonitorSpec::Socket(_)));
-/// ```
-pub fn parse_monitor(spec: &str) -> Result<MonitorSpec, CliError> {
-    if spec == "stdio" {
-        return Ok(MonitorSpec::Stdio);
-    }
-    parse_socket(spec).map(MonitorSpec::Socket)
-}
-
-/// Where `-serial` sends the guest's console.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SerialSpec {
-    /// The process's stdout (input from stdin is not forwarded).
-    Stdio,
-    /// Appended to a file.
-    File(PathBuf),
-    /// A unix socket server that one client at a time reads.
-    Unix(PathBuf),
-    /// Discarded.
-    Null,
-}
-
-/// Parses `-serial stdio|file:PATH|unix:PATH,server=on,wait=off|null`.
-///
-/// # Errors
-///
-/// [`CliError::Backend`] for anything else.
-///
-/// # Examples
-///
-/// ```
-/// use examples::cli::{parse_serial, SerialSpec};
-///
-/// assert_eq!(parse_serial("stdio").unwrap(), SerialSpec::Stdio);
-/// assert_eq!(parse_serial("file:/tmp/s.log").unwrap(), SerialSpec::File("/tmp/s.log".into()));
-/// assert!(parse_serial("pty").is_err());
-/// ```
-pub fn parse_serial(spec: &str) -> Result<SerialSpec, CliError> {
-    match spec {
-        "stdio" => Ok(SerialSpec::Stdio),
-        "null" | "none" => Ok(SerialSpec::Null),
-        _ if spec.starts_with("file:") && spec.len() > 5 => {
-            Ok(SerialSpec::File(PathBuf::from(&spec[5..])))
-        }
-        _ if spec.starts_with("unix:") => match parse_socket(spec)? {
-            ListenAddr::Unix(p) => Ok(SerialSpec::Unix(p)),
-            ListenAddr::Tcp(_) => Err(CliError::Backend(spec.to_owned())),
-        },
-        _ => Err(CliError::Backend(spec.to_owned())),
-    }
-}
-
 /// Parses a memory size as `-m` takes it: a number of MiB, or with a
 /// `K`/`M`/`G`/`T` suffix (`512`, `512M`, `1G`).
 ///
@@ -334,30 +173,6 @@ pub fn parse_size_mib(spec: &str) -> Result<u64, CliError> {
         return Err(bad());
     }
     Ok(bytes)
-}
-
-/// Adds the `-qmp` listeners and the socket `-monitor` listeners to a
-/// monitor being built, saying on stderr where each one listens.
-/// (`-monitor stdio` is attached after spawning: see
-/// [`monitor_hmp::stdio`].)
-pub fn listen(
-    mut builder: monitor_core::MonitorBuilder,
-    program: &str,
-    qmp: &[ListenAddr],
-    monitors: &[MonitorSpec],
-    hmp: &monitor_hmp::Hmp,
-) -> monitor_core::MonitorBuilder {
-    for addr in qmp {
-        eprintln!("{program}: QMP on {addr}");
-        builder = builder.listen(addr.clone());
-    }
-    for spec in monitors {
-        if let MonitorSpec::Socket(addr) = spec {
-            eprintln!("{program}: human monitor on {addr}");
-            builder = builder.listen_console(addr.clone(), hmp.console());
-        }
-    }
-    builder
 }
 
 /// The process's arguments parsed by `parse`, or how the process should
@@ -397,6 +212,61 @@ pub fn parse_args<T>(
         eprintln!("{program}: {e}\n{usage}");
         ExitCode::from(1)
     })
+}
+
+/// Whether messages carry QEMU's `-msg timestamp=on` prefix.
+static MSG_TIMESTAMP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `-msg timestamp=on|off`: whether [`report`] prefixes messages with the
+/// time, as QEMU's `error_report` does.
+pub fn set_msg_timestamp(on: bool) {
+    MSG_TIMESTAMP.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Prints `program: message` on stderr, as QEMU's `error_report` does:
+/// after `-msg timestamp=on`, prefixed with the UTC time in QEMU's form
+/// (`2026-12-01T21:17:14.714240Z `).
+///
+/// # Examples
+///
+/// ```
+/// examples::cli::report("refvmm", "terminating on signal 15");
+/// ```
+pub fn report(program: &str, message: impl std::fmt::Display) {
+    if MSG_TIMESTAMP.load(std::sync::atomic::Ordering::Relaxed) {
+        eprintln!(
+            "{} {program}: {message}",
+            timestamp(std::time::SystemTime::now())
+        );
+    } else {
+        eprintln!("{program}: {message}");
+    }
+}
+
+/// QEMU's `real_time_iso8601` form, with microseconds.
+fn timestamp(now: std::time::SystemTime) -> String {
+    let since = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = since.as_secs();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's days-to-civil, for the proleptic Gregorian calendar.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+        since.subsec_micros()
+    )
 }
 
 /// An error, then each of its causes, `: `-separated: what the binaries
@@ -441,28 +311,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn wait_must_be_off() {
-        assert!(matches!(
-            parse_socket("unix:/x,server=on"),
-            Err(CliError::Wait(_))
-        ));
-    }
-
-    #[test]
-    fn client_mode_is_refused() {
-        assert!(matches!(
-            parse_socket("unix:/x,server=off,wait=off"),
-            Err(CliError::NotServer(_))
-        ));
-    }
-
-    #[test]
-    fn other_backends_are_refused() {
-        assert!(matches!(parse_socket("stdio"), Err(CliError::Backend(_))));
-        assert!(matches!(
-            parse_socket("unix:/x,server=maybe,wait=off"),
-            Err(CliError::Option { .. })
-        ));
+    fn timestamps_are_qemus_iso8601() {
+        let t = std::time::UNIX_EPOCH + std::time::Duration::new(1_796_159_834, 714_240_123);
+        assert_eq!(timestamp(t), "2026-12-01T21:17:14.714240Z");
+        assert_eq!(
+            timestamp(std::time::UNIX_EPOCH),
+            "1970-01-01T00:00:00.000000Z"
+        );
+        let leap = std::time::UNIX_EPOCH + std::time::Duration::from_secs(951_782_400);
+        assert_eq!(timestamp(leap), "2000-02-29T00:00:00.000000Z");
     }
 
     #[test]

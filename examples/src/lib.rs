@@ -7,7 +7,12 @@
 
 pub mod bench;
 pub mod cli;
+pub mod daemon;
 pub mod logger;
+pub mod monitors;
+pub mod opts;
+pub mod pty;
+pub mod qemu_cmdline;
 pub mod signals;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub mod vmm;

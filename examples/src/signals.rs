@@ -86,11 +86,11 @@ pub fn exit_on_signals(
             let mut stop = Some(stop);
             for signal in signals.forever() {
                 let Some(stop) = stop.take() else {
-                    eprintln!("{program}: terminating at once on signal {signal}");
+                    crate::cli::report(program, format!("terminating at once on signal {signal}"));
                     let _ = monitor_hmp::stdio::restore_terminal();
                     std::process::exit(1);
                 };
-                eprintln!("{program}: terminating on signal {signal}");
+                crate::cli::report(program, format!("terminating on signal {signal}"));
                 monitor.events().emit(host_signal_event());
                 stop();
                 let _ = monitor_hmp::stdio::restore_terminal();

@@ -258,11 +258,13 @@ fn bad_options_exit_1_with_a_message() {
         &["-m", "lots"][..],
         &["-bogus"],
         &["-qmp", "unix:/x"],
-        &["-serial", "pty"],
+        &["-serial", "vc"],
+        &["-device", "isa-serial,chardev=nope"],
         &["-smp"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_refvmm"))
             .args(args)
+            .stdin(std::process::Stdio::null())
             .output()
             .expect("run refvmm");
         assert_eq!(out.status.code(), Some(1), "{args:?}");

@@ -6,17 +6,46 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::{process::ExitCode, time::Duration};
 
-use examples::cli::{self, CliError, MonitorSpec};
+use examples::cli::{self, CliError};
+use examples::daemon::{Daemon, Pidfile};
+use examples::qemu_cmdline::{Common, MachineTypes};
+use monitor_core::qemu_opts::Parser;
 use monitor_core::{
     pending::Completion, qmp_command, stream::Limits, CommandError, Context, Emitter, Event,
-    ListenAddr, Monitor, Schema,
+    Monitor, Schema,
 };
 use serde::Serialize;
 
-const USAGE: &str = "usage: minimal [-name NAME] [-x-max-message SIZE] [-qmp unix:PATH,server=on,wait=off | -qmp tcp:HOST:PORT,server=on,wait=off]... [-monitor stdio | -monitor unix:PATH,server=on,wait=off | -monitor tcp:HOST:PORT,server=on,wait=off]... [--allow-uid UID]... [--max-clients N] [--negotiation-timeout SECONDS] [--max-fds N]";
+const USAGE: &str = "\
+usage: minimal [options]          (QEMU's options for a machine without a guest)
+  -qmp SPEC | -qmp-pretty SPEC    a QMP monitor (SPEC: unix:PATH,server=on,wait=off
+                                  | tcp:HOST:PORT,server=on,wait=off)  (repeatable;
+                                  default unix:$TMPDIR/minimal.qmp)
+  -monitor stdio | SPEC           a human monitor                      (repeatable)
+  -chardev socket,id=ID,path=P|host=H,port=N|fd=N,server=on,wait=off | stdio,id=ID
+  -mon chardev=ID[,mode=control|readline][,pretty=on]
+  -name [guest=]NAME              the name query-name answers
+  -machine none[,accel=kvm:tcg]   the only machine: no guest
+  -S                              start in prelaunch; `cont` runs
+  -daemonize, -pidfile PATH       as QEMU
+  -nodefaults -no-user-config -nographic -display none -msg timestamp=on
+                                  accepted as QEMU takes them
+  -x-max-message SIZE             bytes of token text per message (QEMU's 64M)
+  [--allow-uid UID]... [--max-clients N] [--negotiation-timeout SECONDS] [--max-fds N]";
 
-/// Whether the (imaginary) guest runs: `stop` and `cont` flip it.
-struct RunState(AtomicBool);
+/// The one machine type: no guest at all, as QEMU's `none`.
+const MACHINES: MachineTypes = MachineTypes {
+    program: "minimal",
+    types: &["none"],
+    kvm: false,
+};
+
+/// Whether the (imaginary) guest runs: `stop` and `cont` flip it; before
+/// the first `cont` under `-S`, it has never run (`prelaunch`).
+struct RunState {
+    running: AtomicBool,
+    started: AtomicBool,
+}
 
 #[derive(Serialize, Schema)]
 struct StatusInfo {
@@ -28,8 +57,12 @@ struct StatusInfo {
 /// Query the run state.
 #[qmp_command(name = "query-status")]
 fn query_status(run: &RunState) -> Result<StatusInfo, CommandError> {
-    let running = run.0.load(Ordering::SeqCst);
-    let status = if running { "running" } else { "paused" };
+    let running = run.running.load(Ordering::SeqCst);
+    let status = match (running, run.started.load(Ordering::SeqCst)) {
+        (true, _) => "running",
+        (false, true) => "paused",
+        (false, false) => "prelaunch",
+    };
     Ok(StatusInfo {
         running,
         singlestep: false,
@@ -46,7 +79,7 @@ struct Resume;
 /// Stop the guest (STOP, unless already stopped).
 #[qmp_command(name = "stop")]
 fn stop(run: &RunState, emitter: &Emitter) {
-    if run.0.swap(false, Ordering::SeqCst) {
+    if run.running.swap(false, Ordering::SeqCst) {
         emitter.emit(Stop);
     }
 }
@@ -54,7 +87,8 @@ fn stop(run: &RunState, emitter: &Emitter) {
 /// Resume the guest (RESUME).
 #[qmp_command(name = "cont")]
 fn cont(run: &RunState, emitter: &Emitter) {
-    run.0.store(true, Ordering::SeqCst);
+    run.started.store(true, Ordering::SeqCst);
+    run.running.store(true, Ordering::SeqCst);
     emitter.emit(Resume);
 }
 
@@ -133,9 +167,10 @@ struct Heartbeat {
 }
 
 struct Options {
-    qmp: Vec<ListenAddr>,
-    monitors: Vec<MonitorSpec>,
-    name: Option<String>,
+    common: Common,
+    paused: bool,
+    /// `-chardev`, `-mon`, `-qmp`, `-qmp-pretty`, `-monitor`, in order.
+    monitors: Parser,
     /// Bytes of token text per message (`-x-max-message`, as `-m` takes
     /// sizes); QEMU's 64 MiB when not given.
     max_message: Option<usize>,
@@ -144,81 +179,114 @@ struct Options {
 
 fn parse(args: &[String]) -> Result<Options, CliError> {
     let mut o = Options {
-        qmp: Vec::new(),
-        monitors: Vec::new(),
-        name: None,
+        common: Common::default(),
+        paused: false,
+        monitors: Parser::new(),
         max_message: None,
         access: cli::Access::default(),
     };
+    let mut monitors = false;
     let mut i = 0;
     while i < args.len() {
-        match args[i].as_str() {
-            "-qmp" => o
-                .qmp
-                .push(cli::parse_socket(cli::value(args, &mut i, "-qmp")?)?),
-            "-monitor" => o
-                .monitors
-                .push(cli::parse_monitor(cli::value(args, &mut i, "-monitor")?)?),
-            "-name" => o.name = Some(cli::value(args, &mut i, "-name")?.to_owned()),
+        let option = args[i].as_str();
+        match option {
+            "-S" => o.paused = true,
+            // No guest, so no serial port to put anywhere.
+            "-serial" => {
+                return Err(CliError::Unknown(
+                    "-serial: minimal has no guest and no serial port".into(),
+                ))
+            }
+            _ if Parser::handles(option) => {
+                let value = cli::value(args, &mut i, option)?;
+                o.monitors.option(option, value)?;
+                monitors = true;
+            }
             "-x-max-message" => {
                 let spec = cli::value(args, &mut i, "-x-max-message")?;
                 let bytes = cli::parse_size_mib(spec)?;
                 o.max_message =
                     Some(usize::try_from(bytes).map_err(|_| CliError::Size(spec.to_owned()))?);
             }
+            _ if o.common.parse(args, &mut i, MACHINES)? => {}
             _ if o.access.parse(args, &mut i)? => {}
             other => return Err(CliError::Unknown(other.to_owned())),
         }
         i += 1;
     }
-    if o.qmp.is_empty() {
-        o.qmp
-            .push(ListenAddr::Unix(std::env::temp_dir().join("minimal.qmp")));
+    if !monitors {
+        let default = std::env::temp_dir().join("minimal.qmp");
+        o.monitors.option(
+            "-qmp",
+            &format!("unix:{},server=on,wait=off", default.display()),
+        )?;
     }
     Ok(o)
 }
 
 fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // -daemonize: this process only waits for the daemon to be ready.
+    if let Some(code) = examples::daemon::parent(&args) {
+        return code;
+    }
     let options = match cli::parse_args("minimal", USAGE, parse) {
         Ok(options) => options,
         Err(code) => return code,
     };
     examples::logger::init();
+    match run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            cli::report("minimal", cli::error_chain(e.as_ref()));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
+    cli::set_msg_timestamp(options.common.msg_timestamp);
+    let daemon = Daemon::current();
+    let monitors = options.monitors.finish()?;
+    for warning in monitors.warnings() {
+        cli::report("minimal", warning);
+    }
     let hmp = monitor_hmp::Hmp::new();
+    let (builder, served) = examples::monitors::serve(Monitor::builder(), &monitors, &hmp)?;
     let mut builder = hmp
-        .install(Monitor::builder())
+        .install(builder)
         .version(0, 1, 0, "minimal")
-        .state(NameInfo { name: options.name })
-        .state(RunState(AtomicBool::new(true)));
+        .state(NameInfo {
+            name: options.common.name,
+        })
+        .state(RunState {
+            running: AtomicBool::new(!options.paused),
+            started: AtomicBool::new(!options.paused),
+        });
     if let Some(bytes) = options.max_message {
         builder = builder.input_limits(Limits {
             max_token_size: bytes,
             ..Limits::default()
         });
     }
-    builder = cli::listen(builder, "minimal", &options.qmp, &options.monitors, &hmp);
     builder = options.access.apply(builder);
-    let monitor = match builder.spawn() {
-        Ok(m) => Arc::new(m),
-        Err(e) => {
-            eprintln!("minimal: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    // Before the terminal turns raw, so that no signal leaves it raw.
-    if let Err(e) = examples::signals::exit_on_signals("minimal", Arc::clone(&monitor), || {}) {
-        eprintln!("minimal: cannot handle signals: {e}");
-        return ExitCode::from(1);
+    let monitor = Arc::new(builder.spawn()?);
+    for line in &served.lines {
+        eprintln!("minimal: {line}");
     }
-    // Restores the terminal when dropped, whichever way main returns.
-    let _terminal = if options.monitors.contains(&MonitorSpec::Stdio) {
-        match monitor_hmp::stdio::attach(&monitor, hmp.console()) {
-            Ok(console) => Some(console),
-            Err(e) => {
-                eprintln!("minimal: {}", cli::error_chain(&e));
-                return ExitCode::from(1);
-            }
-        }
+    let pidfile = options
+        .common
+        .pidfile
+        .as_deref()
+        .map(Pidfile::create)
+        .transpose()?;
+    // Before the terminal turns raw, so that no signal leaves it raw.
+    examples::signals::exit_on_signals("minimal", Arc::clone(&monitor), || {})?;
+    // -daemonize: the parent exits 0 now.
+    daemon.ready()?;
+    // Restores the terminal when dropped, whichever way this returns.
+    let _terminal = if served.hmp_stdio {
+        Some(monitor_hmp::stdio::attach(&monitor, hmp.console())?)
     } else {
         None
     };
@@ -230,11 +298,7 @@ fn main() -> ExitCode {
         }
     });
     // Until `quit`, a signal (see `examples::signals`) or a failure.
-    match monitor.wait() {
-        Ok(_) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("minimal: {e}");
-            ExitCode::from(1)
-        }
-    }
+    monitor.wait()?;
+    drop(pidfile);
+    Ok(())
 }

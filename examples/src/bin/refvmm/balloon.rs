@@ -38,7 +38,7 @@ fn no_balloon() -> CommandError {
 /// (in bytes) it should keep.
 #[qmp_command(name = "balloon")]
 fn balloon(vm: &Vm, value: i64) -> Result<(), CommandError> {
-    if !vm.machine.has_balloon() {
+    if !vm.machine()?.has_balloon() {
         return Err(no_balloon());
     }
     // QEMU names the parameter `target` here, though the member is `value`.
@@ -46,7 +46,7 @@ fn balloon(vm: &Vm, value: i64) -> Result<(), CommandError> {
         .ok()
         .filter(|&v| v > 0)
         .ok_or_else(|| CommandError::generic("Parameter 'target' expects a size"))?;
-    vm.machine
+    vm.machine()?
         .set_balloon_target(target)
         .map_err(|_| no_balloon())
 }
@@ -54,7 +54,7 @@ fn balloon(vm: &Vm, value: i64) -> Result<(), CommandError> {
 /// Return information about the balloon device.
 #[qmp_command(name = "query-balloon")]
 fn query_balloon(vm: &Vm) -> Result<BalloonInfo, CommandError> {
-    let actual = vm.machine.balloon_actual().map_err(|_| no_balloon())?;
+    let actual = vm.machine()?.balloon_actual().map_err(|_| no_balloon())?;
     Ok(BalloonInfo { actual })
 }
 

@@ -8,10 +8,25 @@ use serde::Serialize;
 
 /// What the commands reach: the machine and its identity.
 pub struct Vm {
-    pub machine: Arc<Machine>,
+    /// `None` for `-machine none`: a monitor without a guest.
+    pub machine: Option<Arc<Machine>>,
     pub name: Option<String>,
     pub uuid: String,
     pub serial: String,
+}
+
+impl Vm {
+    /// The guest's machine.
+    ///
+    /// # Errors
+    ///
+    /// Under `-machine none` there is none: commands about the guest
+    /// answer so.
+    pub fn machine(&self) -> Result<&Arc<Machine>, CommandError> {
+        self.machine
+            .as_ref()
+            .ok_or_else(|| CommandError::generic("The machine type 'none' has no guest"))
+    }
 }
 
 fn vmm_error(e: VmmError) -> CommandError {
@@ -28,7 +43,11 @@ pub struct StatusInfo {
 /// Query the run state of the guest.
 #[qmp_command(name = "query-status")]
 fn query_status(vm: &Vm) -> StatusInfo {
-    let status = vm.machine.status();
+    // Without a guest the machine stays where QEMU's `none` starts.
+    let status = vm
+        .machine
+        .as_ref()
+        .map_or(Status::Prelaunch, |m| m.status());
     StatusInfo {
         running: status == Status::Running,
         singlestep: false,
@@ -65,7 +84,7 @@ pub fn shutdown_event(guest: bool, reason: &str) -> Event {
 /// Stop all guest vCPUs.
 #[qmp_command(name = "stop")]
 fn stop(vm: &Vm, emitter: &Emitter) -> Result<(), CommandError> {
-    if vm.machine.pause().map_err(vmm_error)? {
+    if vm.machine()?.pause().map_err(vmm_error)? {
         emitter.emit(Stop);
     }
     Ok(())
@@ -74,7 +93,7 @@ fn stop(vm: &Vm, emitter: &Emitter) -> Result<(), CommandError> {
 /// Resume guest vCPUs (or boot a machine started with -S).
 #[qmp_command(name = "cont")]
 fn cont(vm: &Vm, emitter: &Emitter) -> Result<(), CommandError> {
-    match vm.machine.resume() {
+    match vm.machine()?.resume() {
         Ok(true) => {
             emitter.emit(Resume);
             Ok(())
@@ -90,7 +109,7 @@ fn cont(vm: &Vm, emitter: &Emitter) -> Result<(), CommandError> {
 /// Reset the machine: every vCPU and device to power-on state.
 #[qmp_command(name = "system_reset")]
 fn system_reset(vm: &Vm, emitter: &Emitter) -> Result<(), CommandError> {
-    vm.machine.reset().map_err(vmm_error)?;
+    vm.machine()?.reset().map_err(vmm_error)?;
     emitter.emit(Reset {
         guest: false,
         reason: "host-qmp-system-reset",
@@ -100,9 +119,10 @@ fn system_reset(vm: &Vm, emitter: &Emitter) -> Result<(), CommandError> {
 
 /// Press the power button; the firmware powers off.
 #[qmp_command(name = "system_powerdown")]
-fn system_powerdown(vm: &Vm, emitter: &Emitter) {
-    vm.machine.press_power_button();
+fn system_powerdown(vm: &Vm, emitter: &Emitter) -> Result<(), CommandError> {
+    vm.machine()?.press_power_button();
     emitter.emit(Powerdown);
+    Ok(())
 }
 
 #[derive(Serialize, Schema)]
@@ -175,8 +195,11 @@ fn qom_path(index: usize) -> String {
 /// Every vCPU, without interrupting the guest.
 #[qmp_command(name = "query-cpus-fast")]
 fn query_cpus_fast(vm: &Vm) -> Vec<CpuInfoFast> {
+    // `-machine none` has no vCPU, as in QEMU.
     vm.machine
-        .thread_ids()
+        .as_ref()
+        .map(|m| m.thread_ids())
+        .unwrap_or_default()
         .into_iter()
         .enumerate()
         .map(|(i, tid)| CpuInfoFast {
@@ -203,7 +226,7 @@ pub struct CpuInfo {
 /// Every vCPU with its program counter (the older, seeds' form).
 #[qmp_command(name = "query-cpus", deprecated)]
 fn query_cpus(vm: &Vm) -> Result<Vec<CpuInfo>, CommandError> {
-    let info = vm.machine.vcpu_info().map_err(vmm_error)?;
+    let info = vm.machine()?.vcpu_info().map_err(vmm_error)?;
     Ok(info
         .into_iter()
         .map(|c| CpuInfo {
@@ -221,7 +244,7 @@ fn query_cpus(vm: &Vm) -> Result<Vec<CpuInfo>, CommandError> {
 /// Inject an NMI into vCPU 0.
 #[qmp_command(name = "inject-nmi")]
 fn inject_nmi(vm: &Vm) -> Result<(), CommandError> {
-    vm.machine.inject_nmi(0).map_err(vmm_error)
+    vm.machine()?.inject_nmi(0).map_err(vmm_error)
 }
 
 #[derive(Serialize, Schema)]

@@ -25,18 +25,18 @@ fn info_registers(ctx: &mut HmpContext<'_>, args: &Args) -> Result<(), HmpError>
     let vm = vm(ctx)?;
     let all = args.flag("cpustate_all");
     let indexes: Vec<usize> = if all {
-        (0..vm.machine.vcpu_count()).collect()
+        (0..vm.machine()?.vcpu_count()).collect()
     } else {
         vec![args.int("vcpu").unwrap_or(0).max(0) as usize]
     };
     let halted: Vec<bool> = vm
-        .machine
+        .machine()?
         .vcpu_info()
         .map(|v| v.iter().map(|c| c.halted).collect())
         .unwrap_or_default();
     for index in indexes {
         let r = vm
-            .machine
+            .machine()?
             .registers(index)
             .map_err(|e| HmpError::Message(e.to_string()))?;
         let (g, s) = (r.regs, r.sregs);

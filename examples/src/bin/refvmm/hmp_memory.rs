@@ -98,7 +98,7 @@ fn dump(ctx: &mut HmpContext<'_>, args: &Args, physical: bool) -> Result<(), Hmp
         ));
     }
     let addr = args.int("addr").unwrap_or(0) as u64;
-    let ram = vm.machine.ram();
+    let ram = vm.machine()?.ram();
     let text = if physical {
         memory_dump(
             fmt.format,
@@ -109,7 +109,7 @@ fn dump(ctx: &mut HmpContext<'_>, args: &Args, physical: bool) -> Result<(), Hmp
         )
     } else {
         let sregs = vm
-            .machine
+            .machine()?
             .registers(0)
             .map_err(|e| HmpError::Message(e.to_string()))?
             .sregs;

@@ -10,38 +10,59 @@ mod commands;
 mod hmp;
 mod hmp_memory;
 mod memory;
+mod options;
 mod rtc;
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
-use examples::cli::{self, CliError, MonitorSpec, SerialSpec};
+use examples::cli::{self, CliError};
+use examples::daemon::{Daemon, Pidfile};
+use examples::pty::{Pty, PtyOutput};
 use examples::vmm::devices::{BALLOON_GSI, BALLOON_MMIO_BASE};
 use examples::vmm::linux::{KernelBoot, LinuxError};
 use examples::vmm::{Machine, MachineConfig, MachineEvent};
-use monitor_core::{Emitter, ListenAddr, Monitor};
+use monitor_core::qemu_opts::{Backend, Chardev, MonitorOptions, Parser, SocketAddress};
+use monitor_core::{Emitter, Monitor};
 
 use commands::{shutdown_event, Reset, Vm};
+use options::{DeviceSpec, Options};
 
 const USAGE: &str = "\
-usage: refvmm [options]
-  -m SIZE            guest RAM (MiB, or with K/M/G/T; default 128)
-  -smp N             vCPUs (default 1; vCPU 0 runs the firmware)
+usage: refvmm [options]          (QEMU's options, as libvirt passes them)
+  -machine pc|none[,accel=kvm,usb=off,dump-guest-core=off,memory-backend=ID]
+                     the PC-like machine (default), or none: only the monitor
+  -accel kvm         the only accelerator
+  -cpu host|max      the host's CPU, as KVM has it
+  -m [size=]SIZE     guest RAM (MiB, or with K/M/G/T; default 128)
+  -smp N[,sockets=S,cores=C,threads=T]   vCPUs (default 1; vCPU 0 runs the firmware)
   -kernel PATH       boot this Linux kernel (vmlinux or bzImage) instead of the firmware
   -append STRING     the kernel command line (default: see refvmm's README)
   -initrd PATH       the kernel's initial ramdisk
-  -name NAME         the VM name (query-name, info name)
+  -name [guest=]NAME[,debug-threads=on]   the VM name (query-name, info name)
   -uuid UUID         the VM UUID (query-uuid)
   -S                 start paused (status prelaunch); `cont` boots
-  -qmp unix:PATH,server=on,wait=off | tcp:HOST:PORT,server=on,wait=off   (repeatable)
-  -monitor stdio | unix:... | tcp:...                                    (repeatable)
-  -serial stdio | file:PATH | unix:PATH,server=on,wait=off | null       (default stdio)
-  -device virtio-balloon[,id=ID]   a virtio balloon (virtio-mmio at 0xd0000000, GSI 5)
-  -no-reboot         exit instead of rebooting when the guest resets
+  -qmp SPEC | -qmp-pretty SPEC        a QMP monitor (SPEC: unix:PATH,server=on,wait=off
+                                      | tcp:HOST:PORT,server=on,wait=off)   (repeatable)
+  -monitor stdio | SPEC               a human monitor                       (repeatable)
+  -chardev socket,id=ID,path=P|host=H,port=N|fd=N,server=on,wait=off
+  -chardev pty,id=ID | stdio,id=ID | file,id=ID,path=P | null,id=ID
+  -mon chardev=ID[,mode=control|readline][,pretty=on]
+  -serial stdio | pty | file:PATH | unix:PATH,server=on,wait=off | null | chardev:ID
+                     COM1 (default stdio; none with -nodefaults)
+  -device isa-serial,chardev=ID      COM1 on a chardev (JSON form too)
+  -device virtio-balloon[-pci][,id=ID]   a virtio balloon (virtio-mmio at 0xd0000000, GSI 5)
+  -object secret,... | memory-backend-ram,id=ID,size=N   (JSON form too)
+  -no-reboot         shut down instead of rebooting when the guest resets
+  -no-shutdown       when the guest powers off, stop and stay (system_reset, cont)
+  -daemonize         detach once the monitors listen; -pidfile PATH writes the PID
+  -nodefaults -no-user-config -nographic -display none -no-acpi -rtc base=utc
+  -boot strict=on -overcommit mem-lock=off -audiodev driver=none -msg timestamp=on
+                     accepted as QEMU takes them, for what they say of this machine
   --allow-uid UID    serve only this user on unix monitor sockets (repeatable)
   --max-clients N    clients per monitor listener (default 128)
   --negotiation-timeout SECONDS   to complete qmp_capabilities (default 30; 0: none)
@@ -49,100 +70,6 @@ usage: refvmm [options]
   --help             this text";
 
 const FIRMWARE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/firmware.bin"));
-
-struct Options {
-    mem: u64,
-    smp: usize,
-    name: Option<String>,
-    uuid: String,
-    paused: bool,
-    qmp: Vec<ListenAddr>,
-    monitors: Vec<MonitorSpec>,
-    serial: SerialSpec,
-    no_reboot: bool,
-    balloon: bool,
-    kernel: Option<PathBuf>,
-    append: Option<String>,
-    initrd: Option<PathBuf>,
-    access: cli::Access,
-}
-
-fn parse(args: &[String]) -> Result<Options, CliError> {
-    let mut o = Options {
-        mem: 128 << 20,
-        smp: 1,
-        name: None,
-        uuid: "00000000-0000-0000-0000-000000000000".into(),
-        paused: false,
-        qmp: Vec::new(),
-        monitors: Vec::new(),
-        serial: SerialSpec::Stdio,
-        no_reboot: false,
-        balloon: false,
-        kernel: None,
-        append: None,
-        initrd: None,
-        access: cli::Access::default(),
-    };
-    let mut i = 0;
-    while i < args.len() {
-        match args[i].as_str() {
-            "-m" => o.mem = cli::parse_size_mib(cli::value(args, &mut i, "-m")?)?,
-            "-smp" => {
-                let v = cli::value(args, &mut i, "-smp")?;
-                o.smp = v
-                    .split(',')
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .filter(|n| (1..=64).contains(n))
-                    .ok_or_else(|| CliError::Unknown(format!("-smp {v}")))?;
-            }
-            "-name" => o.name = Some(cli::value(args, &mut i, "-name")?.to_owned()),
-            "-uuid" => o.uuid = cli::value(args, &mut i, "-uuid")?.to_owned(),
-            "-S" => o.paused = true,
-            "-qmp" => o
-                .qmp
-                .push(cli::parse_socket(cli::value(args, &mut i, "-qmp")?)?),
-            "-monitor" => o
-                .monitors
-                .push(cli::parse_monitor(cli::value(args, &mut i, "-monitor")?)?),
-            "-serial" => o.serial = cli::parse_serial(cli::value(args, &mut i, "-serial")?)?,
-            "-no-reboot" => o.no_reboot = true,
-            "-device" => {
-                let v = cli::value(args, &mut i, "-device")?;
-                let model = v.split(',').next().unwrap_or_default();
-                match model {
-                    // QEMU's names for the balloon on each bus; ours is
-                    // always on virtio-mmio.
-                    "virtio-balloon" | "virtio-balloon-pci" | "virtio-balloon-device" => {
-                        o.balloon = true;
-                    }
-                    _ => {
-                        return Err(CliError::UnknownDevice {
-                            spec: v.to_owned(),
-                            model: model.to_owned(),
-                        })
-                    }
-                }
-            }
-            "-kernel" => o.kernel = Some(cli::value(args, &mut i, "-kernel")?.into()),
-            "-append" => o.append = Some(cli::value(args, &mut i, "-append")?.to_owned()),
-            "-initrd" => o.initrd = Some(cli::value(args, &mut i, "-initrd")?.into()),
-            _ if o.access.parse(args, &mut i)? => {}
-            other => return Err(CliError::Unknown(other.to_owned())),
-        }
-        i += 1;
-    }
-    if o.kernel.is_none() {
-        if o.append.is_some() {
-            return Err(CliError::Requires("-append", "-kernel"));
-        }
-        if o.initrd.is_some() {
-            return Err(CliError::Requires("-initrd", "-kernel"));
-        }
-    }
-    Ok(o)
-}
 
 /// The kernel to boot, if `-kernel` was given: its command line is
 /// `-append`'s, else [`DEFAULT_CMDLINE`](examples::vmm::linux::DEFAULT_CMDLINE);
@@ -180,41 +107,178 @@ impl Write for SocketSerial {
     }
 }
 
-fn serial_backend(spec: &SerialSpec) -> io::Result<(Box<dyn Write + Send>, String)> {
-    Ok(match spec {
-        SerialSpec::Stdio => (Box::new(io::stdout()), "stdio".into()),
-        SerialSpec::Null => (Box::new(io::sink()), "null".into()),
-        SerialSpec::File(p) => {
-            let f = OpenOptions::new().create(true).append(true).open(p)?;
-            (Box::new(f), format!("file:{}", p.display()))
+/// COM1's backend: what it writes to, how `query-chardev`-like commands
+/// name it, and where its input comes from.
+struct Serial {
+    out: Box<dyn Write + Send>,
+    label: String,
+    input: SerialInput,
+    /// A unix socket file to remove at exit.
+    socket: Option<PathBuf>,
+}
+
+enum SerialInput {
+    None,
+    Stdin,
+    Pty(Pty),
+}
+
+/// COM1's chardev: `-device isa-serial,chardev=ID`, else the first
+/// `-serial`, else stdio unless `-nodefaults` (QEMU's default serial port).
+fn serial_chardev<'a>(
+    o: &Options,
+    monitors: &'a MonitorOptions,
+) -> Result<Option<&'a Chardev>, CliError> {
+    let device = o.devices.iter().find_map(|d| match d {
+        DeviceSpec::IsaSerial { chardev, .. } => Some(chardev),
+        DeviceSpec::Balloon { .. } => None,
+    });
+    let legacy = monitors.serials().next();
+    let refuse = |option: String, what: String| {
+        CliError::Qemu(examples::qemu_cmdline::QemuOptionError::Unsupported { option, what })
+    };
+    match (device, legacy) {
+        (Some(_), Some(_)) => Err(refuse(
+            "-device isa-serial".into(),
+            "refvmm has one serial port, and -serial already takes it".into(),
+        )),
+        (Some(None), None) => Err(refuse(
+            "-device isa-serial".into(),
+            "Property 'isa-serial.chardev' is required".into(),
+        )),
+        (Some(Some(id)), None) => match monitors.chardev(id) {
+            Some(c) if !monitors.in_use(id) => Ok(Some(c)),
+            Some(_) => Err(refuse(
+                format!("-device isa-serial,chardev={id}"),
+                format!("Property 'isa-serial.chardev' can't take value '{id}': Device '{id}' is in use"),
+            )),
+            None => Err(refuse(
+                format!("-device isa-serial,chardev={id}"),
+                format!("Property 'isa-serial.chardev' can't find value '{id}'"),
+            )),
+        },
+        (None, Some(port)) => Ok(port),
+        (None, None) => Ok(None),
+    }
+}
+
+fn serial_backend(chardev: Option<&Chardev>, default_stdio: bool) -> io::Result<Serial> {
+    let serial = |out: Box<dyn Write + Send>, label: String| Serial {
+        out,
+        label,
+        input: SerialInput::None,
+        socket: None,
+    };
+    let Some(chardev) = chardev else {
+        return Ok(if default_stdio {
+            Serial {
+                input: SerialInput::Stdin,
+                ..serial(Box::new(io::stdout()), "stdio".into())
+            }
+        } else {
+            serial(Box::new(io::sink()), "null".into())
+        });
+    };
+    Ok(match &chardev.backend {
+        Backend::Stdio { .. } => Serial {
+            input: SerialInput::Stdin,
+            ..serial(Box::new(io::stdout()), "stdio".into())
+        },
+        Backend::Null => serial(Box::new(io::sink()), "null".into()),
+        Backend::File { path, append } => {
+            let f = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .append(*append)
+                .truncate(!*append)
+                .open(path)?;
+            serial(Box::new(f), format!("file:{}", path.display()))
         }
-        SerialSpec::Unix(p) => {
-            let _ = std::fs::remove_file(p);
-            let listener = UnixListener::bind(p)?;
-            let slot = Arc::new(Mutex::new(None));
-            let accept_slot = Arc::clone(&slot);
-            std::thread::spawn(move || {
-                for stream in listener.incoming().flatten() {
-                    if let Ok(mut s) = accept_slot.lock() {
-                        *s = Some(stream);
+        Backend::Pty => {
+            let pty = Pty::open()?;
+            pty.set_nonblocking()?;
+            // QEMU's words; libvirt and people read the path here.
+            eprintln!(
+                "char device redirected to {} (label {})",
+                pty.path(),
+                chardev.id
+            );
+            let reader = pty.try_clone()?;
+            Serial {
+                input: SerialInput::Pty(reader),
+                ..serial(
+                    Box::new(PtyOutput(pty.try_clone()?)),
+                    format!("pty:{}", pty.path()),
+                )
+            }
+        }
+        Backend::Socket(socket) => match (&socket.address, socket.server) {
+            (SocketAddress::Unix(p), true) => {
+                let _ = std::fs::remove_file(p);
+                let listener = UnixListener::bind(p)?;
+                let slot = Arc::new(Mutex::new(None));
+                let accept_slot = Arc::clone(&slot);
+                std::thread::spawn(move || {
+                    for stream in listener.incoming().flatten() {
+                        if let Ok(mut s) = accept_slot.lock() {
+                            *s = Some(stream);
+                        }
                     }
+                });
+                Serial {
+                    socket: Some(p.clone()),
+                    ..serial(
+                        Box::new(SocketSerial(slot)),
+                        format!("unix:{},server=on", p.display()),
+                    )
                 }
-            });
-            (
-                Box::new(SocketSerial(slot)),
-                format!("unix:{},server=on", p.display()),
-            )
+            }
+            _ => {
+                return Err(io::Error::other(format!(
+                    "chardev '{}': refvmm's serial port takes a unix socket server only",
+                    chardev.id
+                )))
+            }
+        },
+        _ => {
+            return Err(io::Error::other(format!(
+                "chardev '{}': backend not supported for the serial port",
+                chardev.id
+            )))
         }
     })
 }
 
+/// What a guest's power-off (or reset under `-no-reboot`) does.
+#[derive(Debug, Clone, Copy)]
+struct Exits {
+    /// `-no-reboot`: a guest reset shuts the machine down instead.
+    no_reboot: bool,
+    /// `-no-shutdown`: a shut-down machine stays, stopped, until
+    /// `system_reset` and `cont` (or `quit`).
+    no_shutdown: bool,
+}
+
+impl Exits {
+    /// After `SHUTDOWN`: QEMU's shutdown action `pause` stops the VM (the
+    /// vCPUs already are) and says `STOP`; `poweroff` ends the process.
+    fn after_shutdown(self, emitter: &Emitter, monitor: &Monitor) {
+        if self.no_shutdown {
+            emitter.emit(commands::Stop);
+        } else {
+            monitor.shutdown();
+        }
+    }
+}
+
 /// Turns what the guest does into events, and exits the process when the
-/// guest powers off (or resets under -no-reboot), as QEMU does.
+/// guest powers off (or resets under -no-reboot), as QEMU does; under
+/// `-no-shutdown` the process stays, the machine stopped in `shutdown`.
 fn watch_machine(
     machine: Arc<Machine>,
     emitter: Emitter,
     monitor: Arc<Monitor>,
-    no_reboot: bool,
+    exits: Exits,
     rtc_sets: rtc::RtcSets,
 ) {
     let Some(events) = machine.take_events() else {
@@ -224,10 +288,10 @@ fn watch_machine(
     std::thread::spawn(move || {
         for event in events {
             match event {
-                MachineEvent::ResetRequested { .. } if no_reboot => {
+                MachineEvent::ResetRequested { .. } if exits.no_reboot => {
                     emitter.emit(shutdown_event(true, "guest-reset"));
                     let _ = machine.shutdown();
-                    monitor.shutdown();
+                    exits.after_shutdown(&emitter, &monitor);
                 }
                 MachineEvent::ResetRequested { .. } => {
                     emitter.emit(Reset {
@@ -240,7 +304,7 @@ fn watch_machine(
                 }
                 MachineEvent::PoweredOff { .. } => {
                     emitter.emit(shutdown_event(true, "guest-shutdown"));
-                    monitor.shutdown();
+                    exits.after_shutdown(&emitter, &monitor);
                 }
                 MachineEvent::RtcChange { offset } => {
                     rtc_sets.count();
@@ -261,7 +325,12 @@ fn watch_machine(
 }
 
 fn main() -> ExitCode {
-    let options = match cli::parse_args("refvmm", USAGE, parse) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // -daemonize: this process only waits for the daemon to be ready.
+    if let Some(code) = examples::daemon::parent(&args) {
+        return code;
+    }
+    let options = match cli::parse_args("refvmm", USAGE, options::parse) {
         Ok(options) => options,
         Err(code) => return code,
     };
@@ -269,88 +338,150 @@ fn main() -> ExitCode {
     match run(options) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("refvmm: {}", cli::error_chain(e.as_ref()));
+            cli::report("refvmm", cli::error_chain(e.as_ref()));
             ExitCode::from(1)
         }
     }
 }
 
 fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
-    let stdio_monitor = o.monitors.contains(&MonitorSpec::Stdio);
-    if stdio_monitor && o.serial == SerialSpec::Stdio {
-        return Err("cannot use stdio by multiple character devices (add -serial file:PATH or -serial null)".into());
+    cli::set_msg_timestamp(o.common.msg_timestamp);
+    let daemon = Daemon::current();
+    let mut parser = Parser::new();
+    for (option, value) in &o.monitor_args {
+        parser.option(option, value)?;
     }
-    let (serial_out, serial_label) = serial_backend(&o.serial)?;
-    let mut config = MachineConfig::new(FIRMWARE, serial_out);
-    config.mem_size = o.mem;
-    config.vcpus = o.smp;
-    config.balloon = o.balloon;
-    config.kernel = kernel_boot(&o)?;
-    if let (Some(kernel), true) = (config.kernel.as_mut(), o.balloon) {
-        // Linux finds virtio-mmio devices only on its command line.
-        kernel.append_cmdline(&format!(
-            "virtio_mmio.device=4K@{BALLOON_MMIO_BASE:#x}:{BALLOON_GSI}"
-        ));
+    let monitors = parser.finish()?;
+    for warning in monitors.warnings() {
+        cli::report("refvmm", warning);
     }
-    let machine = Arc::new(Machine::new(config)?);
     let hmp = monitor_hmp::Hmp::new();
+    let (builder, served) = examples::monitors::serve(Monitor::builder(), &monitors, &hmp)?;
+    let no_guest = o.common.machine.as_deref() == Some("none");
+    // QEMU's default serial port is on the terminal, unless -nodefaults
+    // (or the terminal is the human monitor's).
+    let default_serial = !o.common.nodefaults && !no_guest;
+    let chardev = serial_chardev(&o, &monitors)?;
+    if served.hmp_stdio && chardev.is_none() && default_serial {
+        return Err("cannot use stdio by multiple character devices (add -serial file:PATH, -serial null or -nodefaults)".into());
+    }
+    let balloon = o
+        .devices
+        .iter()
+        .any(|d| matches!(d, DeviceSpec::Balloon { .. }));
+    let (machine, serial_label, serial_input, serial_socket) = if no_guest {
+        if balloon || chardev.is_some() || o.kernel.is_some() {
+            return Err("-machine none has no guest: no devices, no -kernel".into());
+        }
+        (None, "none".to_owned(), SerialInput::None, None)
+    } else {
+        let serial = serial_backend(chardev, default_serial)?;
+        let mut config = MachineConfig::new(FIRMWARE, serial.out);
+        config.mem_size = o.mem;
+        config.vcpus = o.smp;
+        config.balloon = balloon;
+        config.kernel = kernel_boot(&o)?;
+        if let (Some(kernel), true) = (config.kernel.as_mut(), balloon) {
+            // Linux finds virtio-mmio devices only on its command line.
+            kernel.append_cmdline(&format!(
+                "virtio_mmio.device=4K@{BALLOON_MMIO_BASE:#x}:{BALLOON_GSI}"
+            ));
+        }
+        let machine = Arc::new(Machine::new(config)?);
+        (Some(machine), serial.label, serial.input, serial.socket)
+    };
     let rtc_sets = rtc::RtcSets::default();
     let mut builder = hmp
-        .install(Monitor::builder())
+        .install(builder)
         .version(0, 1, 0, "refvmm")
         .state(Vm {
-            machine: Arc::clone(&machine),
-            name: o.name.clone(),
+            machine: machine.clone(),
+            name: o.common.name.clone(),
             uuid: o.uuid.clone(),
             serial: serial_label,
         })
         .state(rtc_sets.clone());
-    let quit_machine = Arc::clone(&machine);
+    let quit_machine = machine.clone();
     builder = builder.on_quit(move || {
-        let _ = quit_machine.shutdown();
+        if let Some(m) = quit_machine {
+            let _ = m.shutdown();
+        }
     });
-    builder = cli::listen(builder, "refvmm", &o.qmp, &o.monitors, &hmp);
     builder = o.access.apply(builder);
     let emitter = builder.emitter();
     let monitor = Arc::new(builder.spawn()?);
+    for line in &served.lines {
+        eprintln!("refvmm: {line}");
+    }
+    let pidfile = o
+        .common
+        .pidfile
+        .as_deref()
+        .map(Pidfile::create)
+        .transpose()?;
     // Before the terminal turns raw, so that no signal leaves it raw.
-    let signal_machine = Arc::clone(&machine);
+    let signal_machine = machine.clone();
     examples::signals::exit_on_signals("refvmm", Arc::clone(&monitor), move || {
-        let _ = signal_machine.shutdown();
+        if let Some(m) = signal_machine {
+            let _ = m.shutdown();
+        }
     })?;
+    // -daemonize: the parent exits 0 now, with the socket listening and
+    // the pidfile written.
+    daemon.ready()?;
     // Restores the terminal when dropped: on every return from here,
     // after `quit`, a guest power-off, a signal or an error.
-    let _terminal = if stdio_monitor {
+    let _terminal = if served.hmp_stdio {
         Some(monitor_hmp::stdio::attach(&monitor, hmp.console())?)
     } else {
         None
     };
-    watch_machine(
-        Arc::clone(&machine),
-        emitter,
-        Arc::clone(&monitor),
-        o.no_reboot,
-        rtc_sets,
-    );
-    if o.serial == SerialSpec::Stdio {
-        forward_stdin(Arc::clone(&machine));
+    if let Some(machine) = &machine {
+        watch_machine(
+            Arc::clone(machine),
+            emitter,
+            Arc::clone(&monitor),
+            Exits {
+                no_reboot: o.no_reboot,
+                no_shutdown: o.no_shutdown,
+            },
+            rtc_sets,
+        );
+        match serial_input {
+            SerialInput::Stdin => forward_input(Arc::clone(machine), io::stdin()),
+            SerialInput::Pty(pty) => forward_input(Arc::clone(machine), pty),
+            SerialInput::None => {}
+        }
+        machine.start(o.paused)?;
     }
-    machine.start(o.paused)?;
     monitor.wait()?;
-    let _ = machine.shutdown();
-    cleanup(&o.serial);
+    if let Some(machine) = &machine {
+        let _ = machine.shutdown();
+    }
+    if let Some(path) = serial_socket {
+        let _ = std::fs::remove_file(path);
+    }
+    drop(pidfile);
     Ok(())
 }
 
-/// `-serial stdio`: what the operator types goes to the guest's UART.
-fn forward_stdin(machine: Arc<Machine>) {
+/// What the operator types (on the terminal or the pty) goes to the
+/// guest's UART.
+fn forward_input(machine: Arc<Machine>, mut input: impl io::Read + Send + 'static) {
     std::thread::spawn(move || {
-        let mut stdin = io::stdin().lock();
         let mut buf = [0u8; 256];
-        while let Ok(n) = io::Read::read(&mut stdin, &mut buf) {
-            if n == 0 {
-                break;
-            }
+        loop {
+            let n = match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                // A pty nobody has opened yet, or that was closed: wait for
+                // the next reader.
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.raw_os_error() == Some(5) => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                    continue;
+                }
+                Err(_) => break,
+            };
             let mut rest = &buf[..n];
             // The UART's FIFO takes what it can; the rest waits its turn,
             // for a second at most (a guest that never reads loses input).
@@ -365,10 +496,4 @@ fn forward_stdin(machine: Arc<Machine>) {
             }
         }
     });
-}
-
-fn cleanup(serial: &SerialSpec) {
-    if let SerialSpec::Unix(p) = serial {
-        let _ = std::fs::remove_file(Path::new(p));
-    }
 }

@@ -81,7 +81,7 @@ fn non_negative(name: &str, v: i64) -> Result<u64, CommandError> {
 fn pmemsave(vm: &Vm, val: i64, size: i64, filename: String) -> Result<(), CommandError> {
     let size = non_negative("size", size)?;
     let mut out = BufWriter::new(create(&filename, 0o666)?);
-    let ram = vm.machine.ram();
+    let ram = vm.machine()?.ram();
     let (mut addr, mut left) = (val as u64, size);
     let mut buf = [0u8; CHUNK];
     while left > 0 {
@@ -105,13 +105,13 @@ fn memsave(
 ) -> Result<(), CommandError> {
     let bad_cpu = || CommandError::generic("Parameter 'cpu-index' expects a CPU number");
     let index = usize::try_from(cpu_index.unwrap_or(0)).map_err(|_| bad_cpu())?;
-    if index >= vm.machine.vcpu_count() {
+    if index >= vm.machine()?.vcpu_count() {
         return Err(bad_cpu());
     }
-    let sregs = vm.machine.registers(index).map_err(|_| bad_cpu())?.sregs;
+    let sregs = vm.machine()?.registers(index).map_err(|_| bad_cpu())?.sregs;
     let size_u = non_negative("size", size)?;
     let mut out = BufWriter::new(create(&filename, 0o666)?);
-    let ram = vm.machine.ram();
+    let ram = vm.machine()?.ram();
     let (mut addr, mut left) = (val as u64, size_u);
     let mut buf = [0u8; CHUNK];
     while left > 0 {
@@ -335,7 +335,7 @@ fn prepare(vm: &Vm, emitter: &Emitter, args: DumpArgs) -> Result<Dump, CommandEr
         Some((b, l)) => Some((b as u64, l as u64)),
         None => None,
     };
-    let machine = Arc::clone(&vm.machine);
+    let machine = Arc::clone(vm.machine()?);
     // As QEMU: the guest stops (STOP) for a consistent image and runs
     // again (RESUME) once the dump is done.
     let resume = machine
