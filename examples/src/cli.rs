@@ -32,6 +32,9 @@ pub enum CliError {
     /// `-kernel`), in QEMU's words.
     #[error("{0} only allowed with {1} option")]
     Requires(&'static str, &'static str),
+    /// Options that cannot go together, in QEMU's words.
+    #[error("{0}")]
+    Conflict(String),
     /// A monitor or chardev option, in QEMU's words.
     #[error(transparent)]
     Monitor(#[from] monitor_core::qemu_opts::OptionError),

@@ -54,13 +54,12 @@ pub enum DaemonError {
         #[source]
         source: io::Error,
     },
-    /// The pidfile names another live process.
-    #[error("cannot lock pidfile {}: process {pid} holds it", path.display())]
+    /// Another process holds the pidfile's lock (QEMU's words).
+    #[error("cannot create PID file: Cannot lock pid file: {source}")]
     PidfileInUse {
-        /// The pidfile.
-        path: PathBuf,
-        /// The process it names.
-        pid: u32,
+        /// Why the lock was refused.
+        #[source]
+        source: io::Error,
     },
     /// The daemon's stdio could not be redirected.
     #[error("cannot detach the daemon's stdio")]
@@ -182,10 +181,9 @@ impl Daemon {
     }
 }
 
-/// A pidfile (`-pidfile PATH`): written with this process's ID, removed
-/// when dropped.
-///
-/// As QEMU, it refuses a pidfile that names another live process.
+/// A pidfile (`-pidfile PATH`): this process's ID, under an exclusive
+/// lock held while the process lives (as QEMU's `qemu_write_pidfile`), and
+/// removed when dropped.
 ///
 /// # Examples
 ///
@@ -193,44 +191,45 @@ impl Daemon {
 /// let path = std::env::temp_dir().join(format!("pidfile-doc-{}", std::process::id()));
 /// let pidfile = examples::daemon::Pidfile::create(&path).unwrap();
 /// assert_eq!(std::fs::read_to_string(&path).unwrap(), format!("{}\n", std::process::id()));
+/// // A second holder is refused while the first lives.
+/// assert!(examples::daemon::Pidfile::create(&path).is_err());
 /// drop(pidfile);
 /// assert!(!path.exists());
 /// ```
 #[derive(Debug)]
 pub struct Pidfile {
     path: PathBuf,
+    /// Holds the lock.
+    _file: File,
 }
 
 impl Pidfile {
-    /// Writes the pidfile.
+    /// Locks and writes the pidfile.
     ///
     /// # Errors
     ///
-    /// [`DaemonError::PidfileInUse`] when it names another live process,
-    /// [`DaemonError::Pidfile`] when it cannot be written.
+    /// [`DaemonError::PidfileInUse`] when another process (or another
+    /// `Pidfile` of this one) holds it, [`DaemonError::Pidfile`] when it
+    /// cannot be written.
     pub fn create(path: &Path) -> Result<Self, DaemonError> {
-        let own = std::process::id();
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if let Ok(pid) = text.trim().parse::<u32>() {
-                if pid != own && Path::new(&format!("/proc/{pid}")).exists() {
-                    return Err(DaemonError::PidfileInUse {
-                        path: path.to_owned(),
-                        pid,
-                    });
-                }
-            }
-        }
-        let write = || -> io::Result<()> {
-            let mut f = File::create(path)?;
-            writeln!(f, "{own}")?;
-            f.sync_all()
-        };
-        write().map_err(|source| DaemonError::Pidfile {
+        let failed = |source: io::Error| DaemonError::Pidfile {
             path: path.to_owned(),
             source,
-        })?;
+        };
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(failed)?;
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+            .map_err(|e| DaemonError::PidfileInUse { source: e.into() })?;
+        file.set_len(0).map_err(failed)?;
+        writeln!(file, "{}", std::process::id()).map_err(failed)?;
+        file.sync_all().map_err(failed)?;
         Ok(Pidfile {
             path: path.to_owned(),
+            _file: file,
         })
     }
 }

@@ -40,8 +40,8 @@ pub enum MonitorError {
         /// The port.
         port: u16,
     },
-    /// `fd=N` names no open descriptor, or one already taken.
-    #[error("chardev '{id}': fd {fd} is not an open descriptor this process was given")]
+    /// `fd=N` names no open socket, or one already taken.
+    #[error("chardev '{id}': fd {fd} is not an open socket this process was given")]
     Fd {
         /// The chardev.
         id: String,
@@ -61,6 +61,10 @@ pub struct Served {
 }
 
 /// Adds a listener for every monitor of `options` to `builder`.
+///
+/// Call it at start-up, before the process opens sockets of its own: an
+/// `fd=N` monitor takes descriptor `N` as the parent passed it (it must
+/// be an open socket, and each number is taken once).
 ///
 /// # Errors
 ///
@@ -169,16 +173,18 @@ fn inherited_fd(id: &str, fd: RawFd) -> Result<OwnedFd, MonitorError> {
         fd,
     };
     let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
-    // Open in this process, not stdio, not taken already.
-    let open = fd > 2 && std::fs::symlink_metadata(format!("/proc/self/fd/{fd}")).is_ok();
-    if !open || taken.contains(&fd) {
+    // Open in this process, a socket, not stdio, not taken already.
+    let socket = fd > 2
+        && std::fs::read_link(format!("/proc/self/fd/{fd}"))
+            .is_ok_and(|target| target.to_string_lossy().starts_with("socket:["));
+    if !socket || taken.contains(&fd) {
         return Err(refuse());
     }
     taken.push(fd);
-    // SAFETY: `fd` is open (checked above through /proc), is not one of
-    // the standard streams, and was given to this process by its parent
-    // on the command line; nothing else in the process owns it (the
-    // monitor options are read once, at start-up, and each number is
-    // taken once), so this is its only owner.
+    // SAFETY: `fd` is an open socket (checked above through /proc), not
+    // one of the standard streams, given to this process by its parent on
+    // the command line. `serve` runs at start-up, before the VMM opens
+    // sockets of its own (its documented contract), and each number is
+    // taken once, so nothing else owns it: this is its only owner.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }

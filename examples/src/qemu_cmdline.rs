@@ -63,8 +63,10 @@ pub struct Common {
     pub pidfile: Option<PathBuf>,
     /// `-nodefaults`: no default serial port or monitor.
     pub nodefaults: bool,
-    /// `-nographic`: the serial port and a monitor on stdio unless
-    /// `-nodefaults` (QEMU's rule).
+    /// `-nographic`: no display. QEMU then also puts the serial port and
+    /// a monitor together on the terminal unless `-nodefaults`; that
+    /// multiplexing is not supported, so without `-nodefaults` it is
+    /// refused (see [`Common::check`]).
     pub nographic: bool,
     /// `-msg timestamp=on`.
     pub msg_timestamp: bool,
@@ -204,6 +206,58 @@ impl Common {
             _ => return Ok(false),
         }
         Ok(true)
+    }
+}
+
+impl Common {
+    /// Checks the options together, once all are parsed: what `-nographic`
+    /// and `-daemonize` (`daemonized`: this is the daemon) allow, in
+    /// QEMU's words; `stdio` says whether a chardev uses the terminal.
+    ///
+    /// # Errors
+    ///
+    /// The first combination these VMMs refuse.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use examples::qemu_cmdline::Common;
+    ///
+    /// let probe = Common { nographic: true, nodefaults: true, ..Common::default() };
+    /// assert!(probe.check(true, false).is_ok());
+    /// let legacy = Common { nographic: true, ..Common::default() };
+    /// assert_eq!(
+    ///     legacy.check(true, false).unwrap_err().to_string(),
+    ///     "-nographic cannot be used with -daemonize"
+    /// );
+    /// assert_eq!(
+    ///     probe.check(true, true).unwrap_err().to_string(),
+    ///     "cannot use stdio with -daemonize"
+    /// );
+    /// ```
+    pub fn check(&self, daemonized: bool, stdio: bool) -> Result<(), CliError> {
+        // QEMU refuses -nographic with -daemonize only where it would put
+        // default devices on the terminal: libvirt's probe passes both,
+        // with -nodefaults.
+        if daemonized && self.nographic && !self.nodefaults {
+            return Err(CliError::Conflict(
+                "-nographic cannot be used with -daemonize".into(),
+            ));
+        }
+        if daemonized && stdio {
+            return Err(CliError::Conflict(
+                "cannot use stdio with -daemonize".into(),
+            ));
+        }
+        if self.nographic && !self.nodefaults {
+            return Err(unsupported(
+                "-nographic",
+                "the serial port and monitor QEMU puts together on the terminal (mon:stdio) \
+                 are not supported: add -nodefaults, with -serial and -monitor as needed"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -262,11 +262,7 @@ fn bad_options_exit_1_with_a_message() {
         &["-device", "isa-serial,chardev=nope"],
         &["-smp"],
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_refvmm"))
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("run refvmm");
+        let out = util::vmm::output_within(Command::new(env!("CARGO_BIN_EXE_refvmm")).args(args));
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.starts_with("refvmm: "), "{args:?}: {err}");

@@ -19,7 +19,7 @@ use command_fds::{CommandFdExt, FdMapping};
 use monitor_core::client::Client;
 use rustix::process::{kill_process, Pid, Signal};
 use serde_json::json;
-use util::vmm::{kvm_available, BANNER, TIMEOUT};
+use util::vmm::{kvm_available, output_within, KillOnDrop, BANNER, TIMEOUT};
 
 /// The fd number libvirt happened to use; any works.
 const MONITOR_FD: i32 = 25;
@@ -118,6 +118,7 @@ fn the_capability_probe_daemonizes_once_the_socket_accepts() {
         .trim()
         .parse()
         .unwrap();
+    let _guard = KillOnDrop(pid);
     assert_ne!(pid, i32::try_from(parent.id()).unwrap());
     assert!(alive(pid), "the daemon {pid} is not running");
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
@@ -155,11 +156,7 @@ fn minimal_takes_the_probe_command_line_too() {
         socket.display(),
         pidfile.display()
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_minimal"))
-        .args(args(&line))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = output_within(Command::new(env!("CARGO_BIN_EXE_minimal")).args(args(&line)));
     assert!(
         out.status.success(),
         "{}",
@@ -170,6 +167,7 @@ fn minimal_takes_the_probe_command_line_too() {
         .trim()
         .parse()
         .unwrap();
+    let _guard = KillOnDrop(pid);
     let mut qmp = client(&socket);
     assert_eq!(
         qmp.execute("query-status", json!({})).unwrap()["status"],
@@ -196,11 +194,7 @@ fn a_failing_daemon_fails_the_parent_with_the_reason() {
         dir.0.display(),
         dir.path("qmp.pid").display()
     );
-    let out = Command::new(env!("CARGO_BIN_EXE_refvmm"))
-        .args(args(&line))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = output_within(Command::new(env!("CARGO_BIN_EXE_refvmm")).args(args(&line)));
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("nowhere/qmp.monitor"), "{text}");
@@ -413,11 +407,7 @@ fn options_refvmm_cannot_honour_fail_at_start() {
         ),
         ("-qmp unix:/tmp/x", "-qmp unix:/tmp/x"),
     ] {
-        let out = Command::new(env!("CARGO_BIN_EXE_refvmm"))
-            .args(args(line))
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
+        let out = output_within(Command::new(env!("CARGO_BIN_EXE_refvmm")).args(args(line)));
         assert_eq!(out.status.code(), Some(1), "{line}");
         let text = String::from_utf8_lossy(&out.stderr);
         assert!(text.contains(says), "{line}: {text}");

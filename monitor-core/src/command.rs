@@ -625,6 +625,15 @@ pub enum RegistryError {
         /// The declaration refused.
         second: String,
     },
+    /// A command added while the monitor runs takes state nobody
+    /// registered.
+    #[error("command `{command}` takes state of type {type_name}, which was never registered")]
+    MissingState {
+        /// The command.
+        command: String,
+        /// The state type.
+        type_name: &'static str,
+    },
     /// Two commands share a name.
     #[error("command `{name}` is defined twice: by {first} and by {second}")]
     Duplicate {

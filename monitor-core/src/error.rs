@@ -205,6 +205,17 @@ impl CommandError {
     }
 
     /// Like [`from_error`](Self::from_error), with a class of your choice.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monitor_core::{CommandError, ErrorClass};
+    ///
+    /// let missing = std::io::Error::from_raw_os_error(2);
+    /// let e = CommandError::with_class(ErrorClass::DeviceNotFound, &missing);
+    /// assert_eq!(e.class(), ErrorClass::DeviceNotFound);
+    /// assert_eq!(e.desc(), "No such file or directory");
+    /// ```
     pub fn with_class(class: ErrorClass, error: &(dyn std::error::Error + 'static)) -> Self {
         let mut desc = String::new();
         let mut next = Some(error);

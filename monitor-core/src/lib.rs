@@ -112,6 +112,7 @@
 //! | warn | `accept on ADDR failed`, `cannot register a client`, `cannot attach a console` | the operating system refused a socket operation (often: out of descriptors) |
 //! | warn | `job N ended without finishing` | a [`job`] handle was dropped without an outcome |
 //! | error | `command NAME panicked; answering with an error` | a handler panicked; the client got a `GenericError`, everyone else is served on |
+//! | error | `cannot wake the monitor thread: ...` | the monitor's waker failed (the operating system refused an `eventfd` write); events or answers may wait for the next client activity |
 //! | error | `session N: a session hook panicked` | an `on_connect`/`on_disconnect` hook panicked; the monitor goes on |
 //! | error | `event NAME: cannot serialise its data` | an event's `Serialize` failed; the event is dropped |
 //! | info | `replacing stale socket PATH` | a socket file nobody listens on was removed before binding |
@@ -200,7 +201,7 @@ pub enum Error {
     /// A throttle rule names an event the monitor does not declare.
     #[error(
         "the throttle policy has a rule for event `{0}`, which is not declared \
-         (declare it with #[derive(Event)] or `register_event`, or remove the rule)"
+         (declare it with #[derive(Event)] or `MonitorBuilder::event`, or remove the rule)"
     )]
     UnknownThrottledEvent(String),
     /// A start-up check (for example the human monitor's command table)

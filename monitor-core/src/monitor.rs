@@ -162,6 +162,17 @@ impl MonitorBuilder {
 
     /// Declares an event (besides `#[derive(Event)]` types): listed by
     /// `query-events` and the schema.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monitor_core::{command::EventDescriptor, Monitor};
+    ///
+    /// let monitor = Monitor::builder().event(EventDescriptor::new("X_PLUGIN_READY")).spawn()?;
+    /// monitor.events().emit(monitor_core::Event::new("X_PLUGIN_READY"));
+    /// monitor.shutdown();
+    /// # Ok::<(), monitor_core::Error>(())
+    /// ```
     pub fn event(mut self, event: EventDescriptor) -> Self {
         self.events.push(event);
         self
@@ -192,6 +203,23 @@ impl MonitorBuilder {
     /// which fails with its error (prefixed by `what`). Extensions use it to
     /// refuse a configuration at start-up rather than at the first call (the
     /// human monitor checks its command table this way).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monitor_core::Monitor;
+    ///
+    /// let err = Monitor::builder()
+    ///     .startup_check("the device table", |registry| {
+    ///         if registry.get("x-hotplug").is_none() {
+    ///             return Err("devices need x-hotplug".into());
+    ///         }
+    ///         Ok(())
+    ///     })
+    ///     .spawn()
+    ///     .unwrap_err();
+    /// assert_eq!(err.to_string(), "the device table: devices need x-hotplug");
+    /// ```
     pub fn startup_check(
         mut self,
         what: impl Into<String>,
@@ -431,6 +459,7 @@ impl MonitorBuilder {
         dispatcher.fd_sets = self.fd_sets.clone();
         let registry = Arc::clone(dispatcher.registry());
         let mailbox = Arc::clone(dispatcher.mailbox());
+        let state = Arc::clone(&dispatcher.state);
         let (mut server, addrs) = Server::prepare(self.listeners, dispatcher, self.config)?;
         server.set_hooks(self.hooks);
         let shared = server.shared();
@@ -459,6 +488,7 @@ impl MonitorBuilder {
             emitter: self.emitter,
             shared,
             registry,
+            state,
             addrs,
             thread: Mutex::new(Some(thread)),
         })
@@ -506,6 +536,7 @@ pub struct Monitor {
     emitter: Emitter,
     shared: Arc<Shared>,
     registry: Arc<RwLock<Registry>>,
+    state: Arc<StateMap>,
     addrs: Vec<ListenAddr>,
     thread: Mutex<Option<JoinHandle<Result<Exit, ServerError>>>>,
 }
@@ -547,8 +578,20 @@ impl Monitor {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::Duplicate`] if the name is taken.
+    /// [`RegistryError::Duplicate`] if the name is taken,
+    /// [`RegistryError::MissingState`] if it declares
+    /// ([`Command::requires_state`]) state the monitor does not have.
     pub fn register(&self, command: Command) -> Result<(), RegistryError> {
+        if let Some(missing) = command
+            .required_state()
+            .iter()
+            .find(|r| !self.state.contains(r))
+        {
+            return Err(RegistryError::MissingState {
+                command: command.name().to_owned(),
+                type_name: missing.type_name(),
+            });
+        }
         self.registry.write().insert(command)
     }
 

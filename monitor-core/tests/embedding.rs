@@ -36,8 +36,16 @@ struct Waited {
 /// An async command borrowing VMM state across an await.
 #[qmp_command(name = "x-wait")]
 async fn x_wait(vm: &Vm, session: &SessionInfo, ms: u64) -> Result<Waited, CommandError> {
+    // Suspends until a worker thread says the time is up: the future holds
+    // `vm` and `session` meanwhile.
+    let (tx, rx) = monitor_core::pending::oneshot();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(ms));
+        tx.send(());
+    });
+    rx.await.ok_or("the timer went away")?;
+    assert!(session.id > 0);
     let ticks = vm.ticks.fetch_add(1, Ordering::SeqCst) + 1;
-    let _ = session.id;
     Ok(Waited { ticks, ms })
 }
 
@@ -183,6 +191,28 @@ fn handler_errors_convert_with_question_mark() {
         "GenericError: cannot parse \"1x\": invalid digit found in string"
     );
     assert_eq!(c.execute("x-parse", json!({"text": "12"})).unwrap(), 12);
+    monitor.shutdown();
+}
+
+#[test]
+fn run_time_commands_have_their_state_checked_too() {
+    struct Absent;
+    let path = socket_path("run-time-state");
+    let monitor = complete_builder(&path).spawn().unwrap();
+    let needs =
+        monitor_core::Command::typed("x-absent", |ctx, ()| ctx.state::<Absent>().map(|_| ()))
+            .requires_state::<Absent>();
+    let err = monitor.register(needs).unwrap_err();
+    assert!(
+        matches!(&err, monitor_core::RegistryError::MissingState { command, .. } if command == "x-absent"),
+        "{err:?}"
+    );
+    let fine = monitor_core::Command::typed("x-present", |ctx, ()| {
+        ctx.state::<Vm>().map(|vm| vm.ticks.load(Ordering::SeqCst))
+    })
+    .requires_state::<Vm>();
+    monitor.register(fine).unwrap();
+    assert_eq!(client(&path).execute("x-present", json!({})).unwrap(), 0);
     monitor.shutdown();
 }
 

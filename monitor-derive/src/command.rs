@@ -224,30 +224,14 @@ fn classify(input: &FnArg, attrs: ParamAttrs) -> syn::Result<Param> {
         | Type::Never(_)
         | Type::BareFn(_)
         | Type::Ptr(_) => Err(syn::Error::new_spanned(ty, NEITHER)),
-        Type::Path(p) if p.path.segments.last().is_some_and(|l| l.ident == "State") => {
-            let inner = match p.path.segments.last().map(|l| &l.arguments) {
-                Some(syn::PathArguments::AngleBracketed(a)) => match a.args.first() {
-                    Some(syn::GenericArgument::Type(t)) if a.args.len() == 1 => t.clone(),
-                    _ => {
-                        return Err(syn::Error::new_spanned(
-                            ty,
-                            "write `State<T>` with the registered state type `T`",
-                        ))
-                    }
-                },
-                _ => {
-                    return Err(syn::Error::new_spanned(
-                        ty,
-                        "write `State<T>` with the registered state type `T`",
-                    ))
-                }
-            };
+        Type::Path(p) if state_handle(p).is_some() => {
             if let Some(lit) = &attrs.rename {
                 return Err(syn::Error::new(
                     lit.span(),
                     "#[arg] names QMP arguments; `State<T>` parameters are extractors",
                 ));
             }
+            let inner = state_handle(p).cloned().unwrap_or_else(|| ty.clone());
             Ok(Param::Extract(Extractor::StateHandle(Box::new(inner))))
         }
         Type::Path(p)
@@ -285,6 +269,23 @@ fn classify(input: &FnArg, attrs: ParamAttrs) -> syn::Result<Param> {
                 ty: ty.clone(),
             })
         }
+    }
+}
+
+/// `T` of a `State<T>` parameter: a path ending in `State` with exactly
+/// one type argument. Anything else named `State` (a user's own enum, say)
+/// is a QMP argument like any other type.
+fn state_handle(p: &syn::TypePath) -> Option<&Type> {
+    let last = p.path.segments.last()?;
+    if last.ident != "State" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(a) = &last.arguments else {
+        return None;
+    };
+    match (a.args.len(), a.args.first()) {
+        (1, Some(syn::GenericArgument::Type(t))) => Some(t),
+        _ => None,
     }
 }
 

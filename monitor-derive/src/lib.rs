@@ -92,7 +92,7 @@ use proc_macro::TokenStream;
 /// | `cpu_index: i64` (any owned `Deserialize + Schema` type) | the argument `cpu-index`; `Option<T>` makes it optional; `#[arg(name = "...")]` renames it |
 /// | `#[args] args: MyArgs` | one struct holding every argument (no other argument parameter) |
 /// | `vm: &Vm` | VMM state registered with `MonitorBuilder::state` (or `shared_state`) |
-/// | `vm: State<Vm>` | the same state as an owned `Arc` handle, to move into a thread or future |
+/// | `vm: State<Vm>` | the same state as an owned `Arc` handle, to move into a thread or future (any type named `State` with one type argument; a `State` of your own without one is an argument) |
 /// | `session: &SessionInfo` | the calling session |
 /// | `events: &Emitter` | the event emitter |
 /// | `ctx: &Context<'_>` | everything above, plus descriptors passed with `getfd`, `call`, `request_quit` |

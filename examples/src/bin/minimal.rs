@@ -253,6 +253,7 @@ fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     }
     let hmp = monitor_hmp::Hmp::new();
     let (builder, served) = examples::monitors::serve(Monitor::builder(), &monitors, &hmp)?;
+    options.common.check(daemon.is_daemon(), served.hmp_stdio)?;
     let mut builder = hmp
         .install(builder)
         .version(0, 1, 0, "minimal")

@@ -132,3 +132,60 @@ pub fn heartbeats(serial: &str) -> usize {
 }
 
 pub const BANNER: &str = "refvmm firmware: booted in long mode";
+
+/// Runs `command` to completion with stdin on /dev/null and its output
+/// captured, failing the test (after killing it) if it runs past
+/// [`TIMEOUT`]: a refused option must end the process, not hang the test.
+pub fn output_within(command: &mut Command) -> std::process::Output {
+    use std::io::Read;
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the process");
+    let mut pipes = (child.stdout.take(), child.stderr.take());
+    let readers = [
+        pipes.0.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+        pipes.1.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+    ]
+    .map(|pipe| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_end(&mut bytes);
+            }
+            bytes
+        })
+    });
+    let deadline = Instant::now() + TIMEOUT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll the process") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{command:?} did not exit within {TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let [stdout, stderr] = readers.map(|r| r.join().unwrap_or_default());
+    std::process::Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+/// Sends SIGKILL to a process (a daemon the test did not start itself)
+/// when dropped, so that a failing test leaves nothing running.
+pub struct KillOnDrop(pub i32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(pid) = rustix::process::Pid::from_raw(self.0) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+}

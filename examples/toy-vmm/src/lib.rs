@@ -101,7 +101,8 @@ fn cont(vm: &Vm) {
     *vm.running.lock().unwrap_or_else(|e| e.into_inner()) = true;
 }
 
-/// Set a network device's link state; `reason` is only logged.
+/// Set a network device's link state; `reason` is for the operator and
+/// changes nothing.
 #[qmp_command(name = "x-set-link")]
 fn set_link(
     vm: &Vm,

@@ -358,10 +358,13 @@ fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
     let hmp = monitor_hmp::Hmp::new();
     let (builder, served) = examples::monitors::serve(Monitor::builder(), &monitors, &hmp)?;
     let no_guest = o.common.machine.as_deref() == Some("none");
-    // QEMU's default serial port is on the terminal, unless -nodefaults
-    // (or the terminal is the human monitor's).
-    let default_serial = !o.common.nodefaults && !no_guest;
     let chardev = serial_chardev(&o, &monitors)?;
+    let serial_stdio = chardev.is_some_and(|c| matches!(c.backend, Backend::Stdio { .. }));
+    o.common
+        .check(daemon.is_daemon(), served.hmp_stdio || serial_stdio)?;
+    // QEMU's default serial port is on the terminal, unless -nodefaults;
+    // a daemon has no terminal.
+    let default_serial = !o.common.nodefaults && !no_guest && !daemon.is_daemon();
     if served.hmp_stdio && chardev.is_none() && default_serial {
         return Err("cannot use stdio by multiple character devices (add -serial file:PATH, -serial null or -nodefaults)".into());
     }

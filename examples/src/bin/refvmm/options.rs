@@ -97,7 +97,11 @@ fn parse_smp(v: &str) -> Result<usize, CliError> {
     let maxcpus = get("maxcpus")?;
     rest(option, o, "refvmm")?;
     let product: Option<usize> = if topology.iter().any(Option::is_some) {
-        Some(topology.iter().map(|t| t.unwrap_or(1)).product())
+        let product = topology
+            .iter()
+            .try_fold(1usize, |acc, t| acc.checked_mul(t.unwrap_or(1)))
+            .ok_or_else(|| unsupported(option, "Invalid CPU topology: the product overflows"))?;
+        Some(product)
     } else {
         None
     };
@@ -396,6 +400,10 @@ mod tests {
         assert_eq!(parse(&args("-smp sockets=2,cores=2")).unwrap().smp, 4);
         assert!(parse(&args("-smp 3,sockets=2,cores=2")).is_err());
         assert!(parse(&args("-smp 2,maxcpus=4")).is_err());
+        assert!(parse(&args(
+            "-smp sockets=4294967296,cores=4294967296,threads=4294967296"
+        ))
+        .is_err());
     }
 
     #[test]
