@@ -22,6 +22,28 @@ pub struct VersionTriple {
     pub major: i64,
 }
 
+/// QEMU 7.2.0: the QMP protocol level monitor-core implements, for
+/// [`MonitorBuilder::qemu_compat`](crate::MonitorBuilder::qemu_compat).
+///
+/// Reporting it promises QEMU 7.2's QMP wire behaviour (framing,
+/// negotiation, error texts, the shapes of the commands the VMM registers);
+/// it does not promise QEMU's devices or commands, which the VMM declares
+/// (`query-commands`, `query-qmp-schema`, [`machine`](crate::machine)).
+/// libvirt 9.0 refuses a QEMU older than 4.2.
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::QEMU_7_2;
+///
+/// assert_eq!((QEMU_7_2.major, QEMU_7_2.minor, QEMU_7_2.micro), (7, 2, 0));
+/// ```
+pub const QEMU_7_2: VersionTriple = VersionTriple {
+    micro: 0,
+    minor: 2,
+    major: 7,
+};
+
 /// The `query-version` result, also the greeting's `version`.
 ///
 /// # Examples

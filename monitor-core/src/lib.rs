@@ -20,6 +20,10 @@
 //!   ([`ServerConfig`]; every limit is in `docs/LIMITS.md`).
 //! - parses QEMU's monitor and chardev options (`-chardev`, `-mon`, `-qmp`,
 //!   `-monitor`, `-serial`) as libvirt passes them ([`qemu_opts`]).
+//! - answers libvirt's questions about the machine (`qom-list-types`,
+//!   `query-machines`, `qom-list`, `query-chardev`, ...) from a model the
+//!   VMM declares ([`machine`]), and reports the QEMU protocol level it
+//!   speaks ([`MonitorBuilder::qemu_compat`], [`QEMU_7_2`]).
 //!
 //! # Example
 //!
@@ -122,6 +126,10 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(clippy::unwrap_used)]
 
+// The derives generate `::monitor_core::...` paths; this makes them
+// resolve inside the crate too (the machine model derives its wire types).
+extern crate self as monitor_core;
+
 pub mod args;
 mod builtins;
 pub mod client;
@@ -132,6 +140,7 @@ pub mod event;
 mod fd_commands;
 pub mod fds;
 pub mod job;
+pub mod machine;
 mod monitor;
 mod order;
 mod parse;
@@ -148,7 +157,7 @@ pub mod throttle;
 mod value;
 pub mod wire;
 
-pub use builtins::{VersionInfo, VersionTriple};
+pub use builtins::{VersionInfo, VersionTriple, QEMU_7_2};
 pub use command::{
     Command, Context, Handler, Outcome, Registry, RegistryError, Reply, SessionInfo,
 };

@@ -124,6 +124,44 @@ impl MonitorBuilder {
         self
     }
 
+    /// Reports the QEMU version whose QMP protocol the VMM speaks (the
+    /// greeting's and `query-version`'s `qemu`), with the VMM's own name
+    /// and version as `package` (`"refvmm 0.1.0"`, as QEMU reports its
+    /// distribution's package there). See [`QEMU_7_2`](crate::QEMU_7_2)
+    /// for what the number promises; libvirt refuses a QEMU below 4.2.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monitor_core::{client::Client, Monitor, QEMU_7_2};
+    ///
+    /// let path = std::env::temp_dir().join(format!("compat-doc-{}.sock", std::process::id()));
+    /// let monitor = Monitor::builder()
+    ///     .qemu_compat(QEMU_7_2, "refvmm", "0.1.0")
+    ///     .listen_unix(&path)
+    ///     .spawn()?;
+    /// let mut client = Client::connect_unix(&path)?;
+    /// assert_eq!(client.greeting()["QMP"]["version"]["qemu"]["minor"], 2);
+    /// client.negotiate()?;
+    /// let version = client.execute("query-version", serde_json::json!({}))?;
+    /// assert_eq!(version["package"], "refvmm 0.1.0");
+    /// monitor.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn qemu_compat(
+        self,
+        level: crate::VersionTriple,
+        vmm_name: &str,
+        vmm_version: &str,
+    ) -> Self {
+        self.version(
+            level.major,
+            level.minor,
+            level.micro,
+            format!("{vmm_name} {vmm_version}"),
+        )
+    }
+
     /// Registers VMM state that handlers look up by type: a `&T` or
     /// `State<T>` parameter of a `#[qmp_command]`, `Context::state`.
     ///
