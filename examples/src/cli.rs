@@ -180,7 +180,7 @@ pub fn parse_size_mib(spec: &str) -> Result<u64, CliError> {
 
 /// The process's arguments parsed by `parse`, or how the process should
 /// exit at once: after `--help` (or `-h`) printed `usage`, with success;
-/// after a bad option printed `program: error` and `usage`, with 1.
+/// after a bad option printed `program: error` (one line, as QEMU), with 1.
 ///
 /// # Examples
 ///
@@ -211,8 +211,10 @@ pub fn parse_args<T>(
         println!("{usage}");
         return Err(ExitCode::SUCCESS);
     }
+    // One line, as QEMU prints it: a management stack (libvirt) shows the
+    // tail of the log, where a usage text would bury the reason.
     parse(&args).map_err(|e| {
-        eprintln!("{program}: {e}\n{usage}");
+        report(program, e);
         ExitCode::from(1)
     })
 }

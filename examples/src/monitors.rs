@@ -58,6 +58,10 @@ pub struct Served {
     pub hmp_stdio: bool,
     /// What to print on stderr, one line each (`QMP on ...`).
     pub lines: Vec<String>,
+    /// Each monitor socket's chardev: its id and QEMU's `query-chardev`
+    /// filename (`unix:PATH,server=on`), an inherited socket by the
+    /// address it is bound to.
+    pub chardevs: Vec<(String, String)>,
 }
 
 /// Adds a listener for every monitor of `options` to `builder`.
@@ -93,6 +97,9 @@ pub fn serve(
     let mut served = Served::default();
     for (mon, chardev) in options.qmp() {
         let source = source(chardev, "QMP", "")?;
+        served
+            .chardevs
+            .push((chardev.id.clone(), filename(&source)));
         served.lines.push(format!("QMP on {}", describe(chardev)));
         builder = builder.listen_with(
             source,
@@ -109,6 +116,9 @@ pub fn serve(
         }
         let source = source(chardev, "human", " and stdio")?;
         served
+            .chardevs
+            .push((chardev.id.clone(), filename(&source)));
+        served
             .lines
             .push(format!("human monitor on {}", describe(chardev)));
         builder = builder.listen_with(
@@ -120,6 +130,28 @@ pub fn serve(
         );
     }
     Ok((builder, served))
+}
+
+/// QEMU's `query-chardev` filename of a listening socket.
+fn filename(source: &ListenSource) -> String {
+    let addr = match source {
+        ListenSource::Addr(addr) => Some(addr.clone()),
+        ListenSource::Fd(fd) => fd.try_clone().ok().and_then(|fd| {
+            let unix = std::os::unix::net::UnixListener::from(fd);
+            match unix.local_addr() {
+                Ok(a) => a.as_pathname().map(|p| ListenAddr::Unix(p.to_owned())),
+                Err(_) => std::net::TcpListener::from(OwnedFd::from(unix))
+                    .local_addr()
+                    .ok()
+                    .map(ListenAddr::Tcp),
+            }
+        }),
+    };
+    match addr {
+        Some(ListenAddr::Unix(path)) => format!("unix:{},server=on", path.display()),
+        Some(ListenAddr::Tcp(addr)) => format!("tcp:{addr},server=on"),
+        None => "socket".to_owned(),
+    }
 }
 
 fn describe(chardev: &Chardev) -> String {

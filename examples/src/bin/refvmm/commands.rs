@@ -6,13 +6,15 @@ use examples::vmm::{Machine, Status, VmmError};
 use monitor_core::{qmp_command, CommandError, Emitter, Event, Schema};
 use serde::Serialize;
 
-/// What the commands reach: the machine and its identity.
+/// What the commands reach: the machine and its identity. (What
+/// management software asks about the machine itself, `query-kvm`,
+/// `query-chardev`, the QOM tree, is answered by `monitor_core::machine`
+/// from `model.rs`.)
 pub struct Vm {
     /// `None` for `-machine none`: a monitor without a guest.
     pub machine: Option<Arc<Machine>>,
     pub name: Option<String>,
     pub uuid: String,
-    pub serial: String,
 }
 
 impl Vm {
@@ -126,21 +128,6 @@ fn system_powerdown(vm: &Vm, emitter: &Emitter) -> Result<(), CommandError> {
 }
 
 #[derive(Serialize, Schema)]
-pub struct KvmInfo {
-    enabled: bool,
-    present: bool,
-}
-
-/// KVM is always present and enabled here.
-#[qmp_command(name = "query-kvm")]
-fn query_kvm() -> KvmInfo {
-    KvmInfo {
-        enabled: true,
-        present: true,
-    }
-}
-
-#[derive(Serialize, Schema)]
 pub struct NameInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     name: Option<String>,
@@ -166,17 +153,6 @@ fn query_uuid(vm: &Vm) -> UuidInfo {
     UuidInfo {
         uuid: vm.uuid.clone(),
     }
-}
-
-#[derive(Serialize, Schema)]
-pub struct TargetInfo {
-    arch: &'static str,
-}
-
-/// The guest architecture.
-#[qmp_command(name = "query-target")]
-fn query_target() -> TargetInfo {
-    TargetInfo { arch: "x86_64" }
 }
 
 #[derive(Serialize, Schema)]
@@ -245,24 +221,6 @@ fn query_cpus(vm: &Vm) -> Result<Vec<CpuInfo>, CommandError> {
 #[qmp_command(name = "inject-nmi")]
 fn inject_nmi(vm: &Vm) -> Result<(), CommandError> {
     vm.machine()?.inject_nmi(0).map_err(vmm_error)
-}
-
-#[derive(Serialize, Schema)]
-#[serde(rename_all = "kebab-case")]
-pub struct ChardevInfo {
-    label: String,
-    filename: String,
-    frontend_open: bool,
-}
-
-/// The character devices (the serial port).
-#[qmp_command(name = "query-chardev")]
-fn query_chardev(vm: &Vm) -> Vec<ChardevInfo> {
-    vec![ChardevInfo {
-        label: "serial0".into(),
-        filename: vm.serial.clone(),
-        frontend_open: true,
-    }]
 }
 
 /// Emit `count` events (named `event`, default BENCH, with `data`) as fast

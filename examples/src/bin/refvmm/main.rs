@@ -10,6 +10,7 @@ mod commands;
 mod hmp;
 mod hmp_memory;
 mod memory;
+mod model;
 mod options;
 mod rtc;
 
@@ -26,8 +27,9 @@ use examples::pty::{Pty, PtyOutput};
 use examples::vmm::devices::{BALLOON_GSI, BALLOON_MMIO_BASE};
 use examples::vmm::linux::{KernelBoot, LinuxError};
 use examples::vmm::{Machine, MachineConfig, MachineEvent};
+use monitor_core::machine::ChardevInfo;
 use monitor_core::qemu_opts::{Backend, Chardev, MonitorOptions, Parser, SocketAddress};
-use monitor_core::{Emitter, Monitor};
+use monitor_core::{Emitter, Monitor, QEMU_7_2};
 
 use commands::{shutdown_event, Reset, Vm};
 use options::{DeviceSpec, Options};
@@ -394,14 +396,28 @@ fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
         (Some(machine), serial.label, serial.input, serial.socket)
     };
     let rtc_sets = rtc::RtcSets::default();
+    // query-chardev: COM1's chardev (named by its id, as libvirt looks it
+    // up) and the monitors' sockets.
+    let chardevs = model::Chardevs::default();
+    if let Ok(mut list) = chardevs.lock() {
+        if let (Some(c), false) = (chardev, no_guest) {
+            list.push(ChardevInfo::new(c.id.clone(), serial_label));
+        }
+        for (id, filename) in &served.chardevs {
+            list.push(ChardevInfo::new(id.clone(), filename.clone()));
+        }
+    }
+    let vcpus = machine.as_ref().map_or(0, |m| m.vcpu_count());
+    let builder = model::model(&o, vcpus, &chardevs).install(builder);
     let mut builder = hmp
         .install(builder)
-        .version(0, 1, 0, "refvmm")
+        // The QMP that refvmm speaks is QEMU 7.2's; its own name and
+        // version are the package.
+        .qemu_compat(QEMU_7_2, "refvmm", env!("CARGO_PKG_VERSION"))
         .state(Vm {
             machine: machine.clone(),
             name: o.common.name.clone(),
             uuid: o.uuid.clone(),
-            serial: serial_label,
         })
         .state(rtc_sets.clone());
     let quit_machine = machine.clone();
