@@ -167,18 +167,39 @@ impl Drop for Libvirt {
     }
 }
 
+/// A balloon as the domain XML asks for one.
+#[derive(Clone, Copy)]
+enum Balloon {
+    /// `<memballoon model='none'/>`.
+    None,
+    /// `<memballoon model='virtio'/>`.
+    Virtio,
+    /// No `<memballoon>` element: libvirt adds its default, a virtio one.
+    Default,
+}
+
 fn domain_xml(name: &str, uuid: &str, balloon: bool) -> String {
     let balloon = if balloon {
-        "<memballoon model='virtio'/>"
+        Balloon::Virtio
     } else {
-        "<memballoon model='none'/>"
+        Balloon::None
     };
+    domain_xml_with(name, uuid, 1, true, balloon)
+}
+
+fn domain_xml_with(name: &str, uuid: &str, vcpus: u32, serial: bool, balloon: Balloon) -> String {
+    let balloon = match balloon {
+        Balloon::None => "<memballoon model='none'/>",
+        Balloon::Virtio => "<memballoon model='virtio'/>",
+        Balloon::Default => "",
+    };
+    let serial = if serial { "<serial type='pty'/>" } else { "" };
     format!(
         "<domain type='kvm'>
   <name>{name}</name>
   <uuid>{uuid}</uuid>
   <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
+  <vcpu>{vcpus}</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type></os>
   <cpu mode='host-passthrough'/>
   <on_poweroff>destroy</on_poweroff>
@@ -187,7 +208,7 @@ fn domain_xml(name: &str, uuid: &str, balloon: bool) -> String {
   <devices>
     <emulator>{}</emulator>
     <controller type='usb' model='none'/>
-    <serial type='pty'/>
+    {serial}
     {balloon}
   </devices>
 </domain>",
@@ -304,6 +325,33 @@ fn libvirt_manages_refvmm() {
     }
     lv.virsh(&["destroy", "rvmb"]);
     lv.wait_state("rvmb", "shut off (destroyed)");
+
+    // Two vCPUs, with and without a serial port, with libvirt's default
+    // balloon: each starts, runs and shuts down cleanly.
+    for (name, uuid, serial) in [
+        ("rvm2s", "6f1e6b0c-1d2e-4c6f-9a55-0a4a2b9d1a04", true),
+        ("rvm2", "6f1e6b0c-1d2e-4c6f-9a55-0a4a2b9d1a05", false),
+    ] {
+        lv.define(
+            name,
+            &domain_xml_with(name, uuid, 2, serial, Balloon::Default),
+        );
+        lv.virsh(&["start", name]);
+        lv.wait_state(name, "running (booted)");
+        let info = lv.virsh(&["dominfo", name]);
+        assert!(info.contains("CPU(s):         2"), "{info}");
+        let vcpus = lv.virsh(&["vcpuinfo", name]);
+        assert_eq!(
+            vcpus.matches("State:          running").count(),
+            2,
+            "{vcpus}"
+        );
+        assert!(lv
+            .virsh(&["dumpxml", name])
+            .contains("<memballoon model='virtio'"));
+        lv.virsh(&["shutdown", name]);
+        lv.wait_state(name, "shut off (shutdown)");
+    }
 
     let errors = lv.log_errors();
     assert!(errors.is_empty(), "libvirtd logged errors:\n{errors}");
