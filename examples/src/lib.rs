@@ -6,6 +6,7 @@
 #![deny(missing_docs)]
 
 pub mod bench;
+pub mod calendar;
 pub mod cli;
 pub mod daemon;
 pub mod logger;
