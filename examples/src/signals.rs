@@ -3,7 +3,7 @@
 //! On SIGINT, SIGTERM or SIGHUP (Ctrl-C on a `-monitor stdio` terminal
 //! too: raw mode keeps signals), QEMU says `terminating on signal N`, emits
 //! `SHUTDOWN` with `{"guest": false, "reason": "host-signal"}`, stops the
-//! machine and exits 0. [`exit_on_signals`] does the same from a thread of
+//! machine and exits 0. [`HostSignals`] does the same from a thread of
 //! its own: it emits the event, runs the VMM's `stop`, puts the terminal's
 //! settings back ([`monitor_hmp::stdio::restore_terminal`]) and shuts the
 //! monitor down. The monitor delivers the event before it closes its
@@ -51,53 +51,81 @@ pub fn host_signal_event() -> Event {
         .unwrap_or(event)
 }
 
-/// Handles [`TERMINATING`] signals from now on, in a thread named
-/// `host-signals`: see the [module](self). `program` prefixes the message
-/// on stderr; `stop` stops the machine (before the monitor shuts down, as
-/// the VMM's other exit paths do).
+/// The terminating signals, caught from [`HostSignals::catch`] on and
+/// handled once [`HostSignals::exit_monitor`] has the monitor.
 ///
-/// Call it before making the terminal raw, so that no signal can end the
-/// process with the terminal left raw.
-///
-/// # Errors
-///
-/// The handlers cannot be installed, or the thread cannot start.
-///
-/// # Examples
-///
-/// ```no_run
-/// use std::sync::Arc;
-/// use monitor_core::Monitor;
-///
-/// let monitor = Arc::new(Monitor::builder().spawn()?);
-/// examples::signals::exit_on_signals("demo", Arc::clone(&monitor), || {})?;
-/// monitor.wait()?; // returns after SIGTERM, SHUTDOWN sent
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn exit_on_signals(
-    program: &'static str,
-    monitor: Arc<Monitor>,
-    stop: impl FnOnce() + Send + 'static,
-) -> io::Result<()> {
-    let mut signals = Signals::new(TERMINATING)?;
-    std::thread::Builder::new()
-        .name("host-signals".into())
-        .spawn(move || {
-            let mut stop = Some(stop);
-            for signal in signals.forever() {
-                let Some(stop) = stop.take() else {
-                    crate::cli::report(program, format!("terminating at once on signal {signal}"));
+/// Catch them before the monitor listens: from then on a signal cannot
+/// end the process by the default action, and the descriptors the
+/// handlers use exist before any client does (a client counting the
+/// monitor's descriptors sees no change).
+#[derive(Debug)]
+pub struct HostSignals(Signals);
+
+impl HostSignals {
+    /// Catches [`TERMINATING`] from now on; until
+    /// [`exit_monitor`](Self::exit_monitor), a signal waits.
+    ///
+    /// # Errors
+    ///
+    /// The handlers cannot be installed.
+    pub fn catch() -> io::Result<Self> {
+        Signals::new(TERMINATING).map(HostSignals)
+    }
+
+    /// Handles the signals in a thread named `host-signals`: see the
+    /// [module](self). `program` prefixes the message on stderr; `stop`
+    /// stops the machine (before the monitor shuts down, as the VMM's
+    /// other exit paths do).
+    ///
+    /// Call it before making the terminal raw, so that no signal can end
+    /// the process with the terminal left raw.
+    ///
+    /// # Errors
+    ///
+    /// The thread cannot start.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use examples::signals::HostSignals;
+    /// use monitor_core::Monitor;
+    ///
+    /// let signals = HostSignals::catch()?;
+    /// let monitor = Arc::new(Monitor::builder().spawn()?);
+    /// signals.exit_monitor("demo", Arc::clone(&monitor), || {})?;
+    /// monitor.wait()?; // returns after SIGTERM, SHUTDOWN sent
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn exit_monitor(
+        self,
+        program: &'static str,
+        monitor: Arc<Monitor>,
+        stop: impl FnOnce() + Send + 'static,
+    ) -> io::Result<()> {
+        let mut signals = self.0;
+        std::thread::Builder::new()
+            .name("host-signals".into())
+            .spawn(move || {
+                let mut stop = Some(stop);
+                for signal in signals.forever() {
+                    let Some(stop) = stop.take() else {
+                        crate::cli::report(
+                            program,
+                            format!("terminating at once on signal {signal}"),
+                        );
+                        let _ = monitor_hmp::stdio::restore_terminal();
+                        std::process::exit(1);
+                    };
+                    crate::cli::report(program, format!("terminating on signal {signal}"));
+                    monitor.events().emit(host_signal_event());
+                    stop();
                     let _ = monitor_hmp::stdio::restore_terminal();
-                    std::process::exit(1);
-                };
-                crate::cli::report(program, format!("terminating on signal {signal}"));
-                monitor.events().emit(host_signal_event());
-                stop();
-                let _ = monitor_hmp::stdio::restore_terminal();
-                monitor.shutdown();
-            }
-        })?;
-    Ok(())
+                    monitor.shutdown();
+                }
+            })?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use std::{process::ExitCode, time::Duration};
 use examples::cli::{self, CliError};
 use examples::daemon::{Daemon, Pidfile};
 use examples::qemu_cmdline::{Common, MachineTypes};
+use examples::signals::HostSignals;
 use monitor_core::qemu_opts::Parser;
 use monitor_core::{
     pending::Completion, qmp_command, stream::Limits, CommandError, Context, Emitter, Event,
@@ -271,6 +272,8 @@ fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         });
     }
     builder = options.access.apply(builder);
+    // Before anything listens: no signal ends the process by default.
+    let signals = HostSignals::catch()?;
     let monitor = Arc::new(builder.spawn()?);
     for line in &served.lines {
         eprintln!("minimal: {line}");
@@ -282,7 +285,7 @@ fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         .map(Pidfile::create)
         .transpose()?;
     // Before the terminal turns raw, so that no signal leaves it raw.
-    examples::signals::exit_on_signals("minimal", Arc::clone(&monitor), || {})?;
+    signals.exit_monitor("minimal", Arc::clone(&monitor), || {})?;
     // -daemonize: the parent exits 0 now.
     daemon.ready()?;
     // Restores the terminal when dropped, whichever way this returns.

@@ -24,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use examples::cli::{self, CliError};
 use examples::daemon::{Daemon, Pidfile};
 use examples::pty::{Pty, PtyOutput};
+use examples::signals::HostSignals;
 use examples::vmm::devices::{BALLOON_GSI, BALLOON_MMIO_BASE};
 use examples::vmm::linux::{KernelBoot, LinuxError};
 use examples::vmm::{Machine, MachineConfig, MachineEvent};
@@ -428,6 +429,8 @@ fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
     });
     builder = o.access.apply(builder);
     let emitter = builder.emitter();
+    // Before anything listens: no signal ends the process by default.
+    let signals = HostSignals::catch()?;
     let monitor = Arc::new(builder.spawn()?);
     for line in &served.lines {
         eprintln!("refvmm: {line}");
@@ -440,7 +443,7 @@ fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?;
     // Before the terminal turns raw, so that no signal leaves it raw.
     let signal_machine = machine.clone();
-    examples::signals::exit_on_signals("refvmm", Arc::clone(&monitor), move || {
+    signals.exit_monitor("refvmm", Arc::clone(&monitor), move || {
         if let Some(m) = signal_machine {
             let _ = m.shutdown();
         }
