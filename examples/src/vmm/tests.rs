@@ -382,6 +382,23 @@ fn power_button_is_seen_by_a_polling_guest() {
 }
 
 #[test]
+fn every_vcpu_thread_id_is_known_as_soon_as_the_machine_is_built() {
+    // libvirt reads query-cpus-fast right after start and fails on a
+    // vCPU without a thread ID; a paused machine's threads have not run
+    // guest code, but they exist.
+    let Some(guest) = Guest::boot(&spinner(), 4, true) else {
+        return;
+    };
+    let ids = guest.machine.thread_ids();
+    assert_eq!(ids.len(), 4);
+    assert!(ids.iter().all(|id| *id > 0), "{ids:?}");
+    let mut distinct = ids.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 4, "{ids:?}");
+}
+
+#[test]
 fn secondary_vcpus_wait_for_sipi_on_their_own_threads() {
     let Some(guest) = Guest::boot(&spinner(), 2, false) else {
         return;

@@ -243,9 +243,19 @@ impl Control {
         self.notify();
     }
 
-    /// The host thread IDs of the vCPU threads (0 for one not yet running).
+    /// The host thread IDs of the vCPU threads. A thread spawned but not
+    /// yet running is waited for (a few seconds at most; 0 after that), so
+    /// that `query-cpus-fast` right after start names every thread, as
+    /// libvirt requires.
     pub fn thread_ids(&self) -> Vec<i32> {
-        self.lock().vcpus.iter().map(|v| v.tid).collect()
+        let mut st = self.lock();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while st.vcpus.iter().any(|v| !v.exited && v.tid == 0)
+            && std::time::Instant::now() < deadline
+        {
+            self.cond.wait_for(&mut st, Duration::from_millis(50));
+        }
+        st.vcpus.iter().map(|v| v.tid).collect()
     }
 
     /// Lets the vCPUs run. Call with the state locked.
@@ -456,6 +466,8 @@ pub fn vcpu_thread(mut vcpu: Vcpu, ctx: VcpuContext) {
         st.vcpus[index].pthread = Some(unsafe { libc::pthread_self() });
         st.vcpus[index].tid = vcpu.thread_id;
     }
+    // Whoever waits for the thread IDs (`Control::thread_ids`).
+    ctx.control.notify();
     loop {
         let mut st = ctx.control.lock();
         loop {
