@@ -219,6 +219,47 @@ pub fn parse_args<T>(
     })
 }
 
+/// The example binaries' `main`: the parent half of `-daemonize` (which
+/// only waits for the daemon), the options ([`parse_args`] with `parse`),
+/// the logger, then `run`; a failure is [`report`]ed in one line and the
+/// process exits 1.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::process::ExitCode;
+///
+/// fn main() -> ExitCode {
+///     examples::cli::main("demo", "usage: demo", |args| Ok(args.len()), |count| {
+///         println!("{count} arguments");
+///         Ok(())
+///     })
+/// }
+/// ```
+pub fn main<T>(
+    program: &'static str,
+    usage: &str,
+    parse: impl FnOnce(&[String]) -> Result<T, CliError>,
+    run: impl FnOnce(T) -> Result<(), Box<dyn std::error::Error>>,
+) -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(code) = crate::daemon::parent(&args) {
+        return code;
+    }
+    let options = match parse_args(program, usage, parse) {
+        Ok(options) => options,
+        Err(code) => return code,
+    };
+    crate::logger::init();
+    match run(options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            report(program, error_chain(e.as_ref()));
+            ExitCode::from(1)
+        }
+    }
+}
+
 /// Whether messages carry QEMU's `-msg timestamp=on` prefix.
 static MSG_TIMESTAMP: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 

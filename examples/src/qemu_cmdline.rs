@@ -253,22 +253,34 @@ impl Common {
             return Err(unsupported(
                 "-nographic",
                 "the serial port and monitor QEMU puts together on the terminal (mon:stdio) \
-                 are not supported: add -nodefaults, with -serial and -monitor as needed"
-                    .into(),
+                 are not supported: add -nodefaults, with -serial and -monitor as needed",
             ));
         }
         Ok(())
     }
 }
 
-fn opts(option: &str, implied: &str, value: &str) -> Result<Opts, CliError> {
+/// Parses an option's `key=value` list (or JSON object) as [`Opts`].
+///
+/// # Errors
+///
+/// A malformed list, as [`CliError::Qemu`].
+pub fn opts(option: &str, implied: &str, value: &str) -> Result<Opts, CliError> {
     Opts::parse(option, implied, value).map_err(|e| CliError::Qemu(e.into()))
 }
 
-fn unsupported(option: &str, what: String) -> CliError {
+/// What this VMM cannot honour: `OPTION: WHAT`.
+///
+/// # Examples
+///
+/// ```
+/// let e = examples::qemu_cmdline::unsupported("-usb", "no USB controller");
+/// assert_eq!(e.to_string(), "-usb: no USB controller");
+/// ```
+pub fn unsupported(option: &str, what: impl Into<String>) -> CliError {
     CliError::Qemu(QemuOptionError::Unsupported {
         option: option.to_owned(),
-        what,
+        what: what.into(),
     })
 }
 

@@ -52,6 +52,16 @@ fn args(line: &str) -> Vec<String> {
     line.split_whitespace().map(String::from).collect()
 }
 
+/// libvirt 9.0's capability probe, verbatim but for the paths.
+fn probe_line(socket: &Path, pidfile: &Path) -> String {
+    format!(
+        "-S -no-user-config -nodefaults -nographic -machine none,accel=kvm:tcg \
+         -qmp unix:{},server=on,wait=off -pidfile {} -daemonize",
+        socket.display(),
+        pidfile.display()
+    )
+}
+
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + TIMEOUT;
     while !cond() {
@@ -85,12 +95,7 @@ fn the_capability_probe_daemonizes_once_the_socket_accepts() {
     }
     let dir = TempDir::new("probe");
     let (socket, pidfile) = (dir.path("qmp.monitor"), dir.path("qmp.pid"));
-    let line = format!(
-        "-S -no-user-config -nodefaults -nographic -machine none,accel=kvm:tcg \
-         -qmp unix:{},server=on,wait=off -pidfile {} -daemonize",
-        socket.display(),
-        pidfile.display()
-    );
+    let line = probe_line(&socket, &pidfile);
     let mut parent = Command::new(env!("CARGO_BIN_EXE_refvmm"))
         .args(args(&line))
         .stdin(Stdio::null())
@@ -150,12 +155,7 @@ fn the_capability_probe_daemonizes_once_the_socket_accepts() {
 fn minimal_takes_the_probe_command_line_too() {
     let dir = TempDir::new("probe-minimal");
     let (socket, pidfile) = (dir.path("qmp.monitor"), dir.path("qmp.pid"));
-    let line = format!(
-        "-S -no-user-config -nodefaults -nographic -machine none,accel=kvm:tcg \
-         -qmp unix:{},server=on,wait=off -pidfile {} -daemonize",
-        socket.display(),
-        pidfile.display()
-    );
+    let line = probe_line(&socket, &pidfile);
     let out = output_within(Command::new(env!("CARGO_BIN_EXE_minimal")).args(args(&line)));
     assert!(
         out.status.success(),

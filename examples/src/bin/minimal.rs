@@ -226,23 +226,7 @@ fn parse(args: &[String]) -> Result<Options, CliError> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    // -daemonize: this process only waits for the daemon to be ready.
-    if let Some(code) = examples::daemon::parent(&args) {
-        return code;
-    }
-    let options = match cli::parse_args("minimal", USAGE, parse) {
-        Ok(options) => options,
-        Err(code) => return code,
-    };
-    examples::logger::init();
-    match run(options) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            cli::report("minimal", cli::error_chain(e.as_ref()));
-            ExitCode::from(1)
-        }
-    }
+    cli::main("minimal", USAGE, parse, run)
 }
 
 fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {

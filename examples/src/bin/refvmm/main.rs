@@ -24,12 +24,13 @@ use std::sync::{Arc, Mutex};
 use examples::cli::{self, CliError};
 use examples::daemon::{Daemon, Pidfile};
 use examples::pty::{Pty, PtyOutput};
+use examples::qemu_cmdline::unsupported;
 use examples::signals::HostSignals;
 use examples::vmm::devices::{BALLOON_GSI, BALLOON_MMIO_BASE};
 use examples::vmm::linux::{KernelBoot, LinuxError};
 use examples::vmm::{Machine, MachineConfig, MachineEvent};
 use monitor_core::machine::ChardevInfo;
-use monitor_core::qemu_opts::{Backend, Chardev, MonitorOptions, Parser, SocketAddress};
+use monitor_core::qemu_opts::{Backend, Chardev, MonitorOptions, SocketAddress};
 use monitor_core::{Emitter, Monitor, QEMU_7_2};
 
 use commands::{shutdown_event, Reset, Vm};
@@ -137,27 +138,14 @@ fn serial_chardev<'a>(
         DeviceSpec::Balloon { .. } => None,
     });
     let legacy = monitors.serials().next();
-    let refuse = |option: String, what: String| {
-        CliError::Qemu(examples::qemu_cmdline::QemuOptionError::Unsupported { option, what })
-    };
     match (device, legacy) {
-        (Some(_), Some(_)) => Err(refuse(
-            "-device isa-serial".into(),
-            "refvmm has one serial port, and -serial already takes it".into(),
-        )),
-        (Some(None), None) => Err(refuse(
-            "-device isa-serial".into(),
-            "Property 'isa-serial.chardev' is required".into(),
-        )),
+        (Some(_), Some(_)) => Err(unsupported("-device isa-serial", "refvmm has one serial port, and -serial already takes it")),
+        (Some(None), None) => Err(unsupported("-device isa-serial", "Property 'isa-serial.chardev' is required")),
         (Some(Some(id)), None) => match monitors.chardev(id) {
             Some(c) if !monitors.in_use(id) => Ok(Some(c)),
-            Some(_) => Err(refuse(
-                format!("-device isa-serial,chardev={id}"),
-                format!("Property 'isa-serial.chardev' can't take value '{id}': Device '{id}' is in use"),
+            Some(_) => Err(unsupported(&format!("-device isa-serial,chardev={id}"), format!("Property 'isa-serial.chardev' can't take value '{id}': Device '{id}' is in use"),
             )),
-            None => Err(refuse(
-                format!("-device isa-serial,chardev={id}"),
-                format!("Property 'isa-serial.chardev' can't find value '{id}'"),
+            None => Err(unsupported(&format!("-device isa-serial,chardev={id}"), format!("Property 'isa-serial.chardev' can't find value '{id}'"),
             )),
         },
         (None, Some(port)) => Ok(port),
@@ -328,33 +316,13 @@ fn watch_machine(
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    // -daemonize: this process only waits for the daemon to be ready.
-    if let Some(code) = examples::daemon::parent(&args) {
-        return code;
-    }
-    let options = match cli::parse_args("refvmm", USAGE, options::parse) {
-        Ok(options) => options,
-        Err(code) => return code,
-    };
-    examples::logger::init();
-    match run(options) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            cli::report("refvmm", cli::error_chain(e.as_ref()));
-            ExitCode::from(1)
-        }
-    }
+    cli::main("refvmm", USAGE, options::parse, run)
 }
 
-fn run(o: Options) -> Result<(), Box<dyn std::error::Error>> {
+fn run(mut o: Options) -> Result<(), Box<dyn std::error::Error>> {
     cli::set_msg_timestamp(o.common.msg_timestamp);
     let daemon = Daemon::current();
-    let mut parser = Parser::new();
-    for (option, value) in &o.monitor_args {
-        parser.option(option, value)?;
-    }
-    let monitors = parser.finish()?;
+    let monitors = std::mem::take(&mut o.monitors).finish()?;
     for warning in monitors.warnings() {
         cli::report("refvmm", warning);
     }

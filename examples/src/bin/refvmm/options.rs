@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use examples::cli::{self, CliError};
-use examples::opts::Opts;
-use examples::qemu_cmdline::{expect_bool, rest, Common, MachineTypes, QemuOptionError};
+use examples::qemu_cmdline::{expect_bool, opts, rest, unsupported, Common, MachineTypes};
+use monitor_core::qemu_opts::Parser;
 
 /// The machine types refvmm declares: `pc` (its PC-like machine, the
 /// default) and `none` (no guest, only the monitor, as libvirt's
@@ -57,21 +57,9 @@ pub struct Options {
     pub kernel: Option<PathBuf>,
     pub append: Option<String>,
     pub initrd: Option<PathBuf>,
-    /// `-chardev`, `-mon`, `-qmp`, `-qmp-pretty`, `-monitor`, `-serial`, in
-    /// order, for `monitor_core::qemu_opts`.
-    pub monitor_args: Vec<(String, String)>,
+    /// `-chardev`, `-mon`, `-qmp`, `-qmp-pretty`, `-monitor`, `-serial`.
+    pub monitors: Parser,
     pub access: cli::Access,
-}
-
-fn unsupported(option: &str, what: impl Into<String>) -> CliError {
-    CliError::Qemu(QemuOptionError::Unsupported {
-        option: option.to_owned(),
-        what: what.into(),
-    })
-}
-
-fn opts(option: &str, implied: &str, value: &str) -> Result<Opts, CliError> {
-    Opts::parse(option, implied, value).map_err(|e| CliError::Qemu(e.into()))
 }
 
 fn number(option: &str, key: &str, v: &str) -> Result<usize, CliError> {
@@ -254,7 +242,7 @@ pub fn parse(args: &[String]) -> Result<Options, CliError> {
         kernel: None,
         append: None,
         initrd: None,
-        monitor_args: Vec::new(),
+        monitors: Parser::new(),
         access: cli::Access::default(),
     };
     let mut i = 0;
@@ -327,9 +315,9 @@ pub fn parse(args: &[String]) -> Result<Options, CliError> {
             "-kernel" => o.kernel = Some(cli::value(args, &mut i, option)?.into()),
             "-append" => o.append = Some(cli::value(args, &mut i, option)?.to_owned()),
             "-initrd" => o.initrd = Some(cli::value(args, &mut i, option)?.into()),
-            "-chardev" | "-mon" | "-qmp" | "-qmp-pretty" | "-monitor" | "-serial" => {
+            _ if Parser::handles(option) => {
                 let v = cli::value(args, &mut i, option)?;
-                o.monitor_args.push((option.to_owned(), v.to_owned()));
+                o.monitors.option(option, v)?;
             }
             _ if o.common.parse(args, &mut i, MACHINES)? => {}
             _ if o.access.parse(args, &mut i)? => {}
