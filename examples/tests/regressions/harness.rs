@@ -1,0 +1,217 @@
+//! What every attack test shares: a probing client, the target process's
+//! memory and descriptors, and waiting on conditions.
+
+#![allow(dead_code)] // each attack uses a different part
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value as Json};
+
+/// How long any single wait may take before it is a failure (never used to
+/// decide that something happened).
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Waits until `cond` holds, checking every few milliseconds; false if it
+/// still does not hold after `timeout`.
+pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A `/proc/PID/status` field in KiB (`VmRSS`, `VmHWM`).
+pub fn status_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
+/// Peak resident memory of `pid` so far, in MiB (`VmHWM`).
+pub fn peak_rss_mib(pid: u32) -> u64 {
+    status_kib(pid, "VmHWM") / 1024
+}
+
+/// Resident memory of `pid` now, in MiB (`VmRSS`).
+pub fn rss_mib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS") / 1024
+}
+
+/// Open descriptors of `pid`.
+pub fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("list the descriptors")
+        .count()
+}
+
+/// Connects to a QMP socket and completes `qmp_capabilities`; the stream
+/// has a read timeout of [`TIMEOUT`].
+pub fn negotiated(socket: &Path) -> (UnixStream, BufReader<UnixStream>) {
+    let stream = connect_retrying(socket);
+    stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let greeting = read_json(&mut reader).expect("greeting");
+    assert!(greeting.get("QMP").is_some(), "not a greeting: {greeting}");
+    let mut writer = stream;
+    writer
+        .write_all(br#"{"execute":"qmp_capabilities"}"#)
+        .expect("negotiate");
+    let answer = read_json(&mut reader).expect("capabilities answer");
+    assert_eq!(answer, json!({"return": {}}));
+    (writer, reader)
+}
+
+/// Connects, retrying while the socket does not exist yet.
+pub fn connect_retrying(socket: &Path) -> UnixStream {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        match UnixStream::connect(socket) {
+            Ok(s) => return s,
+            Err(e) if Instant::now() >= deadline => panic!("connect {}: {e}", socket.display()),
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// Reads one line and parses it; `None` at EOF.
+pub fn read_json(reader: &mut BufReader<UnixStream>) -> Option<Json> {
+    let mut line = String::new();
+    match reader.read_line(&mut line) {
+        Ok(0) => None,
+        Ok(_) => Some(serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))),
+        Err(e) => panic!("read failed: {e}"),
+    }
+}
+
+/// What a probe saw.
+#[derive(Debug, Clone)]
+pub struct ProbeReport {
+    /// `query-version` requests answered.
+    pub answered: u64,
+    /// The slowest answer.
+    pub worst: Duration,
+    /// What went wrong, if anything (disconnected, wrong answer, no answer
+    /// within [`TIMEOUT`]).
+    pub failure: Option<String>,
+}
+
+/// A well-behaved client that keeps asking `query-version` (one request
+/// at a time, answers read at once, events skipped) until stopped.
+pub struct Probe {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<ProbeReport>>,
+}
+
+impl Probe {
+    /// Connects and negotiates (before returning), then probes from a
+    /// thread.
+    pub fn start(socket: &Path) -> Probe {
+        let (mut writer, mut reader) = negotiated(socket);
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || {
+            let mut report = ProbeReport {
+                answered: 0,
+                worst: Duration::ZERO,
+                failure: None,
+            };
+            let mut seq = 0u64;
+            while !stopping.load(Ordering::Relaxed) || report.answered == 0 {
+                seq += 1;
+                let asked = Instant::now();
+                let request = json!({"execute": "query-version", "id": seq});
+                if let Err(e) = writer.write_all(request.to_string().as_bytes()) {
+                    report.failure = Some(format!("write failed: {e}"));
+                    break;
+                }
+                let answer = loop {
+                    let mut line = String::new();
+                    match reader.read_line(&mut line) {
+                        Ok(0) => break Err("disconnected".to_owned()),
+                        Ok(_) => {}
+                        Err(e) => break Err(format!("no answer: {e}")),
+                    }
+                    match serde_json::from_str::<Json>(&line) {
+                        Ok(v) if v.get("event").is_some() => continue,
+                        Ok(v) => break Ok(v),
+                        Err(e) => break Err(format!("{e}: {line:?}")),
+                    }
+                };
+                match answer {
+                    Ok(v) if v["id"] == json!(seq) && v["return"]["qemu"].is_object() => {
+                        report.answered += 1;
+                        report.worst = report.worst.max(asked.elapsed());
+                    }
+                    Ok(v) => {
+                        report.failure = Some(format!("unexpected answer {v}"));
+                        break;
+                    }
+                    Err(e) => {
+                        report.failure = Some(e);
+                        break;
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            report
+        });
+        Probe {
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops probing and returns what it saw (after at least one answer).
+    pub fn finish(mut self) -> ProbeReport {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread
+            .take()
+            .expect("finished once")
+            .join()
+            .expect("the probe thread panicked")
+    }
+
+    /// [`finish`](Self::finish), failing the test if the probe was ever
+    /// refused, disconnected or left unanswered; prints the worst latency
+    /// (measured, not judged).
+    pub fn finish_ok(self, attack: &str) -> ProbeReport {
+        let report = self.finish();
+        if let Some(failure) = &report.failure {
+            panic!("{attack}: the probing client failed: {failure}");
+        }
+        eprintln!(
+            "{attack}: probe answered {} times, worst {:?}",
+            report.answered, report.worst
+        );
+        report
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A fresh path for a socket of this test process.
+pub fn temp_socket(tag: &str) -> PathBuf {
+    use std::sync::atomic::AtomicUsize;
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    std::env::temp_dir().join(format!("mc-reg-{tag}-{}-{n}.sock", std::process::id()))
+}
