@@ -17,5 +17,7 @@ mod util;
 
 #[path = "regressions/harness.rs"]
 mod harness;
+#[path = "regressions/output.rs"]
+mod output;
 #[path = "regressions/signals.rs"]
 mod signals;

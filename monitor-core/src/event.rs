@@ -5,7 +5,6 @@
 //! woken to copy it into each session's output buffer between responses.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,9 +18,13 @@ use crate::error::CommandError;
 use crate::throttle::{PendingEvent, Policy, Rule, Throttle};
 use crate::wire;
 
-/// Events waiting for the monitor thread, at most this many (the oldest are
-/// dropped beyond it, with a warning).
-pub const EVENT_QUEUE_LIMIT: usize = 1 << 16;
+/// Bytes of event lines waiting for the monitor thread, at most this much
+/// (128 MiB: a burst of a million events of 130 bytes each). An event that
+/// would pass it is dropped, and the monitor thread logs how many were
+/// dropped when it next takes the queue. The monitor thread takes the
+/// queue every turn, so only a burst emitted while it is busy (from a
+/// handler, or while one runs) can get there.
+pub const EVENT_QUEUE_BYTES: usize = 128 << 20;
 
 /// Wall-clock time split as QEMU sends it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -193,29 +196,50 @@ fn is_unit<T: Serialize + ?Sized>(value: &T) -> bool {
 /// Something to call when events are queued (the server's waker).
 pub(crate) type Notify = Arc<dyn Fn() + Send + Sync>;
 
-/// An event waiting for the monitor thread.
-#[derive(Debug)]
-struct Queued {
-    event: PendingEvent,
-    /// Already past the throttle (flushed by a policy change).
-    bypass: bool,
+/// Event lines waiting for the monitor thread, laid end to end.
+#[derive(Default)]
+struct Queue {
+    /// Complete lines (each ends with CR LF), oldest first.
+    bytes: Vec<u8>,
+    /// Events dropped because the queue was full, since the last take.
+    dropped: u64,
+}
+
+impl Queue {
+    /// Appends the lines that fit under [`EVENT_QUEUE_BYTES`]; returns
+    /// whether any was queued.
+    fn push(&mut self, lines: impl IntoIterator<Item = PendingEvent>) -> bool {
+        let mut any = false;
+        for event in lines {
+            let line = event.line();
+            if self.bytes.len() + line.len() > EVENT_QUEUE_BYTES {
+                self.dropped += 1;
+                continue;
+            }
+            self.bytes.extend_from_slice(line);
+            any = true;
+        }
+        any
+    }
 }
 
 #[derive(Default)]
 struct Inner {
-    queue: Mutex<VecDeque<Queued>>,
+    queue: Mutex<Queue>,
     pending: AtomicBool,
     notify: Mutex<Option<Notify>>,
     /// Rate limiting, shared by every client (QEMU's table by default).
+    /// Locked before `queue` when both are.
     throttle: Mutex<Throttle>,
 }
 
 /// The handle that emits events, from any thread.
 ///
-/// Emission serialises the event once and queues it; the monitor thread
-/// passes it through the [`throttle`](crate::throttle) (QEMU's table by
-/// default: RTC_CHANGE, BALLOON_CHANGE, ... at most once a second) and
-/// copies the line to every negotiated session.
+/// Emission serialises the event once, passes it through the
+/// [`throttle`](crate::throttle) (QEMU's table by default: RTC_CHANGE,
+/// BALLOON_CHANGE, ... at most once a second) and queues its line; the
+/// monitor thread appends the queue to one event log that every
+/// negotiated session reads from (no copy per client).
 ///
 /// # Examples
 ///
@@ -241,7 +265,7 @@ pub struct Emitter {
 impl std::fmt::Debug for Emitter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Emitter")
-            .field("pending", &self.inner.queue.lock().len())
+            .field("pending_bytes", &self.inner.queue.lock().bytes.len())
             .finish()
     }
 }
@@ -262,28 +286,33 @@ impl Emitter {
     /// Queues an event for every negotiated session. Never blocks on I/O.
     pub fn emit(&self, event: impl IntoEvent) {
         let event = PendingEvent::from_event(&event.into_event());
-        self.queue(std::iter::once(Queued {
-            event,
-            bypass: false,
-        }));
+        let now = Instant::now();
+        let mut due = Vec::with_capacity(1);
+        let queued = {
+            let mut throttle = self.inner.throttle.lock();
+            // Periods that ended before this event go out before it.
+            throttle.expire(now, &mut due);
+            due.extend(throttle.offer(event, now));
+            self.inner.queue.lock().push(due)
+        };
+        if queued {
+            self.wake();
+        }
     }
 
-    fn queue(&self, items: impl IntoIterator<Item = Queued>) {
-        let mut any = false;
-        {
-            let mut queue = self.inner.queue.lock();
-            for item in items {
-                if queue.len() >= EVENT_QUEUE_LIMIT {
-                    queue.pop_front();
-                    log::warn!("event queue full; dropped the oldest event");
-                }
-                queue.push_back(item);
-                any = true;
-            }
+    /// Queues lines already past the throttle.
+    fn queue(&self, lines: Vec<PendingEvent>) {
+        let queued = {
+            let _throttle = self.inner.throttle.lock();
+            self.inner.queue.lock().push(lines)
+        };
+        if queued {
+            self.wake();
         }
-        if !any {
-            return;
-        }
+    }
+
+    /// Wakes the monitor thread for queued events.
+    fn wake(&self) {
         // One wake-up per batch: if events were already pending, the
         // monitor has been woken and has not taken them yet (it clears the
         // flag under the queue lock, before it drains), so it will take
@@ -307,33 +336,39 @@ impl Emitter {
         self.inner.throttle.lock().next_deadline()
     }
 
-    /// Takes every event line due now, oldest first: queued events that
-    /// pass the throttle, then throttled ones whose period ended.
+    /// Takes every event line due now, oldest first: queued events, then
+    /// throttled ones whose period ended.
     pub fn take_pending(&self) -> Vec<Arc<[u8]>> {
         self.take_due(Instant::now())
     }
 
     /// [`take_pending`](Self::take_pending) with the time given.
     pub fn take_due(&self, now: Instant) -> Vec<Arc<[u8]>> {
-        let queued: Vec<Queued> = {
-            let mut queue = self.inner.queue.lock();
-            self.inner.pending.store(false, Ordering::Release);
-            queue.drain(..).collect()
-        };
-        let mut throttle = self.inner.throttle.lock();
+        let bytes = self.take_bytes(now);
+        bytes
+            .split_inclusive(|&b| b == b'\n')
+            .map(Arc::from)
+            .collect()
+    }
+
+    /// What [`take_due`](Self::take_due) takes, as the lines laid end to
+    /// end (each ends with CR LF): what the server appends to its event log.
+    pub(crate) fn take_bytes(&self, now: Instant) -> Vec<u8> {
         let mut expired = Vec::new();
-        // Timers that ended before these events arrived go first.
+        let mut throttle = self.inner.throttle.lock();
         throttle.expire(now, &mut expired);
-        let mut lines: Vec<Arc<[u8]>> = expired.into_iter().map(PendingEvent::into_line).collect();
-        for q in queued {
-            let due = if q.bypass {
-                Some(q.event)
-            } else {
-                throttle.offer(q.event, now)
-            };
-            lines.extend(due.map(PendingEvent::into_line));
+        let mut queue = self.inner.queue.lock();
+        self.inner.pending.store(false, Ordering::Release);
+        queue.push(expired);
+        if queue.dropped > 0 {
+            log::warn!(
+                "event queue full ({} MiB): dropped {} events",
+                EVENT_QUEUE_BYTES >> 20,
+                queue.dropped
+            );
+            queue.dropped = 0;
         }
-        lines
+        std::mem::take(&mut queue.bytes)
     }
 
     /// Sets the throttle rule of one event (a zero period removes it);
@@ -372,10 +407,7 @@ impl Emitter {
     }
 
     fn requeue(&self, flushed: Vec<PendingEvent>) {
-        self.queue(flushed.into_iter().map(|event| Queued {
-            event,
-            bypass: true,
-        }));
+        self.queue(flushed);
     }
 
     pub(crate) fn set_notify(&self, notify: Option<Notify>) {

@@ -385,14 +385,45 @@ impl MonitorBuilder {
         self
     }
 
-    /// Unsent output after which a client is disconnected (default 16 MiB).
+    /// Unread events after which a client must keep reading (default
+    /// 16 MiB): one that stays over it without taking a byte for the drain
+    /// timeout ([`drain_timeout`](Self::drain_timeout)) is disconnected.
     ///
-    /// Reading a client's requests pauses well before that (at most at half
-    /// the limit) until it reads its answers, so only events it does not
-    /// read can push it over the limit.
+    /// Responses never count: reading a client's requests pauses instead
+    /// (at the latest when half this much is queued) until it reads its
+    /// answers. Events are kept once for all clients, so a client over the
+    /// limit that reads at any pace keeps its connection up to the event
+    /// backlog limit ([`event_backlog_limit`](Self::event_backlog_limit)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use monitor_core::Monitor;
+    ///
+    /// let builder = Monitor::builder()
+    ///     .output_limit(1 << 20)
+    ///     .drain_timeout(Duration::from_secs(1));
+    /// # drop(builder);
+    /// ```
     pub fn output_limit(mut self, bytes: usize) -> Self {
         self.config.output_limit = bytes;
         self.config.pause_threshold = self.config.pause_threshold.min(bytes / 2);
+        self
+    }
+
+    /// How long a client over the output limit may go without taking a
+    /// byte before it is disconnected (default 5 s).
+    pub fn drain_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.config.drain_timeout = timeout;
+        self
+    }
+
+    /// Unread events after which a client is disconnected even though it
+    /// reads: it cannot keep up (default 128 MiB). Events are held once
+    /// for every client, so this also bounds the memory they take.
+    pub fn event_backlog_limit(mut self, bytes: usize) -> Self {
+        self.config.event_backlog_limit = bytes;
         self
     }
 

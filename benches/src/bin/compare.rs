@@ -15,7 +15,8 @@ use benches::compare::report::{Metric, Results};
 use benches::compare::stats::percentile;
 use benches::compare::target::{resident, Kind, Target};
 use benches::compare::{floor, sys};
-use monitor_core::event::EVENT_QUEUE_LIMIT;
+/// The most events one run emits (`x-bench-events` takes at most a million).
+const MAX_EVENTS: u64 = 1_000_000;
 
 const USAGE: &str = "\
 usage: compare [options]
@@ -97,7 +98,7 @@ fn parse(args: &[String]) -> Result<Plan, String> {
             }
             "--requests" => plan.requests = number(value(&mut i)?)? as usize,
             "--events" => {
-                plan.events = number(value(&mut i)?)?.min(EVENT_QUEUE_LIMIT as u64);
+                plan.events = number(value(&mut i)?)?.min(MAX_EVENTS);
                 plan.qemu_events = (plan.events / 25).max(2);
             }
             "--idle" => plan.idle = number(value(&mut i)?)? as usize,

@@ -1,11 +1,27 @@
 //! One client connection: its socket, session and buffers.
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
 use mio::net::{TcpStream, UnixStream};
 
+use super::event_log::EventLog;
 use crate::session::Session;
+
+/// Bytes of events laid out at once for a pretty client.
+const PRETTY_BATCH: usize = 64 << 10;
+/// Output buffers whose capacity passes this are shrunk once empty.
+const KEEP_CAPACITY: usize = 1 << 20;
+
+/// Output queued before what a client's `output` holds.
+#[derive(Debug)]
+enum Segment {
+    /// Responses or console output.
+    Bytes(Vec<u8>),
+    /// The event log from `from` to `to` (line ends both).
+    Events { from: u64, to: u64 },
+}
 
 /// A connected socket.
 #[derive(Debug)]
@@ -69,9 +85,25 @@ pub(crate) struct Connection {
     /// Bytes read but not yet framed (kept when the client is paused).
     pub(crate) input: Vec<u8>,
     pub(crate) input_pos: usize,
-    /// Bytes waiting to be written.
+    /// Bytes queued after everything in `segments` (responses, console
+    /// output): a console appends here directly.
     pub(crate) output: Vec<u8>,
-    pub(crate) output_pos: usize,
+    /// What goes out before `output`, in order: responses, and the ranges
+    /// of the event log emitted between them.
+    segments: VecDeque<Segment>,
+    /// Bytes being written, taken from the front of what is queued.
+    writing: Vec<u8>,
+    writing_pos: usize,
+    /// Where this client's events not yet placed start in the event log:
+    /// from there to the log's end they go out after `output`. `None`
+    /// until the session negotiates, and for consoles.
+    events_from: Option<u64>,
+    /// The last write would have blocked: wait until the poller says the
+    /// socket is writable.
+    pub(crate) blocked: bool,
+    /// Since when the client has had more unread events than the output
+    /// limit without taking a byte.
+    pub(crate) lagging_since: Option<Instant>,
     /// The socket may have more to read (edge-triggered readiness).
     pub(crate) readable: bool,
     /// The peer closed its side; finish what was read, then drop.
@@ -97,7 +129,12 @@ impl Connection {
             input: Vec::new(),
             input_pos: 0,
             output: Vec::new(),
-            output_pos: 0,
+            segments: VecDeque::new(),
+            writing: Vec::new(),
+            writing_pos: 0,
+            events_from: None,
+            blocked: false,
+            lagging_since: None,
             readable: true,
             read_closed: false,
             listener: None,
@@ -108,13 +145,78 @@ impl Connection {
     }
 
     /// Queues complete QMP messages (compact lines) for the client, laid
-    /// out as its listener asks.
-    pub(crate) fn queue(&mut self, messages: &[u8]) {
+    /// out as its listener asks, after the events the log holds up to
+    /// `log_end` (those emitted before the messages were made).
+    pub(crate) fn queue(&mut self, messages: &[u8], log_end: u64) {
+        if messages.is_empty() {
+            return;
+        }
+        self.place_events(log_end);
         if self.pretty {
             crate::wire::to_pretty(messages, &mut self.output);
         } else {
             self.output.extend_from_slice(messages);
         }
+    }
+
+    /// Puts the client's events up to `log_end` in line, before whatever
+    /// is queued next.
+    fn place_events(&mut self, log_end: u64) {
+        let Some(from) = self.events_from else {
+            return;
+        };
+        if from >= log_end {
+            return;
+        }
+        if !self.output.is_empty() {
+            let bytes = std::mem::take(&mut self.output);
+            self.segments.push_back(Segment::Bytes(bytes));
+        }
+        self.segments
+            .push_back(Segment::Events { from, to: log_end });
+        self.events_from = Some(log_end);
+    }
+
+    /// Starts delivering the events after `log_end` (capabilities were
+    /// negotiated).
+    pub(crate) fn start_events(&mut self, log_end: u64) {
+        if self.events_from.is_none() {
+            self.events_from = Some(log_end);
+        }
+    }
+
+    /// Stops delivering events emitted after `log_end`; those before still
+    /// go out.
+    pub(crate) fn stop_events(&mut self, log_end: u64) {
+        self.place_events(log_end);
+        self.events_from = None;
+    }
+
+    /// The oldest offset of the event log the client has yet to take.
+    pub(crate) fn oldest_event(&self) -> Option<u64> {
+        self.segments
+            .iter()
+            .find_map(|s| match s {
+                Segment::Events { from, .. } => Some(*from),
+                Segment::Bytes(_) => None,
+            })
+            .or(self.events_from)
+    }
+
+    /// Bytes of events emitted up to `log_end` the client has not taken.
+    pub(crate) fn event_lag(&self, log_end: u64) -> u64 {
+        self.oldest_event()
+            .map_or(0, |from| log_end.saturating_sub(from))
+    }
+
+    /// Whether anything is left to write, events up to `log_end` included.
+    pub(crate) fn has_output(&self, log_end: u64) -> bool {
+        self.pending_output() > 0 || self.event_lag(log_end) > 0
+    }
+
+    /// Whether a flush now could write something.
+    pub(crate) fn wants_flush(&self, log_end: u64) -> bool {
+        !self.blocked && self.has_output(log_end)
     }
 
     /// Reads from the socket; descriptors that come along (unix sockets)
@@ -149,32 +251,120 @@ impl Connection {
         })
     }
 
-    /// Bytes queued for the client.
+    /// Bytes of responses and console output queued for the client
+    /// (events are not counted: they stay in the shared log).
     pub(crate) fn pending_output(&self) -> usize {
-        self.output.len() - self.output_pos
+        let segments: usize = self
+            .segments
+            .iter()
+            .map(|s| match s {
+                Segment::Bytes(b) => b.len(),
+                Segment::Events { .. } => 0,
+            })
+            .sum();
+        self.writing.len() - self.writing_pos + segments + self.output.len()
     }
 
-    /// Writes as much queued output as the socket takes.
-    pub(crate) fn flush(&mut self) -> io::Result<()> {
-        while self.output_pos < self.output.len() {
-            match self.stream.write(&self.output[self.output_pos..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => self.output_pos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+    /// Writes as much as the socket takes: what is queued, in order, then
+    /// the events after it. Returns the bytes written.
+    pub(crate) fn flush(&mut self, log: &EventLog) -> io::Result<usize> {
+        let mut written = 0;
+        loop {
+            if self.writing_pos < self.writing.len() {
+                match write_some(&mut self.stream, &self.writing[self.writing_pos..])? {
+                    Some(n) => {
+                        self.writing_pos += n;
+                        written += n;
+                        continue;
+                    }
+                    None => {
+                        self.blocked = true;
+                        break;
+                    }
+                }
+            }
+            // Take the next piece: a queued segment, the output, then the
+            // events after it.
+            self.writing.clear();
+            self.writing_pos = 0;
+            if let Some(Segment::Bytes(_)) = self.segments.front() {
+                if let Some(Segment::Bytes(bytes)) = self.segments.pop_front() {
+                    self.writing = bytes;
+                }
+                continue;
+            }
+            let (from, to, queued) = match self.segments.front() {
+                Some(Segment::Events { from, to }) => (*from, *to, true),
+                _ if !self.output.is_empty() => {
+                    std::mem::swap(&mut self.writing, &mut self.output);
+                    continue;
+                }
+                _ => match self.events_from {
+                    Some(from) if from < log.end() => (from, log.end(), false),
+                    _ => break,
+                },
+            };
+            let available = log.slice_from(from);
+            let available = &available[..available.len().min((to - from) as usize)];
+            let taken = if self.pretty {
+                // Whole lines, laid out; the cut is at a line end.
+                let mut take = available.len().min(PRETTY_BATCH);
+                if take < available.len() {
+                    take = match available[take..].iter().position(|&b| b == b'\n') {
+                        Some(i) => take + i + 1,
+                        None => available.len(),
+                    };
+                }
+                crate::wire::to_pretty(&available[..take], &mut self.writing);
+                take
+            } else {
+                match write_some(&mut self.stream, available)? {
+                    Some(n) => {
+                        written += n;
+                        n
+                    }
+                    None => {
+                        self.blocked = true;
+                        break;
+                    }
+                }
+            };
+            let next = from + taken as u64;
+            if !queued {
+                self.events_from = Some(next);
+            } else if next >= to {
+                self.segments.pop_front();
+            } else if let Some(Segment::Events { from, .. }) = self.segments.front_mut() {
+                *from = next;
             }
         }
-        if self.output_pos == self.output.len() {
-            self.output.clear();
-            self.output_pos = 0;
-            if self.output.capacity() > 1 << 20 {
-                self.output.shrink_to(1 << 16);
-            }
-        } else if self.output_pos > (1 << 20) && self.output_pos * 2 > self.output.len() {
-            self.output.drain(..self.output_pos);
-            self.output_pos = 0;
+        if written > 0 {
+            // Taking bytes is draining: the drain timeout starts again.
+            self.lagging_since = None;
         }
-        Ok(())
+        if self.writing_pos == self.writing.len() {
+            self.writing.clear();
+            self.writing_pos = 0;
+            if self.writing.capacity() > KEEP_CAPACITY {
+                self.writing.shrink_to(1 << 16);
+            }
+        }
+        if self.output.is_empty() && self.output.capacity() > KEEP_CAPACITY {
+            self.output.shrink_to(1 << 16);
+        }
+        Ok(written)
+    }
+}
+
+/// One write: `Some(bytes written)` (never 0), `None` if the socket is full.
+fn write_some(stream: &mut Stream, bytes: &[u8]) -> io::Result<Option<usize>> {
+    loop {
+        match stream.write(bytes) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => return Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
 }

@@ -2,12 +2,15 @@
 //!
 //! One thread owns every socket and session. Per turn it accepts new
 //! clients, reads a bounded amount from each readable client, frames and
-//! dispatches what it read, copies queued events into the negotiated
-//! sessions' output, and writes what the sockets accept. A client whose
-//! output backlog passes the pause threshold is not read until it drains;
-//! one whose backlog passes the output limit is disconnected.
+//! dispatches what it read, appends queued events to the event log every
+//! negotiated session reads from, and writes what the sockets accept. A
+//! client whose queued responses pass the pause threshold is not read
+//! until it drains; one that leaves more events unread than the output
+//! limit and takes nothing for the drain timeout, or leaves more than the
+//! event backlog limit unread, is disconnected.
 
 mod connection;
+mod event_log;
 mod listener;
 pub(crate) mod peer;
 
@@ -29,6 +32,7 @@ use crate::monitor::SessionHooks;
 use crate::session::{Dispatcher, Session};
 use crate::stream::Limits;
 use connection::{Connection, Received};
+use event_log::EventLog;
 use listener::Listener;
 
 /// Why every connection closes at shutdown, once its output is out.
@@ -101,6 +105,11 @@ pub enum ServerError {
 pub const DEFAULT_MAX_CONNECTIONS: usize = 128;
 /// Default time a QMP client has to complete `qmp_capabilities`.
 pub const DEFAULT_NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time a client with more unread events than the output limit
+/// may go without taking a byte before it is disconnected.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default most bytes of events one client may leave unread.
+pub const DEFAULT_EVENT_BACKLOG_LIMIT: usize = 128 << 20;
 
 /// Tunables of the server.
 ///
@@ -115,9 +124,17 @@ pub const DEFAULT_NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerConfig {
-    /// A client whose unsent output exceeds this is disconnected.
+    /// A client with more unread events than this that takes no byte for
+    /// `drain_timeout` is disconnected (responses do not count: they
+    /// pause reading instead).
     pub output_limit: usize,
-    /// A client whose unsent output exceeds this is not read until it drains.
+    /// How long a client over `output_limit` may take nothing.
+    pub drain_timeout: Duration,
+    /// A client with more unread events than this is disconnected at once,
+    /// reading or not: it cannot keep up. Also bounds the event log.
+    pub event_backlog_limit: usize,
+    /// A client whose queued responses exceed this is not read until it
+    /// drains.
     pub pause_threshold: usize,
     /// Bytes read from one client per turn, for fairness.
     pub read_budget: usize,
@@ -140,6 +157,8 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             output_limit: 16 << 20,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            event_backlog_limit: DEFAULT_EVENT_BACKLOG_LIMIT,
             pause_threshold: 1 << 20,
             read_budget: 256 << 10,
             limits: Limits::default(),
@@ -241,6 +260,7 @@ impl Prepared {
             config: self.config,
             shared: self.shared,
             scratch: Vec::new(),
+            log: EventLog::default(),
             read_buf: vec![0; READ_CHUNK],
             hooks: self.hooks,
         };
@@ -339,6 +359,8 @@ pub(crate) struct Server {
     shared: Arc<Shared>,
     /// One frame's response, held until the events it caused are queued.
     scratch: Vec<u8>,
+    /// Events taken from the emitter, until every client has them.
+    log: EventLog,
     /// Where each read lands before it joins a connection's input.
     read_buf: Vec<u8>,
     hooks: SessionHooks,
@@ -381,18 +403,25 @@ impl Server {
     pub(crate) fn run(mut self) -> Result<Exit, ServerError> {
         let mut events = Events::with_capacity(256);
         let exit = loop {
-            let busy = self.conns.values().any(|c| self.has_work(c));
-            // Throttled events and negotiation timeouts are due at a
-            // deadline: wake up for the nearest.
+            let end = self.log.end();
+            let busy = self
+                .conns
+                .values()
+                .any(|c| self.has_work(c) || c.wants_flush(end));
+            // Throttled events, negotiation timeouts and clients that do
+            // not drain are due at a deadline: wake up for the nearest.
             let timeout = if busy {
                 Some(Duration::ZERO)
             } else {
-                let events = self.dispatcher.emitter().next_deadline();
-                let nearest = match (events, self.next_negotiation_deadline()) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                nearest.map(|d| d.saturating_duration_since(Instant::now()))
+                [
+                    self.dispatcher.emitter().next_deadline(),
+                    self.next_negotiation_deadline(),
+                    self.next_drain_deadline(),
+                ]
+                .into_iter()
+                .flatten()
+                .min()
+                .map(|d| d.saturating_duration_since(Instant::now()))
             };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -418,7 +447,8 @@ impl Server {
                 }
                 conn.hup_seen |= event.is_read_closed() || event.is_error();
                 if event.is_writable() || event.is_error() {
-                    if let Err(e) = conn.flush() {
+                    conn.blocked = false;
+                    if let Err(e) = conn.flush(&self.log) {
                         self.drop_conn(token, &format!("write failed: {e}"));
                     }
                 }
@@ -428,24 +458,22 @@ impl Server {
             }
             self.attach_consoles();
             self.expire_negotiations();
-            self.deliver_events(None);
+            self.pull_events();
             self.deliver_deferred();
             let mut quit = false;
-            let tokens: Vec<(Token, bool)> = self
+            let tokens: Vec<Token> = self
                 .conns
                 .iter()
-                .filter(|(_, c)| self.has_work(c) || c.read_closed || c.pending_output() > 0)
-                .map(|(t, c)| (*t, self.has_work(c) || c.read_closed))
+                .filter(|(_, c)| self.has_work(c) || c.read_closed)
+                .map(|(t, _)| *t)
                 .collect();
-            for (token, work) in tokens {
-                if work {
-                    quit |= self.service(token);
-                } else if let Some(conn) = self.conns.get_mut(&token) {
-                    if let Err(e) = conn.flush() {
-                        self.drop_conn(token, &format!("write failed: {e}"));
-                    }
-                }
+            for token in tokens {
+                quit |= self.service(token);
             }
+            // Events handlers emitted, and output of clients not serviced.
+            self.pull_events();
+            self.flush_all();
+            self.check_drain();
             if quit {
                 break Exit::Quit;
             }
@@ -522,7 +550,7 @@ impl Server {
         }
         for token in touched {
             if let Some(conn) = self.conns.get_mut(&token) {
-                if let Err(e) = conn.flush() {
+                if let Err(e) = conn.flush(&self.log) {
                     self.drop_conn(token, &format!("write failed: {e}"));
                 }
             }
@@ -540,8 +568,8 @@ impl Server {
             return false;
         };
         let effects = f(self, &mut conn);
-        self.deliver_events(Some(&mut conn));
-        conn.queue(&self.scratch);
+        self.pull_events();
+        conn.queue(&self.scratch, self.log.end());
         self.scratch.clear();
         self.conns.insert(token, conn);
         effects.quit
@@ -637,7 +665,7 @@ impl Server {
                 conn.console = Some(console);
             }
             None => {
-                conn.queue(&self.dispatcher.greeting(true));
+                conn.queue(&self.dispatcher.greeting(true), self.log.end());
                 conn.deadline = self.config.negotiation_timeout.map(|t| Instant::now() + t);
             }
         }
@@ -645,7 +673,7 @@ impl Server {
         self.conns.insert(token, conn);
         self.by_session.insert(id, token);
         if let Some(conn) = self.conns.get_mut(&token) {
-            if let Err(e) = conn.flush() {
+            if let Err(e) = conn.flush(&self.log) {
                 self.drop_conn(token, &format!("write failed: {e}"));
                 return None;
             }
@@ -706,8 +734,12 @@ impl Server {
                 if let Some(effects) = effects {
                     // Events a handler emitted go out before its response,
                     // as in QEMU (SHUTDOWN before quit's reply).
-                    self.deliver_events(Some(&mut conn));
-                    conn.queue(&self.scratch);
+                    self.pull_events();
+                    if conn.session.is_negotiated() {
+                        // Events from now on (none emitted before).
+                        conn.start_events(self.log.end());
+                    }
+                    conn.queue(&self.scratch, self.log.end());
                     self.scratch.clear();
                     if effects.quit {
                         quit = true;
@@ -756,14 +788,18 @@ impl Server {
                 },
             }
         };
-        let result = result.and_then(|()| conn.flush().map_err(|e| format!("write failed: {e}")));
+        let result = result.and_then(|()| {
+            conn.flush(&self.log)
+                .map(drop)
+                .map_err(|e| format!("write failed: {e}"))
+        });
         let verdict = match result {
             // Responses never disconnect a client: reading pauses instead.
             Err(reason) => Some(reason),
             Ok(())
                 if (conn.read_closed || conn.closing)
                     && conn.input_pos >= conn.input.len()
-                    && conn.pending_output() == 0 =>
+                    && !conn.has_output(self.log.end()) =>
             {
                 Some("disconnected".to_owned())
             }
@@ -778,65 +814,85 @@ impl Server {
         quit
     }
 
-    /// Copies queued events into every negotiated session (and `extra`, the
-    /// connection being serviced, which is out of the map).
-    fn deliver_events(&mut self, extra: Option<&mut Connection>) {
+    /// Appends the events due now to the event log (one copy for every
+    /// client; each reads from it as its socket takes bytes).
+    fn pull_events(&mut self) {
         let emitter = self.dispatcher.emitter();
         let now = Instant::now();
         let timer_due = emitter.next_deadline().is_some_and(|d| d <= now);
         if !emitter.has_pending() && !timer_due {
             return;
         }
-        let lines = emitter.take_due(now);
-        if lines.is_empty() {
-            return;
+        self.log.append(emitter.take_bytes(now));
+    }
+
+    /// Writes to every client that has something to write and whose socket
+    /// is not known to be full.
+    fn flush_all(&mut self) {
+        let end = self.log.end();
+        let mut failed = Vec::new();
+        for (token, conn) in &mut self.conns {
+            if conn.wants_flush(end) {
+                if let Err(e) = conn.flush(&self.log) {
+                    failed.push((*token, e));
+                }
+            }
         }
-        let limit = self.config.output_limit;
-        // Grow each output once per batch, not by doubling through it.
-        let batch: usize = lines.iter().map(|l| l.len()).sum();
-        // Laid out once per batch for all pretty clients, if any.
-        let mut pretty: Option<Vec<u8>> = None;
+        for (token, e) in failed {
+            self.drop_conn(token, &format!("write failed: {e}"));
+        }
+    }
+
+    /// Disconnects the clients that do not drain their events: over the
+    /// backlog limit, or over the output limit without taking a byte for
+    /// the drain timeout. Then frees the log every client has passed.
+    fn check_drain(&mut self) {
+        let end = self.log.end();
+        let now = Instant::now();
+        let limit = self.config.output_limit as u64;
+        let backlog = self.config.event_backlog_limit as u64;
         let mut over = Vec::new();
-        let conns = self.conns.iter_mut().map(|(t, c)| (Some(*t), c));
-        let extra = extra.map(|c| (None, c));
-        for (token, conn) in conns.chain(extra) {
-            if !conn.session.is_negotiated() {
-                continue;
-            }
-            if conn.pretty {
-                let text = pretty.get_or_insert_with(|| {
-                    let mut text = Vec::with_capacity(batch * 2);
-                    for line in &lines {
-                        crate::wire::to_pretty(line, &mut text);
-                    }
-                    text
-                });
-                conn.output.extend_from_slice(text);
+        for (token, conn) in &mut self.conns {
+            let lag = conn.event_lag(end);
+            if lag > backlog {
+                over.push((
+                    *token,
+                    format!("cannot keep up: {lag} bytes of events unread (limit {backlog})"),
+                ));
+            } else if lag > limit {
+                let since = *conn.lagging_since.get_or_insert(now);
+                if now.duration_since(since) >= self.config.drain_timeout {
+                    over.push((
+                        *token,
+                        format!(
+                            "output limit exceeded ({lag} bytes of events unread, none taken for {:?})",
+                            self.config.drain_timeout
+                        ),
+                    ));
+                }
             } else {
-                conn.output.reserve(batch);
-                for line in &lines {
-                    conn.output.extend_from_slice(line);
-                }
-            }
-            if conn.pending_output() > limit {
-                if let Some(token) = token {
-                    over.push(token);
-                }
+                conn.lagging_since = None;
             }
         }
-        for token in over {
-            if let Some(conn) = self.conns.get_mut(&token) {
-                // Try to make room before giving up on the client.
-                let _ = conn.flush();
-                if conn.pending_output() > limit {
-                    let reason = format!(
-                        "output limit exceeded ({} bytes unsent)",
-                        conn.pending_output()
-                    );
-                    self.drop_conn(token, &reason);
-                }
-            }
+        for (token, reason) in over {
+            self.drop_conn(token, &reason);
         }
+        let oldest = self
+            .conns
+            .values()
+            .filter_map(Connection::oldest_event)
+            .min()
+            .unwrap_or(end);
+        self.log.trim(oldest);
+    }
+
+    /// When the first client over the output limit runs out of time.
+    fn next_drain_deadline(&self) -> Option<Instant> {
+        self.conns
+            .values()
+            .filter_map(|c| c.lagging_since)
+            .min()
+            .map(|since| since + self.config.drain_timeout)
     }
 
     fn drop_conn(&mut self, token: Token, reason: &str) {
@@ -877,14 +933,22 @@ impl Server {
         for conn in self.conns.values_mut() {
             conn.session.close();
         }
-        self.deliver_events(None);
+        self.pull_events();
+        let end = self.log.end();
+        for conn in self.conns.values_mut() {
+            conn.stop_events(end);
+        }
         let deadline = Instant::now() + FLUSH_GRACE;
         let mut events = Events::with_capacity(64);
         loop {
+            let log = &self.log;
             let flushed: Vec<Token> = self
                 .conns
                 .iter_mut()
-                .filter_map(|(t, c)| (c.flush().is_err() || c.pending_output() == 0).then_some(*t))
+                .filter_map(|(t, c)| {
+                    c.blocked = false;
+                    (c.flush(log).is_err() || !c.has_output(end)).then_some(*t)
+                })
                 .collect();
             for token in flushed {
                 self.drop_conn(token, SHUTTING_DOWN);
