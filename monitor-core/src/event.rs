@@ -421,3 +421,30 @@ impl Emitter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Defect 2 of the hostile-client review: the queue was bounded in
+    /// events (65,536 of any size: gigabytes with large data). Now in bytes.
+    #[test]
+    fn defect_02_the_queue_is_bounded_in_bytes() {
+        let emitter = Emitter::new();
+        let blob = "b".repeat(256 << 10);
+        let data = serde_json::json!({ "blob": blob });
+        // 600 events of 256 KiB: 150 MiB, over the 128 MiB bound.
+        for _ in 0..600 {
+            emitter.emit(Event::new("BIG").with_data(&data).unwrap());
+        }
+        let bytes = emitter.take_bytes(Instant::now());
+        assert!(bytes.len() <= EVENT_QUEUE_BYTES, "{} bytes", bytes.len());
+        let kept = bytes.split_inclusive(|&b| b == b'\n').count();
+        assert!(kept < 600 && kept > 400, "{kept} events kept");
+        // The oldest are kept, whole lines only.
+        assert!(bytes.ends_with(b"}\r\n"));
+        // Room again once taken.
+        emitter.emit(Event::new("SMALL"));
+        assert_eq!(emitter.take_pending().len(), 1);
+    }
+}
