@@ -55,7 +55,8 @@ pub enum CliError {
 /// long options so QEMU's own syntax stays as it is:
 /// `--allow-uid UID` (repeatable: serve only these users on unix sockets),
 /// `--max-clients N` (per listener), `--negotiation-timeout SECONDS`
-/// (0: none), `--max-fds N` (named descriptors per session).
+/// (0: none), `--max-fds N` (named descriptors per session), `--fd-budget N`
+/// (descriptors the monitor holds for all its clients together).
 ///
 /// # Examples
 ///
@@ -83,11 +84,13 @@ pub struct Access {
     pub negotiation_timeout: Option<u64>,
     /// `--max-fds`.
     pub max_fds: Option<usize>,
+    /// `--fd-budget`.
+    pub fd_budget: Option<usize>,
 }
 
 /// The usage text of [`Access`]' options.
 pub const ACCESS_USAGE: &str =
-    "[--allow-uid UID]... [--max-clients N] [--negotiation-timeout SECONDS] [--max-fds N]";
+    "[--allow-uid UID]... [--max-clients N] [--negotiation-timeout SECONDS] [--max-fds N] [--fd-budget N]";
 
 impl Access {
     /// Takes the option at `args[*i]` if it is one of these (advancing `i`
@@ -118,6 +121,7 @@ impl Access {
             "--max-clients" => self.max_clients = Some(size(number(i)?)),
             "--negotiation-timeout" => self.negotiation_timeout = Some(number(i)?),
             "--max-fds" => self.max_fds = Some(size(number(i)?)),
+            "--fd-budget" => self.fd_budget = Some(size(number(i)?)),
             _ => return Ok(false),
         }
         Ok(true)
@@ -137,6 +141,9 @@ impl Access {
         }
         if let Some(n) = self.max_fds {
             builder = builder.fds_per_session(n);
+        }
+        if let Some(n) = self.fd_budget {
+            builder = builder.fd_budget(n);
         }
         builder
     }

@@ -15,6 +15,8 @@
 
 mod util;
 
+#[path = "regressions/fds.rs"]
+mod fds;
 #[path = "regressions/harness.rs"]
 mod harness;
 #[path = "regressions/output.rs"]

@@ -4,7 +4,6 @@
 use crate::args::Arguments;
 use crate::command::{schema_of, Command, Context, Handler, Outcome, Reply};
 use crate::error::CommandError;
-use crate::fds::NO_FD_SUPPLIED;
 use crate::schema::{Member, ObjectInfo, Schema, SchemaGen};
 use crate::value::Map;
 
@@ -95,9 +94,7 @@ fn getfd(ctx: &Context<'_>, arguments: Map) -> Outcome {
     let mut args = Arguments::new(arguments);
     let name: String = args.member("fdname")?;
     args.finish()?;
-    let fd = ctx
-        .take_received_fd()
-        .ok_or_else(|| CommandError::generic(NO_FD_SUPPLIED))?;
+    let fd = ctx.session_fds().take_received_or_error()?;
     if name.starts_with(|c: char| c.is_ascii_digit()) {
         return Err(CommandError::generic(
             "Parameter 'fdname' expects a name not starting with a digit",
@@ -124,9 +121,7 @@ fn add_fd(ctx: &Context<'_>, arguments: Map) -> Outcome {
     let fdset_id: Option<i64> = args.member("fdset-id")?;
     let opaque: Option<String> = args.member("opaque")?;
     args.finish()?;
-    let fd = ctx
-        .take_received_fd()
-        .ok_or_else(|| CommandError::generic(NO_FD_SUPPLIED))?;
+    let fd = ctx.session_fds().take_received_or_error()?;
     Reply::new(&ctx.fd_sets().add(fd, fdset_id, opaque)?)
 }
 

@@ -10,6 +10,11 @@
 //! QMP client disconnects, fd sets the VMM never opened are closed (QEMU's
 //! `monitor_fdsets_cleanup`).
 //!
+//! Everything held for clients is paid for from one [`FdBudget`] per
+//! monitor (half of `RLIMIT_NOFILE` by default), with connections: a
+//! message's descriptors beyond it are closed as they arrive, and
+//! `getfd`/`add-fd` then fail naming the limit.
+//!
 //! The VMM reaches the descriptors through [`Context`](crate::Context):
 //! [`take_fd`](crate::Context::take_fd) and
 //! [`with_fd`](crate::Context::with_fd) by name, and [`FdSets::open`] for
@@ -26,6 +31,10 @@ use thiserror::Error;
 
 use crate::error::CommandError;
 
+mod budget;
+
+pub use budget::{Charge, FdBudget, OverBudget, DEFAULT_BUDGET_DIVISOR};
+
 /// Descriptors accepted with one message (QEMU's `TCP_MAX_FDS`); the kernel
 /// closes any beyond it.
 pub const FDS_PER_MESSAGE: usize = 16;
@@ -34,8 +43,27 @@ pub const DEFAULT_FDS_PER_SESSION: usize = 64;
 /// Default limit of descriptors in all fd sets together.
 pub const DEFAULT_FDSET_FDS: usize = 1024;
 
+/// Longest `getfd` name, in bytes (QEMU has no limit; names are kept as
+/// long as the session, so they are bounded).
+pub const MAX_FDNAME_LEN: usize = 256;
+/// Longest `add-fd` `opaque` text, in bytes (QEMU has no limit; the text
+/// is kept as long as its fd set, after its client has gone).
+pub const MAX_OPAQUE_LEN: usize = 1024;
+
 /// QEMU's message when a command needs a descriptor and none came.
 pub const NO_FD_SUPPLIED: &str = "No file descriptor supplied via SCM_RIGHTS";
+
+/// Why the descriptors of a message were closed as they arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum Refused {
+    /// The monitor's descriptor budget is spent.
+    #[error(transparent)]
+    OverBudget(#[from] OverBudget),
+    /// One of them is a socket connected to one of this monitor's
+    /// listeners: held, it would keep that connection open forever.
+    #[error("File descriptor refused: a connection to this monitor cannot be passed to it")]
+    OwnConnection,
+}
 
 /// Why the VMM could not open a descriptor of an fd set.
 #[derive(Debug, Error)]
@@ -107,7 +135,7 @@ impl AccessMode {
 ///
 /// let fds = SessionFds::new(4);
 /// let file = std::fs::File::open("/dev/null").unwrap();
-/// fds.receive(vec![file.into()]);
+/// fds.receive(vec![file.into()]).unwrap();
 /// let fd = fds.take_received().unwrap();
 /// fds.insert("log", fd).unwrap();
 /// assert_eq!(fds.len(), 1);
@@ -121,9 +149,13 @@ pub struct SessionFds {
 
 #[derive(Debug, Default)]
 struct Held {
-    received: Vec<OwnedFd>,
-    named: HashMap<String, OwnedFd>,
+    received: Vec<(OwnedFd, Charge)>,
+    /// Why the latest message's descriptors were closed, for the command
+    /// that looks for them.
+    refused: Option<Refused>,
+    named: HashMap<String, (OwnedFd, Charge)>,
     limit: usize,
+    budget: FdBudget,
 }
 
 impl Default for SessionFds {
@@ -148,19 +180,75 @@ impl SessionFds {
         self.inner.borrow_mut().limit = limit;
     }
 
+    /// Pays for what this session holds from `budget` (by default, it is
+    /// not limited).
+    pub fn set_budget(&self, budget: FdBudget) {
+        self.inner.borrow_mut().budget = budget;
+    }
+
     /// Descriptors that came with a message: they replace (and close) any
     /// received earlier and not taken. An empty list changes nothing.
-    pub fn receive(&self, fds: Vec<OwnedFd>) {
-        if !fds.is_empty() {
-            self.inner.borrow_mut().received = fds;
+    ///
+    /// # Errors
+    ///
+    /// [`Refused::OverBudget`] when they do not all fit the budget: all of
+    /// them are closed, and the next [`take_received_or_error`](Self::take_received_or_error)
+    /// says why.
+    pub fn receive(&self, fds: Vec<OwnedFd>) -> Result<(), Refused> {
+        if fds.is_empty() {
+            return Ok(());
         }
+        let mut held = self.inner.borrow_mut();
+        // The ones they replace are closed first: they free budget.
+        held.received.clear();
+        held.refused = None;
+        let mut charged = Vec::with_capacity(fds.len());
+        for fd in fds {
+            match held.budget.try_charge() {
+                Ok(charge) => charged.push((fd, charge)),
+                Err(over) => {
+                    held.refused = Some(over.into());
+                    return Err(over.into());
+                }
+            }
+        }
+        held.received = charged;
+        Ok(())
+    }
+
+    /// Closes the descriptors of the latest message (and any received
+    /// before and not taken) for `why`, which the next
+    /// [`take_received_or_error`](Self::take_received_or_error) reports.
+    pub fn refuse(&self, fds: Vec<OwnedFd>, why: Refused) {
+        drop(fds);
+        let mut held = self.inner.borrow_mut();
+        held.received.clear();
+        held.refused = Some(why);
     }
 
     /// Takes the first descriptor of the latest message that carried any;
     /// the others of that message are closed (QEMU's `get_msgfd`).
     pub fn take_received(&self) -> Option<OwnedFd> {
-        let received = std::mem::take(&mut self.inner.borrow_mut().received);
-        received.into_iter().next()
+        let mut held = self.inner.borrow_mut();
+        held.refused = None;
+        let received = std::mem::take(&mut held.received);
+        received.into_iter().next().map(|(fd, _charge)| fd)
+    }
+
+    /// [`take_received`](Self::take_received), or the error a command
+    /// answers without one: why the latest message's descriptors were
+    /// refused ([`Refused`]), or QEMU's [`NO_FD_SUPPLIED`].
+    ///
+    /// # Errors
+    ///
+    /// A `GenericError` when there is no descriptor to take.
+    pub fn take_received_or_error(&self) -> Result<OwnedFd, CommandError> {
+        let refused = self.inner.borrow().refused;
+        match (self.take_received(), refused) {
+            (Some(fd), _) => Ok(fd),
+            (None, Some(why)) => Err(CommandError::generic(why.to_string())),
+            (None, None) => Err(CommandError::generic(NO_FD_SUPPLIED)),
+        }
     }
 
     /// Descriptors received and not taken.
@@ -172,9 +260,16 @@ impl SessionFds {
     ///
     /// # Errors
     ///
-    /// A `GenericError` when the session holds its limit of named
-    /// descriptors and `name` is new; `fd` is closed.
+    /// A `GenericError` when `name` is longer than [`MAX_FDNAME_LEN`],
+    /// when the session holds its limit of named descriptors and `name` is
+    /// new, or when the monitor's descriptor budget is spent; `fd` is
+    /// closed.
     pub fn insert(&self, name: &str, fd: OwnedFd) -> Result<(), CommandError> {
+        if name.len() > MAX_FDNAME_LEN {
+            return Err(CommandError::generic(format!(
+                "Parameter 'fdname' expects a name of at most {MAX_FDNAME_LEN} bytes"
+            )));
+        }
         let mut held = self.inner.borrow_mut();
         if !held.named.contains_key(name) && held.named.len() >= held.limit {
             return Err(CommandError::generic(format!(
@@ -182,20 +277,31 @@ impl SessionFds {
                 held.limit
             )));
         }
-        // The replaced descriptor drops (closes) here.
-        held.named.insert(name.to_owned(), fd);
+        // The descriptor this one replaces pays for it.
+        let charge = match held.named.remove(name) {
+            Some((_replaced, charge)) => charge,
+            None => held
+                .budget
+                .try_charge()
+                .map_err(|over| CommandError::generic(over.to_string()))?,
+        };
+        held.named.insert(name.to_owned(), (fd, charge));
         Ok(())
     }
 
     /// Takes a named descriptor out of the session.
     pub fn remove(&self, name: &str) -> Option<OwnedFd> {
-        self.inner.borrow_mut().named.remove(name)
+        self.inner
+            .borrow_mut()
+            .named
+            .remove(name)
+            .map(|(fd, _charge)| fd)
     }
 
     /// Runs `f` on a named descriptor, which stays in the session.
     pub fn with<R>(&self, name: &str, f: impl FnOnce(BorrowedFd<'_>) -> R) -> Option<R> {
         let held = self.inner.borrow();
-        held.named.get(name).map(|fd| f(fd.as_fd()))
+        held.named.get(name).map(|(fd, _)| f(fd.as_fd()))
     }
 
     /// Named descriptors held.
@@ -212,6 +318,7 @@ impl SessionFds {
     pub fn clear(&self) {
         let mut held = self.inner.borrow_mut();
         held.received.clear();
+        held.refused = None;
         held.named.clear();
     }
 }
@@ -271,11 +378,20 @@ pub struct FdSets {
 struct Sets {
     sets: BTreeMap<i64, FdSet>,
     limit: usize,
+    budget: FdBudget,
+}
+
+/// A descriptor of a set, its `opaque` text, and what pays for it.
+#[derive(Debug)]
+struct Entry {
+    fd: OwnedFd,
+    opaque: Option<String>,
+    _charge: Charge,
 }
 
 #[derive(Debug, Default)]
 struct FdSet {
-    fds: Vec<(OwnedFd, Option<String>)>,
+    fds: Vec<Entry>,
     /// The VMM opened one of its descriptors: kept when clients go away.
     opened: bool,
 }
@@ -293,8 +409,15 @@ impl FdSets {
             inner: Arc::new(Mutex::new(Sets {
                 sets: BTreeMap::new(),
                 limit,
+                budget: FdBudget::default(),
             })),
         }
+    }
+
+    /// Pays for the descriptors of the sets from `budget` (by default,
+    /// they are not limited but by [`set_limit`](Self::set_limit)).
+    pub fn set_budget(&self, budget: FdBudget) {
+        self.inner.lock().budget = budget;
     }
 
     /// Changes the limit (descriptors held stay).
@@ -317,14 +440,21 @@ impl FdSets {
     ///
     /// # Errors
     ///
-    /// QEMU's `GenericError` for a negative ID; a `GenericError` when the
-    /// sets hold their limit. `fd` is closed on error.
+    /// QEMU's `GenericError` for a negative ID; a `GenericError` when
+    /// `opaque` is longer than [`MAX_OPAQUE_LEN`], when the sets hold their
+    /// limit, or when the monitor's descriptor budget is spent. `fd` is
+    /// closed on error.
     pub fn add(
         &self,
         fd: OwnedFd,
         fdset_id: Option<i64>,
         opaque: Option<String>,
     ) -> Result<AddfdInfo, CommandError> {
+        if opaque.as_ref().is_some_and(|o| o.len() > MAX_OPAQUE_LEN) {
+            return Err(CommandError::generic(format!(
+                "Parameter 'opaque' expects a text of at most {MAX_OPAQUE_LEN} bytes"
+            )));
+        }
         let mut sets = self.inner.lock();
         let id = match fdset_id {
             Some(id) if id < 0 => {
@@ -344,8 +474,16 @@ impl FdSets {
                 sets.limit
             )));
         }
+        let charge = sets
+            .budget
+            .try_charge()
+            .map_err(|over| CommandError::generic(over.to_string()))?;
         let raw = i64::from(fd.as_raw_fd());
-        sets.sets.entry(id).or_default().fds.push((fd, opaque));
+        sets.sets.entry(id).or_default().fds.push(Entry {
+            fd,
+            opaque,
+            _charge: charge,
+        });
         Ok(AddfdInfo {
             fd: raw,
             fdset_id: id,
@@ -373,7 +511,7 @@ impl FdSets {
                 let index = set
                     .fds
                     .iter()
-                    .position(|(f, _)| i64::from(f.as_raw_fd()) == fd)
+                    .position(|e| i64::from(e.fd.as_raw_fd()) == fd)
                     .ok_or_else(not_found)?;
                 set.fds.remove(index);
             }
@@ -396,9 +534,9 @@ impl FdSets {
                 fds: set
                     .fds
                     .iter()
-                    .map(|(fd, opaque)| FdsetFdInfo {
-                        fd: i64::from(fd.as_raw_fd()),
-                        opaque: opaque.clone(),
+                    .map(|e| FdsetFdInfo {
+                        fd: i64::from(e.fd.as_raw_fd()),
+                        opaque: e.opaque.clone(),
                     })
                     .collect(),
                 fdset_id: *id,
@@ -425,7 +563,7 @@ impl FdSets {
         let fd = set
             .fds
             .iter()
-            .map(|(fd, _)| fd)
+            .map(|e| &e.fd)
             .find(|fd| AccessMode::of(fd.as_fd()) == Some(mode))
             .ok_or(FdError::NoMatchingMode { id, mode })?;
         let copy = fd
@@ -523,12 +661,66 @@ mod tests {
     #[test]
     fn a_message_with_fds_replaces_the_untaken_ones() {
         let fds = SessionFds::default();
-        fds.receive(vec![null(), null()]);
-        fds.receive(vec![]);
+        fds.receive(vec![null(), null()]).unwrap();
+        fds.receive(vec![]).unwrap();
         assert_eq!(fds.received(), 2);
-        fds.receive(vec![null()]);
+        fds.receive(vec![null()]).unwrap();
         assert_eq!(fds.received(), 1);
         assert!(fds.take_received().is_some());
         assert!(fds.take_received().is_none());
+    }
+
+    #[test]
+    fn everything_held_is_paid_from_the_budget() {
+        let budget = FdBudget::new(3);
+        let fds = SessionFds::default();
+        fds.set_budget(budget.clone());
+        let sets = FdSets::default();
+        sets.set_budget(budget.clone());
+        fds.receive(vec![null()]).unwrap();
+        fds.insert("a", fds.take_received().unwrap()).unwrap();
+        sets.add(null(), None, None).unwrap();
+        fds.receive(vec![null()]).unwrap();
+        assert_eq!(budget.used(), 3);
+        // Over the budget: refused, and the taker learns why.
+        assert_eq!(
+            fds.receive(vec![null(), null()]),
+            Err(Refused::OverBudget(OverBudget { limit: 3 }))
+        );
+        let err = fds.take_received_or_error().unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "Too many file descriptors: the monitor holds 3, its limit"
+        );
+        assert_eq!(
+            fds.take_received_or_error().unwrap_err().to_string(),
+            NO_FD_SUPPLIED
+        );
+        // The refused message also closed the one received before.
+        assert_eq!(budget.used(), 2);
+        sets.add(null(), None, None).unwrap();
+        assert!(sets.add(null(), None, None).is_err());
+        assert!(fds.insert("b", null()).is_err());
+        // Replacing a name costs nothing more.
+        fds.insert("a", null()).unwrap();
+        fds.clear();
+        sets.remove(0, None).unwrap();
+        sets.remove(1, None).unwrap();
+        assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn names_and_opaque_texts_are_bounded() {
+        let fds = SessionFds::default();
+        let long = "n".repeat(MAX_FDNAME_LEN + 1);
+        assert!(fds.insert(&long, null()).is_err());
+        fds.insert(&long[1..], null()).unwrap();
+        assert_eq!(fds.len(), 1);
+        let sets = FdSets::default();
+        let opaque = "o".repeat(MAX_OPAQUE_LEN + 1);
+        assert!(sets.add(null(), None, Some(opaque.clone())).is_err());
+        assert!(sets.is_empty());
+        sets.add(null(), None, Some(opaque[1..].to_owned()))
+            .unwrap();
     }
 }

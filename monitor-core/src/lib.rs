@@ -107,13 +107,15 @@
 //! | level | message | what it means |
 //! |---|---|---|
 //! | warn | `session N: closing the connection: REASON` | the monitor closed a client: a limit in `docs/LIMITS.md` (`output limit exceeded (N bytes of events unread, none taken for T)`, `cannot keep up: N bytes of events unread (limit L)`, negotiation timeout), or a failed read or write |
-//! | warn | `refused a client of ADDR: REASON` | a client was closed before its greeting: the client limit, or a peer uid outside the allow-list |
+//! | warn | `refused a client of ADDR: REASON` | a client was closed before its greeting: the client limit, a peer uid outside the allow-list, or the descriptor budget (`the monitor holds N descriptors for its clients, its limit`) |
+//! | warn | `session N: closed the descriptors it passed: REASON` | the descriptors of a client's message were closed as they arrived: over the descriptor budget, or one was a connection to this monitor (`getfd`/`add-fd` then fail with REASON) |
 //! | warn | `QMP listener on ADDR is reachable from other hosts and has no authentication` | a TCP listener on a non-loopback address |
 //! | warn | `the peer uid allow-list does not apply to ADDR: TCP peers have no uid` | `allow_uids` with a TCP listener |
 //! | warn | `session N: more than 16 descriptors in one message; the rest were closed` | a client passed too many descriptors at once |
 //! | warn | `event queue full (128 MiB): dropped N events` | more than `event::EVENT_QUEUE_BYTES` of events were emitted while the monitor thread was busy; logged when it next takes the queue |
 //! | warn | `event NAME: no throttle key: ...` | a keyed throttle rule's member is missing from the event's data; the event is throttled as one key |
-//! | warn | `accept on ADDR failed`, `cannot register a client`, `cannot attach a console` | the operating system refused a socket operation (often: out of descriptors) |
+//! | warn | `accept on ADDR failed: ...; trying again when a descriptor is freed` | `accept` failed (often: the process is out of descriptors); it is tried again every 100 ms and whenever a client leaves, and logged again only after it has worked |
+//! | warn | `cannot register a client`, `cannot attach a console` | the operating system refused a socket operation (often: out of descriptors) |
 //! | warn | `job N ended without finishing` | a [`job`] handle was dropped without an outcome |
 //! | error | `command NAME panicked; answering with an error` | a handler panicked; the client got a `GenericError`, everyone else is served on |
 //! | error | `cannot wake the monitor thread: ...` | the monitor's waker failed (the operating system refused an `eventfd` write); events or answers may wait for the next client activity |

@@ -440,6 +440,24 @@ impl MonitorBuilder {
         self
     }
 
+    /// Descriptors the monitor may hold for its clients at once, over
+    /// every kind: connections, descriptors received and not yet taken,
+    /// named ones (`getfd`) and those of fd sets (`add-fd`). The default is
+    /// half of the process's soft `RLIMIT_NOFILE` when the monitor starts,
+    /// leaving the other half to the VMM. Beyond it, a new client is closed
+    /// before its greeting, descriptors a message brings are closed as they
+    /// arrive, and `getfd`/`add-fd` fail naming the limit; each refusal is
+    /// logged.
+    ///
+    /// ```
+    /// let builder = monitor_core::Monitor::builder().fd_budget(256);
+    /// # drop(builder);
+    /// ```
+    pub fn fd_budget(mut self, limit: usize) -> Self {
+        self.config.fd_budget = Some(limit);
+        self
+    }
+
     /// Descriptors all fd sets may hold together (default 1024). An
     /// `add-fd` beyond it fails, and the descriptor is closed.
     pub fn fd_set_limit(self, limit: usize) -> Self {

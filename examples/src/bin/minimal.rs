@@ -32,7 +32,9 @@ usage: minimal [options]          (QEMU's options for a machine without a guest)
   -nodefaults -no-user-config -nographic -display none -msg timestamp=on
                                   accepted as QEMU takes them
   -x-max-message SIZE             bytes of token text per message (QEMU's 64M)
-  [--allow-uid UID]... [--max-clients N] [--negotiation-timeout SECONDS] [--max-fds N]";
+  -x-heartbeat SECONDS            HEARTBEAT event period (default 1; 0: none)
+  [--allow-uid UID]... [--max-clients N] [--negotiation-timeout SECONDS] [--max-fds N]
+  [--fd-budget N]                 descriptors held for all clients (default: half of ulimit -n)";
 
 /// The one machine type: no guest at all, as QEMU's `none`.
 const MACHINES: MachineTypes = MachineTypes {
@@ -175,6 +177,8 @@ struct Options {
     /// Bytes of token text per message (`-x-max-message`, as `-m` takes
     /// sizes); QEMU's 64 MiB when not given.
     max_message: Option<usize>,
+    /// Seconds between HEARTBEAT events (`-x-heartbeat`; 0: none).
+    heartbeat: u64,
     access: cli::Access,
 }
 
@@ -184,6 +188,7 @@ fn parse(args: &[String]) -> Result<Options, CliError> {
         paused: false,
         monitors: Parser::new(),
         max_message: None,
+        heartbeat: 1,
         access: cli::Access::default(),
     };
     let mut monitors = false;
@@ -208,6 +213,13 @@ fn parse(args: &[String]) -> Result<Options, CliError> {
                 let bytes = cli::parse_size_mib(spec)?;
                 o.max_message =
                     Some(usize::try_from(bytes).map_err(|_| CliError::Size(spec.to_owned()))?);
+            }
+            "-x-heartbeat" => {
+                let secs = cli::value(args, &mut i, "-x-heartbeat")?;
+                o.heartbeat = secs.parse().map_err(|_| CliError::Number {
+                    option: option.to_owned(),
+                    value: secs.to_owned(),
+                })?;
             }
             _ if o.common.parse(args, &mut i, MACHINES)? => {}
             _ if o.access.parse(args, &mut i)? => {}
@@ -279,12 +291,15 @@ fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
         None
     };
     let emitter = monitor.events().clone();
-    std::thread::spawn(move || {
-        for count in 1.. {
-            std::thread::sleep(Duration::from_secs(1));
-            emitter.emit(Heartbeat { count });
-        }
-    });
+    let period = options.heartbeat;
+    if period > 0 {
+        std::thread::spawn(move || {
+            for count in 1.. {
+                std::thread::sleep(Duration::from_secs(period));
+                emitter.emit(Heartbeat { count });
+            }
+        });
+    }
     // Until `quit`, a signal (see `examples::signals`) or a failure.
     monitor.wait()?;
     drop(pidfile);

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
 use std::time::Instant;
 
 use mio::net::{TcpStream, UnixStream};
@@ -117,6 +118,11 @@ pub(crate) struct Connection {
     pub(crate) hup_seen: bool,
     /// QMP messages go out in QEMU's pretty layout (`pretty=on`).
     pub(crate) pretty: bool,
+    /// The poller reported both directions closed: the client has gone
+    /// (not a half-close), nothing can reach it any more.
+    pub(crate) peer_gone: bool,
+    /// What pays for this connection's descriptor in the monitor's budget.
+    pub(crate) charge: Option<crate::fds::Charge>,
 }
 
 impl Connection {
@@ -141,6 +147,8 @@ impl Connection {
             deadline: None,
             hup_seen: false,
             pretty: false,
+            peer_gone: false,
+            charge: None,
         }
     }
 
@@ -220,8 +228,15 @@ impl Connection {
     }
 
     /// Reads from the socket; descriptors that come along (unix sockets)
-    /// go to the session.
-    pub(crate) fn receive(&mut self, buf: &mut [u8]) -> io::Result<Received> {
+    /// go to the session, unless one of them is a connection to one of
+    /// `listeners` (this monitor's) or they do not fit the descriptor
+    /// budget: then they are all closed at once, and the next command that
+    /// looks for them is told why.
+    pub(crate) fn receive(
+        &mut self,
+        buf: &mut [u8],
+        listeners: &[super::ListenAddr],
+    ) -> io::Result<Received> {
         let Stream::Unix(socket) = &self.stream else {
             return self
                 .stream
@@ -244,7 +259,21 @@ impl Connection {
                 received.fds.len()
             );
         }
-        self.session.fds().receive(received.fds);
+        let id = self.session.info().id;
+        let own = received
+            .fds
+            .iter()
+            .any(|fd| super::peer::is_client_of(fd.as_fd(), listeners));
+        let refused = if own {
+            let why = crate::fds::Refused::OwnConnection;
+            self.session.fds().refuse(received.fds, why);
+            Some(why)
+        } else {
+            self.session.fds().receive(received.fds).err()
+        };
+        if let Some(why) = refused {
+            log::warn!("session {id}: closed the descriptors it passed: {why}");
+        }
         Ok(Received {
             bytes: received.bytes,
             fds,

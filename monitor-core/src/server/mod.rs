@@ -28,6 +28,7 @@ use thiserror::Error;
 pub use listener::{InheritError, ListenAddr, ListenOptions, ListenSource};
 
 use crate::console::ConsoleFactory;
+use crate::fds::{Charge, FdBudget};
 use crate::monitor::SessionHooks;
 use crate::session::{Dispatcher, Session};
 use crate::stream::Limits;
@@ -142,6 +143,10 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// Descriptors one session may hold named (`getfd`).
     pub fds_per_session: usize,
+    /// Descriptors the monitor may hold for its clients at once:
+    /// connections, received and named descriptors, fd sets (`None`: half
+    /// of the soft `RLIMIT_NOFILE` when the monitor starts).
+    pub fd_budget: Option<usize>,
     /// Clients connected to one listener at once; more are closed at once.
     pub max_connections: usize,
     /// QMP clients that have not completed `qmp_capabilities` this long
@@ -163,6 +168,7 @@ impl Default for ServerConfig {
             read_budget: 256 << 10,
             limits: Limits::default(),
             fds_per_session: crate::fds::DEFAULT_FDS_PER_SESSION,
+            fd_budget: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             negotiation_timeout: Some(DEFAULT_NEGOTIATION_TIMEOUT),
             allowed_uids: None,
@@ -212,6 +218,9 @@ impl Shared {
 
 const WAKER: Token = Token(0);
 const READ_CHUNK: usize = 64 << 10;
+/// How long a listener whose `accept` failed (out of descriptors, most
+/// often) waits before it is tried again, unless a client leaves first.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// How long shutdown keeps trying to deliver queued output.
 const FLUSH_GRACE: Duration = Duration::from_secs(1);
 
@@ -225,6 +234,9 @@ struct BoundListener {
     console: Option<Arc<dyn ConsoleFactory>>,
     /// QMP output in QEMU's pretty layout.
     pretty: bool,
+    /// `accept` failed: clients may be waiting that no new edge will
+    /// announce, so it is tried again (see [`ACCEPT_RETRY`]).
+    retry: bool,
 }
 
 /// Bound listeners and settings, ready to move to the monitor thread.
@@ -235,6 +247,7 @@ pub(crate) struct Prepared {
     config: ServerConfig,
     shared: Arc<Shared>,
     hooks: SessionHooks,
+    budget: FdBudget,
 }
 
 impl Prepared {
@@ -249,8 +262,16 @@ impl Prepared {
 
     /// Runs the event loop until `quit` or shutdown.
     pub(crate) fn run(self) -> Result<Exit, ServerError> {
+        let listen_addrs = self
+            .listeners
+            .iter()
+            .map(|l| l.listener.local_addr().clone())
+            .collect();
         let server = Server {
             next_token: self.listeners.len() + 1,
+            listen_addrs,
+            budget: self.budget,
+            accept_retry: None,
             poll: self.poll,
             listeners: self.listeners,
             conns: HashMap::new(),
@@ -341,6 +362,7 @@ fn open_listeners(
             name: local.to_string(),
             console: options.console,
             pretty: options.pretty,
+            retry: false,
         });
     }
     Ok(listeners)
@@ -364,6 +386,13 @@ pub(crate) struct Server {
     /// Where each read lands before it joins a connection's input.
     read_buf: Vec<u8>,
     hooks: SessionHooks,
+    /// The listeners' addresses: a descriptor passed that is connected to
+    /// one of them is refused (see `peer::is_client_of`).
+    listen_addrs: Vec<ListenAddr>,
+    /// Pays for every connection and every descriptor clients hand over.
+    budget: FdBudget,
+    /// When listeners whose `accept` failed are tried again.
+    accept_retry: Option<Instant>,
 }
 
 impl Server {
@@ -389,6 +418,11 @@ impl Server {
             sessions: AtomicUsize::new(0),
             pending: AtomicUsize::new(0),
         });
+        let budget = match config.fd_budget {
+            Some(limit) => FdBudget::new(limit),
+            None => FdBudget::from_rlimit(),
+        };
+        dispatcher.fd_sets().set_budget(budget.clone());
         let prepared = Prepared {
             poll,
             listeners,
@@ -396,6 +430,7 @@ impl Server {
             config,
             shared,
             hooks: SessionHooks::default(),
+            budget,
         };
         Ok((prepared, bound))
     }
@@ -417,6 +452,7 @@ impl Server {
                     self.dispatcher.emitter().next_deadline(),
                     self.next_negotiation_deadline(),
                     self.next_drain_deadline(),
+                    self.accept_retry,
                 ]
                 .into_iter()
                 .flatten()
@@ -446,6 +482,9 @@ impl Server {
                     conn.readable = true;
                 }
                 conn.hup_seen |= event.is_read_closed() || event.is_error();
+                // Both directions closed (EPOLLHUP): the client has gone,
+                // not merely half-closed, and nothing can reach it.
+                conn.peer_gone |= event.is_write_closed();
                 if event.is_writable() || event.is_error() {
                     conn.blocked = false;
                     if let Err(e) = conn.flush(&self.log) {
@@ -457,6 +496,7 @@ impl Server {
                 break Exit::Shutdown;
             }
             self.attach_consoles();
+            self.retry_accepts();
             self.expire_negotiations();
             self.pull_events();
             self.deliver_deferred();
@@ -477,6 +517,7 @@ impl Server {
             if quit {
                 break Exit::Quit;
             }
+            self.release_gone();
             self.publish_stats();
         };
         self.close_all();
@@ -580,26 +621,46 @@ impl Server {
             let BoundListener {
                 listener,
                 name,
-                console,
                 pretty,
-            } = &self.listeners[index];
+                retry,
+                ..
+            } = &mut self.listeners[index];
             let pretty = *pretty;
             let stream = match listener.accept() {
                 Ok(s) => s,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    *retry = false;
+                    return;
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
                 Err(e) => {
-                    log::warn!("accept on {name} failed: {e}");
+                    // Out of descriptors (EMFILE, ENFILE) or memory: the
+                    // clients waiting raise no new edge, so try again
+                    // later, or when a client leaves.
+                    if !*retry {
+                        log::warn!(
+                            "accept on {name} failed: {e}; trying again when a descriptor is freed"
+                        );
+                    }
+                    *retry = true;
+                    self.accept_retry = Some(Instant::now() + ACCEPT_RETRY);
                     return;
                 }
             };
-            if let Err(reason) = self.admit(index, &stream) {
-                log::warn!("refused a client of {name}: {reason}");
-                continue;
-            }
+            *retry = false;
+            let charge = match self.admit(index, &stream) {
+                Ok(charge) => charge,
+                Err(reason) => {
+                    let name = &self.listeners[index].name;
+                    log::warn!("refused a client of {name}: {reason}");
+                    continue;
+                }
+            };
+            let BoundListener { name, console, .. } = &self.listeners[index];
             let name = name.clone();
             let console = console.clone();
-            if let Some(token) = self.add_connection(stream, name, console, pretty) {
+            if let Some(token) = self.add_connection(stream, Some(charge), name, console, pretty) {
                 if let Some(conn) = self.conns.get_mut(&token) {
                     conn.listener = Some(index);
                 }
@@ -607,9 +668,24 @@ impl Server {
         }
     }
 
+    /// Tries again the listeners whose `accept` failed, once their retry
+    /// time has come.
+    fn retry_accepts(&mut self) {
+        if !self.accept_retry.is_some_and(|at| at <= Instant::now()) {
+            return;
+        }
+        self.accept_retry = None;
+        for index in 0..self.listeners.len() {
+            if self.listeners[index].retry {
+                self.accept_all(index);
+            }
+        }
+    }
+
     /// Whether a client just accepted on listener `index` may stay: the
-    /// listener's connection limit and the peer user allow-list.
-    fn admit(&self, index: usize, stream: &connection::Stream) -> Result<(), String> {
+    /// listener's connection limit, the peer user allow-list and the
+    /// descriptor budget, which pays for its connection.
+    fn admit(&self, index: usize, stream: &connection::Stream) -> Result<Charge, String> {
         let connected = self
             .conns
             .values()
@@ -627,13 +703,19 @@ impl Server {
                 return Err(format!("peer uid {uid} is not allowed"));
             }
         }
-        Ok(())
+        self.budget.try_charge().map_err(|over| {
+            format!(
+                "the monitor holds {} descriptors for its clients, its limit",
+                over.limit
+            )
+        })
     }
 
     /// Sets up a new connection: a QMP session, or a console.
     fn add_connection(
         &mut self,
         mut stream: connection::Stream,
+        charge: Option<Charge>,
         name: String,
         console: Option<Arc<dyn ConsoleFactory>>,
         pretty: bool,
@@ -653,10 +735,12 @@ impl Server {
         let mut session = Session::new(id, name.clone(), true);
         session.set_limits(self.config.limits);
         session.fds().set_limit(self.config.fds_per_session);
+        session.fds().set_budget(self.budget.clone());
         if let Some(hook) = &self.hooks.connect {
             run_hook(hook, session.info());
         }
         let mut conn = Connection::new(stream, session);
+        conn.charge = charge;
         conn.pretty = pretty;
         match console {
             Some(factory) => {
@@ -690,7 +774,9 @@ impl Server {
                 continue;
             }
             let stream = connection::Stream::Unix(mio::net::UnixStream::from_std(stream));
-            self.add_connection(stream, "attached console".to_owned(), Some(factory), false);
+            // The VMM's own stream: never refused, not paid for.
+            let name = "attached console".to_owned();
+            self.add_connection(stream, None, name, Some(factory), false);
         }
     }
 
@@ -762,7 +848,7 @@ impl Server {
             }
             // Into the loop's buffer, zeroed once, then copied: growing
             // `input` by a zeroed chunk per read cost a 64 KiB memset each.
-            match conn.receive(&mut self.read_buf) {
+            match conn.receive(&mut self.read_buf, &self.listen_addrs) {
                 Ok(Received { bytes: 0, .. }) => {
                     conn.read_closed = true;
                     conn.readable = false;
@@ -920,10 +1006,32 @@ impl Server {
         let qmp = conn.console.is_none();
         // Closes every descriptor the session held.
         drop(conn);
+        if self.listeners.iter().any(|l| l.retry) {
+            // A descriptor was freed: a client `accept` could not take may
+            // be served now.
+            self.accept_retry = Some(Instant::now());
+        }
         if qmp && !self.conns.values().any(|c| c.console.is_none()) {
             // As QEMU when its last QMP client goes: fd sets nobody opened
             // are closed.
             self.dispatcher.fd_sets().release_unopened();
+        }
+    }
+
+    /// Closes the connections whose client has gone (both directions
+    /// closed) once nothing more can be done for them now: the input read
+    /// so far is handled, but answers still to come (a pending command)
+    /// and unsent output could never reach the client, so they do not
+    /// keep its slot and descriptors.
+    fn release_gone(&mut self) {
+        let gone: Vec<Token> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.peer_gone && (c.read_closed || !self.has_work(c)))
+            .map(|(t, _)| *t)
+            .collect();
+        for token in gone {
+            self.drop_conn(token, "disconnected");
         }
     }
 

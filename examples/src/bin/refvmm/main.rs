@@ -71,6 +71,7 @@ usage: refvmm [options]          (QEMU's options, as libvirt passes them)
   --max-clients N    clients per monitor listener (default 128)
   --negotiation-timeout SECONDS   to complete qmp_capabilities (default 30; 0: none)
   --max-fds N        descriptors a QMP session may hold named (default 64)
+  --fd-budget N      descriptors the monitors hold for all clients (default: half of ulimit -n)
   --help             this text";
 
 const FIRMWARE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/firmware.bin"));
