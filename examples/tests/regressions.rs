@@ -19,3 +19,5 @@ mod util;
 mod harness;
 #[path = "regressions/signals.rs"]
 mod signals;
+#[path = "regressions/hmp.rs"]
+mod hmp;
