@@ -70,6 +70,7 @@
 pub mod args;
 mod builtins;
 pub mod console;
+pub mod cpus;
 pub mod passthrough;
 pub mod stdio;
 pub mod table;
