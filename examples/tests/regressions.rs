@@ -19,5 +19,6 @@ mod util;
 mod harness;
 #[path = "regressions/signals.rs"]
 mod signals;
+
 #[path = "regressions/hmp.rs"]
 mod hmp;

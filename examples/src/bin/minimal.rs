@@ -183,9 +183,8 @@ fn memsave(
 fn pmemsave(val: i64, size: i64, filename: String) -> Result<(), CommandError> {
     let _ = val;
     // QEMU 7.2 overflows its buffer on a negative size; refuse it.
-    let size = u64::try_from(size).map_err(|_| {
-        CommandError::generic("Parameter 'size' expects a non-negative value")
-    })?;
+    let size = u64::try_from(size)
+        .map_err(|_| CommandError::generic("Parameter 'size' expects a non-negative value"))?;
     let file = std::fs::File::create(&filename).map_err(|e| {
         let text = e.to_string();
         let reason = text.split(" (os error").next().unwrap_or(&text);

@@ -75,10 +75,10 @@ fn read_until(stream: &mut UnixStream, seen: &mut Vec<u8>, done: impl Fn(&[u8]) 
 /// (`^C` and a new prompt) to mark the end.
 fn attack() -> Vec<u8> {
     let mut bytes = b"info ".to_vec();
-    bytes.extend(std::iter::repeat_n(b'x', 4000));
+    bytes.extend([b'x'; 4000]);
     bytes.push(0x01);
-    bytes.extend(std::iter::repeat_n(0x06, 5));
-    bytes.extend(std::iter::repeat_n(b'\t', TABS));
+    bytes.extend([0x06; 5]);
+    bytes.extend(vec![b'\t'; TABS]);
     bytes.push(0x03);
     bytes
 }

@@ -108,7 +108,10 @@ impl Harness {
     /// Sends one read's worth of bytes; returns the output and effects.
     fn send(&mut self, bytes: &[u8]) -> (String, ConsoleEffects) {
         let mut out = Vec::new();
-        let effects = self.console.input(&self.dispatcher, bytes, &mut out, usize::MAX).effects;
+        let effects = self
+            .console
+            .input(&self.dispatcher, bytes, &mut out, usize::MAX)
+            .effects;
         self.screen.feed(&out);
         (String::from_utf8(out).unwrap(), effects)
     }
@@ -405,7 +408,9 @@ fn utf8_split_across_reads_is_one_character() {
 fn bytes_that_are_not_utf8_reach_the_runner_and_come_back_as_they_came() {
     let mut h = Harness::new();
     let mut out = Vec::new();
-    let done = h.console.input(&h.dispatcher, b"q\xb4\r\n", &mut out, usize::MAX);
+    let done = h
+        .console
+        .input(&h.dispatcher, b"q\xb4\r\n", &mut out, usize::MAX);
     assert_eq!(done.used, 4);
     assert_eq!(done.effects, ConsoleEffects::default());
     // As QEMU 7.2: the byte echoed, then an unknown command quoting it.
