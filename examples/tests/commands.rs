@@ -50,6 +50,8 @@ fn every_declared_command_and_event_is_registered() {
         "x-fd-write",
         "stop",
         "cont",
+        "memsave",
+        "pmemsave",
         "human-monitor-command",
     ]
     .iter()

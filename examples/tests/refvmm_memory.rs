@@ -370,3 +370,44 @@ fn a_second_dump_while_one_runs_is_refused() {
     assert_eq!(done["data"]["result"]["status"], "completed");
     assert!(reader.join().expect("reader") > 64 << 20);
 }
+
+/// The human monitor's generic `memsave` and `pmemsave` save what the QMP
+/// commands save; `human-monitor-command` accepts the `cpu-index` of the
+/// one vCPU (`query-cpus-fast`) and refuses any other, as QEMU does.
+#[test]
+fn hmp_memsave_uses_the_vcpus_the_vmm_reports() {
+    if !kvm_available() {
+        return;
+    }
+    let (_vmm, mut qmp) = booted();
+    qmp.execute("stop", json!({})).unwrap();
+    let (hmp_file, qmp_file, phys) = (
+        TempFile::new("hmp-mem"),
+        TempFile::new("qmp-mem"),
+        TempFile::new("hmp-pmem"),
+    );
+    let line = |cmd: &str, f: &TempFile| format!("{cmd} 0x100000 4096 \"{}\"", f.name());
+    assert_eq!(hmp(&mut qmp, &line("memsave", &hmp_file)), "");
+    assert_eq!(hmp(&mut qmp, &line("pmemsave", &phys)), "");
+    qmp.execute(
+        "memsave",
+        json!({"val": 0x10_0000, "size": 4096, "filename": qmp_file.name()}),
+    )
+    .unwrap();
+    assert_eq!(hmp_file.bytes(), qmp_file.bytes());
+    assert_eq!(hmp_file.bytes(), phys.bytes());
+
+    let with_cpu = |qmp: &mut Client, index: i64| {
+        qmp.execute(
+            "human-monitor-command",
+            json!({"command-line": line("memsave", &hmp_file), "cpu-index": index}),
+        )
+    };
+    assert_eq!(with_cpu(&mut qmp, 0).unwrap(), json!(""));
+    for index in [1, -1] {
+        assert_eq!(
+            error_desc(with_cpu(&mut qmp, index).unwrap_err()),
+            "Parameter 'cpu-index' expects a CPU number"
+        );
+    }
+}

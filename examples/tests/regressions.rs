@@ -23,3 +23,6 @@ mod harness;
 mod output;
 #[path = "regressions/signals.rs"]
 mod signals;
+
+#[path = "regressions/hmp.rs"]
+mod hmp;

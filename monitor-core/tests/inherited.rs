@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use monitor_core::client::Client;
-use monitor_core::console::{Console, ConsoleEffects, ConsoleFactory};
+use monitor_core::console::{Console, ConsoleEffects, ConsoleFactory, ConsoleInput};
 use monitor_core::session::Dispatcher;
 use monitor_core::{
     Error, InheritError, ListenAddr, ListenOptions, Monitor, ServerError, SessionInfo,
@@ -323,8 +323,11 @@ struct Silent;
 impl Console for Silent {
     fn start(&mut self, _: &Dispatcher, _: &mut Vec<u8>) {}
 
-    fn input(&mut self, _: &Dispatcher, _: &[u8], _: &mut Vec<u8>) -> ConsoleEffects {
-        ConsoleEffects::default()
+    fn input(&mut self, _: &Dispatcher, bytes: &[u8], _: &mut Vec<u8>, _: usize) -> ConsoleInput {
+        ConsoleInput {
+            used: bytes.len(),
+            effects: ConsoleEffects::default(),
+        }
     }
 }
 

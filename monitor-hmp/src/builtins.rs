@@ -94,9 +94,69 @@ fn info_commands(ctx: &mut HmpContext<'_>, _args: &Args) -> Result<(), HmpError>
     Ok(())
 }
 
+/// `memsave addr size file`: virtual memory of the current CPU (the one
+/// `human-monitor-command` named with `cpu-index`, else the first), as
+/// QEMU's `hmp_memsave`: `No CPU available` without one; the size is
+/// taken as 32 bits.
+fn memsave(ctx: &mut HmpContext<'_>, args: &Args) -> Result<(), HmpError> {
+    let cpu = match ctx.cpu_index() {
+        Some(index) => Some(index),
+        None => crate::cpus::indexes(ctx.dispatcher(), ctx.session())
+            .first()
+            .copied(),
+    };
+    let Some(cpu) = cpu else {
+        ctx.print("No CPU available\n");
+        return Ok(());
+    };
+    let (val, size, filename) = memory_args(args);
+    ctx.qmp(
+        "memsave",
+        json!({"val": val, "size": size, "filename": filename, "cpu-index": cpu}),
+    )?;
+    Ok(())
+}
+
+/// `pmemsave addr size file`: physical memory, as QEMU's `hmp_pmemsave`.
+fn pmemsave(ctx: &mut HmpContext<'_>, args: &Args) -> Result<(), HmpError> {
+    let (val, size, filename) = memory_args(args);
+    ctx.qmp(
+        "pmemsave",
+        json!({"val": val, "size": size, "filename": filename}),
+    )?;
+    Ok(())
+}
+
+/// `val`, `size` (QEMU's `uint32_t size = qdict_get_int(...)`) and
+/// `filename` of `memsave` and `pmemsave`.
+fn memory_args(args: &Args) -> (i64, i64, String) {
+    let val = args.int("val").unwrap_or(0);
+    let size = i64::from(args.int("size").unwrap_or(0) as u32);
+    let filename = args.str("filename").unwrap_or_default().to_owned();
+    (val, size, filename)
+}
+
+/// `getfd name`: names the descriptor that came with the command. A
+/// console passes none (and `human-monitor-command` runs on a monitor of
+/// its own in QEMU, which has none either), so this answers QEMU's
+/// `Error: No file descriptor supplied via SCM_RIGHTS`.
+fn getfd(ctx: &mut HmpContext<'_>, args: &Args) -> Result<(), HmpError> {
+    let fdname = args.str("fdname").unwrap_or_default();
+    ctx.qmp("getfd", json!({ "fdname": fdname }))?;
+    Ok(())
+}
+
+/// `closefd name`: closes a descriptor this monitor named (none, see
+/// [`getfd`]): QEMU's `Error: File descriptor named 'NAME' not found`.
+fn closefd(ctx: &mut HmpContext<'_>, args: &Args) -> Result<(), HmpError> {
+    let fdname = args.str("fdname").unwrap_or_default();
+    ctx.qmp("closefd", json!({ "fdname": fdname }))?;
+    Ok(())
+}
+
 /// The QMP commands each generic command calls, by its `name` (`help`
 /// needs none: the table answers it).
-static REQUIRES: [&[&str]; 10] = [
+static REQUIRES: [&[&str]; 14] = [
     &[],
     &["quit"],
     &["stop"],
@@ -107,12 +167,16 @@ static REQUIRES: [&[&str]; 10] = [
     &["query-name"],
     &["query-status"],
     &["query-commands"],
+    &["memsave"],
+    &["pmemsave"],
+    &["getfd"],
+    &["closefd"],
 ];
 
 /// The generic commands, in QEMU's words, with the QMP commands they need:
 /// each is listed and runs only when those exist.
 pub(crate) fn registrations() -> Vec<(&'static HmpRegistration, &'static &'static [&'static str])> {
-    static LIST: [HmpRegistration; 10] = [
+    static LIST: [HmpRegistration; 14] = [
         HmpRegistration {
             name: "help|?",
             args_type: "name:S?",
@@ -192,6 +256,38 @@ pub(crate) fn registrations() -> Vec<(&'static HmpRegistration, &'static &'stati
             help: "list the QMP commands",
             origin: "monitor-hmp's generic commands",
             handler: info_commands,
+        },
+        HmpRegistration {
+            name: "memsave",
+            args_type: "val:l,size:i,filename:s",
+            params: "addr size file",
+            help: "save to disk virtual memory dump starting at 'addr' of size 'size'",
+            origin: "monitor-hmp's generic commands",
+            handler: memsave,
+        },
+        HmpRegistration {
+            name: "pmemsave",
+            args_type: "val:l,size:i,filename:s",
+            params: "addr size file",
+            help: "save to disk physical memory dump starting at 'addr' of size 'size'",
+            origin: "monitor-hmp's generic commands",
+            handler: pmemsave,
+        },
+        HmpRegistration {
+            name: "getfd",
+            args_type: "fdname:s",
+            params: "getfd name",
+            help: "receive a file descriptor via SCM rights and assign it a name",
+            origin: "monitor-hmp's generic commands",
+            handler: getfd,
+        },
+        HmpRegistration {
+            name: "closefd",
+            args_type: "fdname:s",
+            params: "closefd name",
+            help: "close a file descriptor previously passed via SCM rights",
+            origin: "monitor-hmp's generic commands",
+            handler: closefd,
         },
     ];
     LIST.iter().zip(REQUIRES.iter()).collect()

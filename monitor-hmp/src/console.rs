@@ -29,7 +29,7 @@
 //!
 //! | key | action | QEMU 7.2 |
 //! |---|---|---|
-//! | printable characters (UTF-8) | insert at the cursor | same (bytes) |
+//! | printable characters (UTF-8), other bytes but 0x9b | insert at the cursor | same (bytes) |
 //! | Enter (CR, LF, CR LF) | run the line | CR LF runs the line, then an empty one |
 //! | Backspace (DEL 0x7f, BS 0x08) | delete before the cursor | same |
 //! | Delete (`ESC [ 3 ~`) | delete under the cursor | same |
@@ -45,14 +45,24 @@
 //!
 //! Other differences from QEMU, each deliberate:
 //! - Characters are UTF-8 characters, not bytes: the cursor moves one
-//!   character at a time and invalid bytes are dropped (QEMU inserts bytes
-//!   and lets the terminal sort them out). The line holds at most 4,095
-//!   characters (QEMU: bytes).
+//!   character at a time (QEMU inserts bytes and lets the terminal sort
+//!   them out). Bytes that are not valid UTF-8 are kept one by one, as
+//!   QEMU keeps them: echoed as they came, and given to the runner as
+//!   escape characters (U+EF80 + byte - 0x80) that the console writes back
+//!   as the bytes, so `q\xb4` is the unknown command `q\xb4`, byte for
+//!   byte as QEMU prints it. (A command's output that contains one of
+//!   those 128 private-use characters is written as the byte too.) The
+//!   line holds at most 4,095 characters (QEMU: bytes).
 //! - Escape sequences are read whole: `ESC [ 1 ; 5 D` (Ctrl-Left) moves left
 //!   where QEMU inserts `5D`, and unknown sequences are dropped. A control
 //!   character inside a sequence ends it and still acts.
-//! - The line is redrawn once per read, not once per byte: typed keys give
-//!   QEMU's bytes, a paste gives one redraw instead of one per character.
+//! - The line is redrawn once per batch of input, not once per byte: typed
+//!   keys give QEMU's bytes, a paste gives one redraw instead of one per
+//!   character. A batch is what the server hands over, up to the key whose
+//!   output takes the client's unsent output past the pause threshold
+//!   (the `room` of [`Console::input`]); the rest waits until the client
+//!   reads, so a flood of TABs (each lists the candidates and redraws the
+//!   line) holds at most the threshold plus one key's output.
 //! - Lines of blanks are added to the history (as QEMU) but not given to
 //!   the runner (QEMU's parser prints nothing for them either).
 //! - A command's output that does not end with a newline gets one, so the
@@ -104,11 +114,11 @@
 //! console.start(&dispatcher, &mut out);
 //! assert!(out.ends_with(b"information\r\n(qemu) "));
 //! out.clear();
-//! console.input(&dispatcher, b"q", &mut out);
-//! console.input(&dispatcher, b"\t", &mut out);
+//! console.input(&dispatcher, b"q", &mut out, usize::MAX);
+//! console.input(&dispatcher, b"\t", &mut out, usize::MAX);
 //! assert_eq!(out, b"q\x1b[K\x1b[Dquit \x1b[K");
 //! out.clear();
-//! console.input(&dispatcher, b"\x1b[D\x1b[D\x7f\r", &mut out);
+//! console.input(&dispatcher, b"\x1b[D\x1b[D\x7f\r", &mut out, usize::MAX);
 //! // Left twice, then Backspace: "qut ". Enter draws the line, then runs it.
 //! assert_eq!(out, b"\x1b[D\x1b[D\x1b[D\x1b[D\x1b[Dqut \x1b[K\x1b[D\x1b[D\r\nunknown command: 'qut'\r\n(qemu) ");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -119,7 +129,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 use monitor_core::command::SessionInfo;
-use monitor_core::console::{Console, ConsoleEffects, ConsoleFactory};
+use monitor_core::console::{Console, ConsoleEffects, ConsoleFactory, ConsoleInput};
 use monitor_core::session::Dispatcher;
 
 use self::editor::LineEditor;
@@ -127,6 +137,7 @@ use self::keys::{Decoder, Key};
 
 mod editor;
 mod keys;
+mod raw;
 #[cfg(test)]
 mod screen;
 
@@ -260,22 +271,39 @@ impl<R: LineRunner> Console for HmpConsole<R> {
         dispatcher: &Dispatcher,
         bytes: &[u8],
         out: &mut Vec<u8>,
-    ) -> ConsoleEffects {
+        room: usize,
+    ) -> ConsoleInput {
+        let all = ConsoleInput {
+            used: bytes.len(),
+            effects: ConsoleEffects::default(),
+        };
         if self.closed {
-            return ConsoleEffects::default();
+            return all;
         }
-        for &byte in bytes {
-            let Some(key) = self.decoder.feed(byte) else {
-                continue;
-            };
-            let effects = self.key(dispatcher, key, out);
-            if effects.quit || effects.close {
-                self.closed = true;
-                return effects;
+        let start = out.len();
+        for (i, &byte) in bytes.iter().enumerate() {
+            for key in self.decoder.feed(byte) {
+                let effects = self.key(dispatcher, key, out);
+                if effects.quit || effects.close {
+                    self.closed = true;
+                    return ConsoleInput {
+                        used: i + 1,
+                        effects,
+                    };
+                }
+            }
+            // Output passed the room: the rest waits until the client
+            // has read (each TAB may list every command again).
+            if out.len() - start > room && i + 1 < bytes.len() {
+                self.editor.render(out);
+                return ConsoleInput {
+                    used: i + 1,
+                    effects: ConsoleEffects::default(),
+                };
             }
         }
         self.editor.render(out);
-        ConsoleEffects::default()
+        all
     }
 }
 
@@ -386,17 +414,18 @@ impl<R: LineRunner> HmpConsole<R> {
     }
 }
 
-/// Appends a command's output, `\n` as `\r\n`, ending with a newline.
+/// Appends a command's output, `\n` as `\r\n`, ending with a newline;
+/// the bytes of the line it quotes are written back as they came.
 fn write_text(out: &mut Vec<u8>, text: &str) {
-    let mut previous = 0;
-    for &b in text.as_bytes() {
-        if b == b'\n' && previous != b'\r' {
+    let mut previous = '\0';
+    for c in text.chars() {
+        if c == '\n' && previous != '\r' {
             out.push(b'\r');
         }
-        out.push(b);
-        previous = b;
+        raw::push(out, c);
+        previous = c;
     }
-    if !text.is_empty() && previous != b'\n' {
+    if !text.is_empty() && previous != '\n' {
         out.extend_from_slice(b"\r\n");
     }
 }

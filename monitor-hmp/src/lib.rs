@@ -7,10 +7,12 @@
 //! - [`table`]: the command table, `help`, the `info` sub-table, running one
 //!   line; commands come from `#[hmp_command]` and the generic set this crate
 //!   ships (`help`, `info version|name|status|commands`, `quit`, `stop`,
-//!   `cont`, `system_reset`, `system_powerdown`), each of which calls the
-//!   VMM's QMP command of the same meaning and exists only while that
-//!   command does;
+//!   `cont`, `system_reset`, `system_powerdown`, `memsave`, `pmemsave`,
+//!   `getfd`, `closefd`), each of which calls the VMM's QMP command of the
+//!   same meaning and exists only while that command does;
 //! - [`passthrough`]: the `human-monitor-command` QMP command;
+//! - [`cpus`]: the VMM's CPUs as its `query-cpus-fast` reports them (what
+//!   `cpu-index` may name);
 //! - [`console`]: the interactive console (line editing, history, TAB
 //!   completion) served on `-monitor` listeners;
 //! - [`stdio`]: `-monitor stdio`, the process's terminal as a console, in
@@ -70,6 +72,7 @@
 pub mod args;
 mod builtins;
 pub mod console;
+pub mod cpus;
 pub mod passthrough;
 pub mod stdio;
 pub mod table;
@@ -123,9 +126,10 @@ impl Hmp {
     /// The generic commands plus every `#[hmp_command]` in the program.
     ///
     /// The generic commands (`stop`, `cont`, `system_reset`,
-    /// `system_powerdown`, `quit`, `info version|name|status|commands`)
-    /// call the VMM's QMP commands of the same meaning; each is listed by
-    /// `help` and runs only while that QMP command exists.
+    /// `system_powerdown`, `quit`, `memsave`, `pmemsave`, `getfd`,
+    /// `closefd`, `info version|name|status|commands`) call the VMM's QMP
+    /// commands of the same meaning; each is listed by `help` and runs
+    /// only while that QMP command exists.
     pub fn new() -> Self {
         Self::with_table(HmpTable::new())
     }

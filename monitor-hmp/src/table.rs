@@ -143,6 +143,11 @@ impl<'a> HmpContext<'a> {
         self.dispatcher.state::<T>()
     }
 
+    /// The dispatcher the line runs through.
+    pub(crate) fn dispatcher(&self) -> &'a Dispatcher {
+        self.dispatcher
+    }
+
     /// The calling session.
     pub fn session(&self) -> &SessionInfo {
         self.session

@@ -411,7 +411,7 @@ fn typed_keys_give_the_same_bytes_as_qemu() {
 
     for (step, key) in keys.iter().enumerate() {
         let mut ours = Vec::new();
-        console.input(&dispatcher, key, &mut ours);
+        console.input(&dispatcher, key, &mut ours, usize::MAX);
         qemu.term.send(key);
         let theirs = qemu.term.exactly(ours.len());
         assert_eq!(

@@ -789,16 +789,23 @@ impl Server {
         let mut quit = false;
         let mut budget = self.config.read_budget;
         let result: Result<(), String> = loop {
+            // A console gets keys while its output is under the pause
+            // threshold; what it leaves stays in `input` for later.
+            let threshold = self.config.pause_threshold;
             if let Some(console) = conn.console.as_mut() {
-                if conn.input_pos < conn.input.len() {
-                    let effects = console.input(
+                let unsent = conn.output.len() - conn.output_pos;
+                if conn.input_pos < conn.input.len() && unsent <= threshold {
+                    let left = conn.input.len() - conn.input_pos;
+                    let done = console.input(
                         &self.dispatcher,
                         &conn.input[conn.input_pos..],
                         &mut conn.output,
+                        threshold - unsent,
                     );
-                    conn.input_pos = conn.input.len();
-                    conn.closing |= effects.close;
-                    if effects.quit {
+                    let paused = conn.output.len() - conn.output_pos > threshold;
+                    conn.input_pos += if paused { done.used.min(left) } else { left };
+                    conn.closing |= done.effects.close;
+                    if done.effects.quit {
                         quit = true;
                         break Ok(());
                     }

@@ -214,9 +214,8 @@ impl LineEditor {
     pub(crate) fn render(&mut self, out: &mut Vec<u8>) {
         if self.line != self.shown {
             repeat(out, LEFT, self.shown_cursor);
-            let mut utf8 = [0; 4];
-            for c in &self.line {
-                out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+            for &c in &self.line {
+                super::raw::push(out, c);
             }
             out.extend_from_slice(CLEAR_TO_END);
             self.shown.clone_from(&self.line);
@@ -243,10 +242,9 @@ impl LineEditor {
     }
 }
 
+/// Appends `seq` `n` times (by doubling: a full line's moves are 4,095).
 fn repeat(out: &mut Vec<u8>, seq: &[u8], n: usize) {
-    for _ in 0..n {
-        out.extend_from_slice(seq);
-    }
+    out.extend_from_slice(&seq.repeat(n));
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Bytes to keys: control characters, escape sequences and UTF-8, any of
-//! which may arrive split across reads.
+//! which may arrive split across reads. Bytes that are not valid UTF-8 are
+//! kept, each as its escape character (see [`raw`](super::raw)).
 //!
 //! The keys are QEMU 7.2's (`util/readline.c`, `readline_handle_byte`) plus
 //! a few that QEMU ignores; see the console module for the list.
@@ -43,6 +44,8 @@ pub(crate) enum Key {
     /// Ctrl-L: clear the screen and redraw the line.
     ClearScreen,
 }
+
+use super::raw;
 
 /// Where the decoder is within an escape sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,9 +92,53 @@ impl Default for Decoder {
     }
 }
 
+/// The keys one byte completes: none or one, except that a UTF-8
+/// sequence cut short gives back each of its bytes before the key of the
+/// byte that cut it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Keys {
+    keys: [Option<Key>; 4],
+    len: usize,
+    next: usize,
+}
+
+impl Keys {
+    fn push(&mut self, key: Key) {
+        if let Some(slot) = self.keys.get_mut(self.len) {
+            *slot = Some(key);
+            self.len += 1;
+        }
+    }
+
+    fn with(mut self, key: Option<Key>) -> Self {
+        if let Some(key) = key {
+            self.push(key);
+        }
+        self
+    }
+}
+
+impl From<Option<Key>> for Keys {
+    fn from(key: Option<Key>) -> Self {
+        Keys::default().with(key)
+    }
+}
+
+impl Iterator for Keys {
+    type Item = Key;
+
+    fn next(&mut self) -> Option<Key> {
+        if self.next == self.len {
+            return None;
+        }
+        self.next += 1;
+        self.keys[self.next - 1]
+    }
+}
+
 impl Decoder {
-    /// Takes one byte; returns the key it completes, if any.
-    pub(crate) fn feed(&mut self, byte: u8) -> Option<Key> {
+    /// Takes one byte; returns the keys it completes.
+    pub(crate) fn feed(&mut self, byte: u8) -> Keys {
         let after_cr = std::mem::take(&mut self.after_cr);
         match self.state {
             State::Normal => self.normal(byte, after_cr),
@@ -103,17 +150,17 @@ impl Decoder {
                             param: 0,
                             first_done: false,
                         };
-                        None
+                        Keys::default()
                     }
                     b'O' => {
                         self.state = State::Ss3;
-                        None
+                        Keys::default()
                     }
                     // A control character is not swallowed: ESC then Enter
                     // still runs the line.
                     0x00..=0x1f | 0x7f => self.normal(byte, after_cr),
                     // ESC x: QEMU drops both.
-                    _ => None,
+                    _ => Keys::default(),
                 }
             }
             State::Csi { param, first_done } => match byte {
@@ -122,7 +169,7 @@ impl Decoder {
                         .saturating_mul(10)
                         .saturating_add(u32::from(byte - b'0'));
                     self.state = State::Csi { param, first_done };
-                    None
+                    Keys::default()
                 }
                 // Further parameters and intermediates.
                 0x20..=0x3f => {
@@ -130,11 +177,11 @@ impl Decoder {
                         param,
                         first_done: first_done || byte == b';',
                     };
-                    None
+                    Keys::default()
                 }
                 0x40..=0x7e => {
                     self.state = State::Normal;
-                    csi_key(byte, param)
+                    csi_key(byte, param).into()
                 }
                 _ => {
                     self.state = State::Normal;
@@ -144,23 +191,27 @@ impl Decoder {
             State::Ss3 => {
                 self.state = State::Normal;
                 match byte {
-                    0x40..=0x7e => ss3_key(byte),
+                    0x40..=0x7e => ss3_key(byte).into(),
                     0x00..=0x1f | 0x7f..=0xff => self.normal(byte, after_cr),
-                    _ => None,
+                    _ => Keys::default(),
                 }
             }
         }
     }
 
-    fn normal(&mut self, byte: u8, after_cr: bool) -> Option<Key> {
+    fn normal(&mut self, byte: u8, after_cr: bool) -> Keys {
+        let mut keys = Keys::default();
         if self.utf8.need > 0 {
             if byte & 0xc0 == 0x80 {
                 return self.continue_utf8(byte);
             }
-            // An incomplete character is dropped.
-            self.utf8 = Utf8::default();
+            // A character cut short: its bytes, as they came.
+            let cut = std::mem::take(&mut self.utf8);
+            for &b in &cut.bytes[..usize::from(cut.len)] {
+                keys.push(Key::Char(raw::escape(b)));
+            }
         }
-        match byte {
+        let key = match byte {
             b'\r' => {
                 self.after_cr = true;
                 Some(Key::Enter)
@@ -198,9 +249,11 @@ impl Decoder {
             0xc2..=0xdf => self.start_utf8(byte, 1),
             0xe0..=0xef => self.start_utf8(byte, 2),
             0xf0..=0xf4 => self.start_utf8(byte, 3),
-            // A stray continuation byte or an invalid lead byte.
-            _ => None,
-        }
+            // A stray continuation byte or an invalid lead byte: kept, as
+            // QEMU keeps every byte.
+            _ => Some(Key::Char(raw::escape(byte))),
+        };
+        keys.with(key)
     }
 
     fn start_utf8(&mut self, byte: u8, need: u8) -> Option<Key> {
@@ -212,20 +265,32 @@ impl Decoder {
         None
     }
 
-    fn continue_utf8(&mut self, byte: u8) -> Option<Key> {
+    fn continue_utf8(&mut self, byte: u8) -> Keys {
         let u = &mut self.utf8;
         u.bytes[usize::from(u.len)] = byte;
         u.len += 1;
         u.need -= 1;
         if u.need > 0 {
-            return None;
+            return Keys::default();
         }
         let complete = std::mem::take(u);
-        // Overlong forms and surrogates fail here and are dropped.
-        std::str::from_utf8(&complete.bytes[..usize::from(complete.len)])
+        let bytes = &complete.bytes[..usize::from(complete.len)];
+        // Overlong forms, surrogates and the escape characters themselves
+        // are kept byte by byte.
+        let c = std::str::from_utf8(bytes)
             .ok()
             .and_then(|s| s.chars().next())
-            .map(Key::Char)
+            .filter(|&c| raw::unescape(c).is_none());
+        match c {
+            Some(c) => Some(Key::Char(c)).into(),
+            None => {
+                let mut keys = Keys::default();
+                for &b in bytes {
+                    keys.push(Key::Char(raw::escape(b)));
+                }
+                keys
+            }
+        }
     }
 }
 
@@ -271,7 +336,7 @@ mod tests {
         chunks
             .iter()
             .flat_map(|c| c.iter())
-            .filter_map(|&b| decoder.feed(b))
+            .flat_map(|&b| decoder.feed(b))
             .collect()
     }
 
@@ -407,17 +472,34 @@ mod tests {
     }
 
     #[test]
-    fn utf8_is_decoded_and_invalid_bytes_are_dropped() {
+    fn utf8_is_decoded_and_invalid_bytes_are_kept() {
         assert_eq!(
             keys_of("é€😀".as_bytes()),
             [Key::Char('é'), Key::Char('€'), Key::Char('😀')]
         );
+        let raw = |b: u8| Key::Char(raw::escape(b));
         // A stray continuation byte, an invalid lead byte, an overlong form.
-        assert_eq!(keys_of(b"\x80\xff\xc0\xafa"), [Key::Char('a')]);
-        // An incomplete character followed by ASCII.
-        assert_eq!(keys_of(b"\xe2\x82a"), [Key::Char('a')]);
+        assert_eq!(
+            keys_of(b"\x80\xff\xc0\xafa"),
+            [raw(0x80), raw(0xff), raw(0xc0), raw(0xaf), Key::Char('a')]
+        );
+        // An incomplete character followed by ASCII, or by Enter.
+        assert_eq!(
+            keys_of(b"\xe2\x82a"),
+            [raw(0xe2), raw(0x82), Key::Char('a')]
+        );
+        assert_eq!(keys_of(b"q\xb4\r"), [Key::Char('q'), raw(0xb4), Key::Enter]);
+        assert_eq!(keys_of(b"\xc3\r"), [raw(0xc3), Key::Enter]);
         // A surrogate.
-        assert_eq!(keys_of(b"\xed\xa0\x80b"), [Key::Char('b')]);
+        assert_eq!(
+            keys_of(b"\xed\xa0\x80b"),
+            [raw(0xed), raw(0xa0), raw(0x80), Key::Char('b')]
+        );
+        // An escape character typed for real stays three bytes.
+        assert_eq!(
+            keys_of("\u{EFB4}".as_bytes()),
+            [raw(0xee), raw(0xbe), raw(0xb4)]
+        );
         // 0x9b inside a character is a continuation byte, not CSI.
         assert_eq!(keys_of("ě".as_bytes()), [Key::Char('ě')]);
     }

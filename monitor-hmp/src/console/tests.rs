@@ -108,7 +108,10 @@ impl Harness {
     /// Sends one read's worth of bytes; returns the output and effects.
     fn send(&mut self, bytes: &[u8]) -> (String, ConsoleEffects) {
         let mut out = Vec::new();
-        let effects = self.console.input(&self.dispatcher, bytes, &mut out);
+        let effects = self
+            .console
+            .input(&self.dispatcher, bytes, &mut out, usize::MAX)
+            .effects;
         self.screen.feed(&out);
         (String::from_utf8(out).unwrap(), effects)
     }
@@ -399,6 +402,47 @@ fn utf8_split_across_reads_is_one_character() {
     assert_eq!(h.screen.col(), "(qemu) é".chars().count());
     h.out(b"\r");
     assert_eq!(h.ran(), ["é€"]);
+}
+
+#[test]
+fn bytes_that_are_not_utf8_reach_the_runner_and_come_back_as_they_came() {
+    let mut h = Harness::new();
+    let mut out = Vec::new();
+    let done = h
+        .console
+        .input(&h.dispatcher, b"q\xb4\r\n", &mut out, usize::MAX);
+    assert_eq!(done.used, 4);
+    assert_eq!(done.effects, ConsoleEffects::default());
+    // As QEMU 7.2: the byte echoed, then an unknown command quoting it.
+    assert!(
+        out.ends_with(b"q\xb4\x1b[K\r\nunknown command: 'q\xb4'\r\n(qemu) "),
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
+    assert_eq!(h.ran(), ["q\u{EFB4}"]);
+}
+
+#[test]
+fn input_stops_after_the_key_whose_output_passes_the_room() {
+    let keys = b"info \t\t\tstatu\t\r";
+    let mut whole = Harness::new();
+    whole.out(keys);
+    let mut h = Harness::new();
+    let mut rest: &[u8] = keys;
+    let mut batches = 0;
+    while !rest.is_empty() {
+        let mut out = Vec::new();
+        let done = h.console.input(&h.dispatcher, rest, &mut out, 1);
+        assert!(done.used > 0 && done.used <= rest.len());
+        h.screen.feed(&out);
+        rest = &rest[done.used..];
+        batches += 1;
+    }
+    // Each TAB listing passes a room of one byte: one batch up to each
+    // of the three TABs, then the rest (the last TAB completes in place).
+    assert_eq!(batches, 4);
+    assert_eq!(h.screen.text(), whole.screen.text());
+    assert_eq!(h.ran(), ["info status "]);
 }
 
 #[test]
