@@ -106,14 +106,15 @@
 //!
 //! | level | message | what it means |
 //! |---|---|---|
-//! | warn | `session N: closing the connection: REASON` | the monitor closed a client: a limit in `docs/LIMITS.md` (output limit, negotiation timeout), or a failed read or write |
-//! | warn | `refused a client of ADDR: REASON` | a client was closed before its greeting: the client limit, or a peer uid outside the allow-list |
+//! | warn | `session N: closing the connection: REASON` | the monitor closed a client: a limit in `docs/LIMITS.md` (output limit, negotiation timeout), or a failed read or write other than the client leaving; at most 10 a 10 s |
+//! | warn | `refused a client of ADDR: REASON` | a client was closed before its greeting: the client limit, or a peer uid outside the allow-list; at most 10 a 10 s |
+//! | warn | `KIND: N more messages like this suppressed in the last 10 s` | the rate limit above (and of `accept on ADDR failed`) held back N lines of that kind (`closing a connection`, `refused a client`, `accept failed`); logged when the 10 s are over |
 //! | warn | `QMP listener on ADDR is reachable from other hosts and has no authentication` | a TCP listener on a non-loopback address |
 //! | warn | `the peer uid allow-list does not apply to ADDR: TCP peers have no uid` | `allow_uids` with a TCP listener |
 //! | warn | `session N: more than 16 descriptors in one message; the rest were closed` | a client passed too many descriptors at once |
 //! | warn | `event queue full; dropped the oldest event` | 65,536 events were emitted faster than the monitor thread could queue them |
 //! | warn | `event NAME: no throttle key: ...` | a keyed throttle rule's member is missing from the event's data; the event is throttled as one key |
-//! | warn | `accept on ADDR failed`, `cannot register a client`, `cannot attach a console` | the operating system refused a socket operation (often: out of descriptors) |
+//! | warn | `accept on ADDR failed`, `cannot register a client`, `cannot attach a console` | the operating system refused a socket operation (often: out of descriptors); `accept` failures at most 10 a 10 s |
 //! | warn | `job N ended without finishing` | a [`job`] handle was dropped without an outcome |
 //! | error | `command NAME panicked; answering with an error` | a handler panicked; the client got a `GenericError`, everyone else is served on |
 //! | error | `cannot wake the monitor thread: ...` | the monitor's waker failed (the operating system refused an `eventfd` write); events or answers may wait for the next client activity |
@@ -122,6 +123,7 @@
 //! | info | `replacing stale socket PATH` | a socket file nobody listens on was removed before binding |
 //! | debug | `serving fd N, listening on ADDR` | an inherited listening socket ([`MonitorBuilder::listen_fd`]) was taken over |
 //! | debug | `session N: connected on ADDR`, `disconnected`, `cancelled N pending commands` | client life cycle |
+//! | debug | `session N: closing the connection: read failed: ...`, `write failed: ...` | the client left abruptly (connection reset, broken pipe): nothing to warn about, as in QEMU |
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(clippy::unwrap_used)]
@@ -140,6 +142,7 @@ pub mod event;
 mod fd_commands;
 pub mod fds;
 pub mod job;
+mod log_limit;
 pub mod machine;
 mod monitor;
 mod order;

@@ -25,6 +25,7 @@ use thiserror::Error;
 pub use listener::{InheritError, ListenAddr, ListenOptions, ListenSource};
 
 use crate::console::ConsoleFactory;
+use crate::log_limit::{Kind as LogKind, LogLimit};
 use crate::monitor::SessionHooks;
 use crate::session::{Dispatcher, Session};
 use crate::stream::Limits;
@@ -243,6 +244,7 @@ impl Prepared {
             scratch: Vec::new(),
             read_buf: vec![0; READ_CHUNK],
             hooks: self.hooks,
+            log_limit: LogLimit::default(),
         };
         server.run()
     }
@@ -342,6 +344,8 @@ pub(crate) struct Server {
     /// Where each read lands before it joins a connection's input.
     read_buf: Vec<u8>,
     hooks: SessionHooks,
+    /// Rate limits of the warnings clients can cause.
+    log_limit: LogLimit,
 }
 
 impl Server {
@@ -392,6 +396,11 @@ impl Server {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
+                // And for the summary of suppressed warnings.
+                let nearest = nearest
+                    .into_iter()
+                    .chain(self.log_limit.next_deadline())
+                    .min();
                 nearest.map(|d| d.saturating_duration_since(Instant::now()))
             };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
@@ -428,6 +437,7 @@ impl Server {
             }
             self.attach_consoles();
             self.expire_negotiations();
+            self.log_limit.flush(Instant::now());
             self.deliver_events(None);
             self.deliver_deferred();
             let mut quit = false;
@@ -561,12 +571,16 @@ impl Server {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    log::warn!("accept on {name} failed: {e}");
+                    if self.log_limit.allow(LogKind::Accept, Instant::now()) {
+                        log::warn!("accept on {name} failed: {e}");
+                    }
                     return;
                 }
             };
             if let Err(reason) = self.admit(index, &stream) {
-                log::warn!("refused a client of {name}: {reason}");
+                if self.log_limit.allow(LogKind::Refused, Instant::now()) {
+                    log::warn!("refused a client of {name}: {reason}");
+                }
                 continue;
             }
             let name = name.clone();
@@ -854,7 +868,10 @@ impl Server {
         }
         if reason == "disconnected" || reason == SHUTTING_DOWN {
             log::debug!("session {id}: {reason}");
-        } else {
+        } else if peer_left(reason) {
+            // QEMU logs nothing when a client just leaves.
+            log::debug!("session {id}: closing the connection: {reason}");
+        } else if self.log_limit.allow(LogKind::Closing, Instant::now()) {
             log::warn!("session {id}: closing the connection: {reason}");
         }
         let _ = self.poll.registry().deregister(conn.stream.source());
@@ -904,5 +921,24 @@ impl Server {
             // is its owner's, and libvirt reconnects to it.
             listener.cleanup();
         }
+        self.log_limit.finish();
     }
+}
+
+/// Whether a connection closes because the client just left: a read or
+/// write failed with a reset or a broken pipe (the reason ends with Rust's
+/// `(os error N)`). Nothing to warn about: QEMU logs nothing for it.
+fn peer_left(reason: &str) -> bool {
+    let errno = reason
+        .strip_suffix(')')
+        .and_then(|r| r.rsplit_once("(os error "))
+        .and_then(|(_, n)| n.parse::<i32>().ok());
+    errno.is_some_and(|n| {
+        matches!(
+            io::Error::from_raw_os_error(n).kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::ConnectionAborted
+        )
+    })
 }
