@@ -1,11 +1,21 @@
 //! The benchmarks' event source, behind both examples' `x-bench-events`.
 
-use monitor_core::{CommandError, Emitter, Event};
+use monitor_core::{CommandError, Emitter, Event, Timestamp};
 
 /// The most events one `x-bench-events` may ask for (the monitor's event
 /// queue holds 65,536 before it drops the oldest; a million keeps one call
 /// bounded).
 pub const MAX_EVENTS: u64 = 1_000_000;
+
+/// The most bytes of events one `x-bench-events` may emit: `count` times
+/// the size of one event on the wire. Every client copies what it is sent,
+/// so this bounds the memory one call costs each of them.
+pub const MAX_BYTES: u64 = 64 << 20;
+
+/// What an event takes on the wire besides its name and data:
+/// `{"timestamp": {"seconds": S, "microseconds": U}, "event": "", "data": }`
+/// and `\r\n`, with room for the widest numbers.
+const EVENT_OVERHEAD: u64 = 96;
 
 /// Emits `count` events named `event` (default `BENCH`) with `data`, as
 /// fast as the emitter allows, through the same path (and throttle) as
@@ -13,18 +23,22 @@ pub const MAX_EVENTS: u64 = 1_000_000;
 ///
 /// # Errors
 ///
-/// A `GenericError` if `count` is above [`MAX_EVENTS`] or `data` is not an
+/// A `GenericError` if `count` is above [`MAX_EVENTS`], if `count` events
+/// of this size are more than [`MAX_BYTES`], or if `data` is not an
 /// object.
 ///
 /// # Examples
 ///
 /// ```
 /// use monitor_core::Monitor;
+/// use serde_json::json;
 ///
 /// let builder = Monitor::builder();
 /// let emitter = builder.emitter();
 /// examples::bench::emit_events(&emitter, 3, None, None).unwrap();
 /// assert!(examples::bench::emit_events(&emitter, 1_000_001, None, None).is_err());
+/// let blob = json!({"blob": "x".repeat(1 << 20)});
+/// assert!(examples::bench::emit_events(&emitter, 100, None, Some(blob)).is_err());
 /// ```
 pub fn emit_events(
     emitter: &Emitter,
@@ -38,12 +52,23 @@ pub fn emit_events(
         )));
     }
     let name = event.unwrap_or_else(|| "BENCH".to_owned());
+    // Serialised once, and measured before anything is emitted.
+    let event = match &data {
+        Some(d) => Event::new(name.clone()).with_data(d)?,
+        None => Event::new(name.clone()),
+    };
+    let data_bytes = event.data().map_or(0, |d| d.as_bytes().len());
+    let size = EVENT_OVERHEAD + (name.len() + data_bytes) as u64;
+    if count.saturating_mul(size) > MAX_BYTES {
+        return Err(CommandError::generic(format!(
+            "Parameter 'count' expects at most {} for events of {size} bytes \
+             ({} MiB of events in all)",
+            MAX_BYTES / size,
+            MAX_BYTES >> 20
+        )));
+    }
     for _ in 0..count {
-        let e = Event::new(name.clone());
-        emitter.emit(match &data {
-            Some(d) => e.with_data(d)?,
-            None => e,
-        });
+        emitter.emit(event.clone().at(Timestamp::now()));
     }
     Ok(())
 }

@@ -17,5 +17,7 @@ mod util;
 
 #[path = "regressions/harness.rs"]
 mod harness;
+#[path = "regressions/hooks.rs"]
+mod hooks;
 #[path = "regressions/signals.rs"]
 mod signals;
