@@ -15,5 +15,6 @@ pub mod opts;
 pub mod pty;
 pub mod qemu_cmdline;
 pub mod signals;
+pub mod timers;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 pub mod vmm;

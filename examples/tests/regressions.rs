@@ -19,6 +19,8 @@ mod util;
 mod fds;
 #[path = "regressions/harness.rs"]
 mod harness;
+#[path = "regressions/hooks.rs"]
+mod hooks;
 #[path = "regressions/output.rs"]
 mod output;
 #[path = "regressions/signals.rs"]

@@ -106,8 +106,9 @@
 //!
 //! | level | message | what it means |
 //! |---|---|---|
-//! | warn | `session N: closing the connection: REASON` | the monitor closed a client: a limit in `docs/LIMITS.md` (`output limit exceeded (N bytes of events unread, none taken for T)`, `cannot keep up: N bytes of events unread (limit L)`, negotiation timeout), or a failed read or write |
-//! | warn | `refused a client of ADDR: REASON` | a client was closed before its greeting: the client limit, a peer uid outside the allow-list, or the descriptor budget (`the monitor holds N descriptors for its clients, its limit`) |
+//! | warn | `session N: closing the connection: REASON` | the monitor closed a client: a limit in `docs/LIMITS.md` (`output limit exceeded (N bytes of events unread, none taken for T)`, `cannot keep up: N bytes of events unread (limit L)`, negotiation timeout), or a failed read or write other than the client leaving; at most 10 a 10 s |
+//! | warn | `refused a client of ADDR: REASON` | a client was closed before its greeting: the client limit, a peer uid outside the allow-list, or the descriptor budget (`the monitor holds N descriptors for its clients, its limit`); at most 10 a 10 s |
+//! | warn | `KIND: N more messages like this suppressed in the last 10 s` | the rate limit above held back N lines of that kind (`closing a connection`, `refused a client`); logged when the 10 s are over |
 //! | warn | `session N: closed the descriptors it passed: REASON` | the descriptors of a client's message were closed as they arrived: over the descriptor budget, or one was a connection to this monitor (`getfd`/`add-fd` then fail with REASON) |
 //! | warn | `QMP listener on ADDR is reachable from other hosts and has no authentication` | a TCP listener on a non-loopback address |
 //! | warn | `the peer uid allow-list does not apply to ADDR: TCP peers have no uid` | `allow_uids` with a TCP listener |
@@ -124,6 +125,7 @@
 //! | info | `replacing stale socket PATH` | a socket file nobody listens on was removed before binding |
 //! | debug | `serving fd N, listening on ADDR` | an inherited listening socket ([`MonitorBuilder::listen_fd`]) was taken over |
 //! | debug | `session N: connected on ADDR`, `disconnected`, `cancelled N pending commands` | client life cycle |
+//! | debug | `session N: closing the connection: read failed: ...`, `write failed: ...` | the client left abruptly (connection reset, broken pipe): nothing to warn about, as in QEMU |
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 #![warn(clippy::unwrap_used)]
@@ -142,6 +144,7 @@ pub mod event;
 mod fd_commands;
 pub mod fds;
 pub mod job;
+mod log_limit;
 pub mod machine;
 mod monitor;
 mod order;

@@ -2,19 +2,22 @@
 //! few commands and a heartbeat event.
 //! `minimal -qmp unix:/tmp/m.sock,server=on,wait=off -monitor stdio`
 use std::io::{Read, Write};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::{process::ExitCode, time::Duration};
+use std::time::{Duration, Instant};
 
 use examples::cli::{self, CliError};
 use examples::daemon::{Daemon, Pidfile};
 use examples::qemu_cmdline::{Common, MachineTypes};
 use examples::signals::HostSignals;
+use examples::timers::Timers;
 use monitor_core::qemu_opts::Parser;
 use monitor_core::{
     pending::Completion, qmp_command, stream::Limits, CommandError, Context, Emitter, Event,
     Monitor, Schema,
 };
+use rustix::fs::{fcntl_getfl, fcntl_setfl, OFlags};
 use serde::Serialize;
 
 const USAGE: &str = "\
@@ -107,14 +110,23 @@ fn query_name(name: &NameInfo) -> Result<&NameInfo, CommandError> {
     Ok(name)
 }
 
-/// Answer after `ms` milliseconds, from another thread (an async command:
-/// the monitor keeps serving meanwhile).
+/// The longest `x-sleep`: one hour.
+const MAX_SLEEP_MS: u64 = 3_600_000;
+
+/// Answer after `ms` milliseconds (at most an hour), from the timer thread
+/// (a deferred command: the monitor keeps serving meanwhile; a client that
+/// leaves takes its sleeps with it).
 #[qmp_command(name = "x-sleep")]
-fn x_sleep(ms: u64, done: Completion<()>) {
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(ms));
-        done.complete(Ok::<(), CommandError>(()));
-    });
+fn x_sleep(ms: u64, timers: &Timers, done: Completion<()>) -> Result<(), CommandError> {
+    // A negative `ms` arrives wrapped, as QEMU's uint64 visitor takes it:
+    // above the maximum too.
+    if ms > MAX_SLEEP_MS {
+        return Err(CommandError::generic(format!(
+            "Parameter 'ms' expects an integer in the range of 0 to {MAX_SLEEP_MS}"
+        )));
+    }
+    timers.answer_at(Instant::now() + Duration::from_millis(ms), done);
+    Ok(())
 }
 
 /// Answer at once; allowed out of band.
@@ -122,15 +134,17 @@ fn x_sleep(ms: u64, done: Completion<()>) {
 fn x_ping() {}
 
 /// Emit `count` events (named `event`, default BENCH, with `data`) as fast
-/// as the emitter allows, through the same path (and throttle) as any event.
+/// as the emitter allows, through the same path (and throttle) as any
+/// event, from a thread of their own; answer when the last is emitted.
 #[qmp_command(name = "x-bench-events")]
 fn x_bench_events(
     count: u64,
     event: Option<String>,
     data: Option<serde_json::Value>,
     emitter: &Emitter,
-) -> Result<(), CommandError> {
-    examples::bench::emit_events(emitter, count, event, data)
+    done: Completion<()>,
+) {
+    examples::bench::spawn_events(emitter, count, event, data, done);
 }
 
 #[derive(Serialize, Schema)]
@@ -142,6 +156,11 @@ struct FdWriteInfo {
 /// Write `data` through the descriptor the session passed as `fdname`
 /// (with `getfd`), which it keeps; answer how much was written and the
 /// size of what it refers to afterwards (fstat).
+///
+/// The write runs on the monitor thread, so it must not block: the
+/// descriptor is made non-blocking, as QEMU makes those it serves from its
+/// main loop, and the answer says how much the descriptor took (a full
+/// pipe takes part or nothing: `Resource temporarily unavailable`).
 #[qmp_command(name = "x-fd-write")]
 fn x_fd_write(
     fdname: String,
@@ -153,11 +172,22 @@ fn x_fd_write(
     let file = ctx
         .with_fd(&fdname, |fd| fd.try_clone_to_owned())?
         .map_err(failed)?;
+    let flags = fcntl_getfl(&file).map_err(|e| failed(e.into()))?;
+    fcntl_setfl(&file, flags | OFlags::NONBLOCK).map_err(|e| failed(e.into()))?;
     let mut file = std::fs::File::from(file);
-    file.write_all(data.as_bytes()).map_err(failed)?;
+    let mut written = 0;
+    while written < data.len() {
+        match file.write(&data.as_bytes()[written..]) {
+            Ok(0) => break,
+            Ok(n) => written += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && written > 0 => break,
+            Err(e) => return Err(failed(e)),
+        }
+    }
     let size = file.metadata().map_err(failed)?.len();
     Ok(FdWriteInfo {
-        written: data.len() as u64,
+        written: written as u64,
         size,
     })
 }
@@ -298,6 +328,12 @@ fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
             running: AtomicBool::new(!options.paused),
             started: AtomicBool::new(!options.paused),
         });
+    // x-sleep's answers; those of a client that leaves go with it.
+    let timers = Arc::new(Timers::start()?);
+    let sweeper = Arc::clone(&timers);
+    builder = builder
+        .shared_state(timers)
+        .on_disconnect(move |_| sweeper.sweep());
     if let Some(bytes) = options.max_message {
         builder = builder.input_limits(Limits {
             max_token_size: bytes,

@@ -29,6 +29,7 @@ pub use listener::{InheritError, ListenAddr, ListenOptions, ListenSource};
 
 use crate::console::ConsoleFactory;
 use crate::fds::{Charge, FdBudget};
+use crate::log_limit::{Kind as LogKind, LogLimit};
 use crate::monitor::SessionHooks;
 use crate::session::{Dispatcher, Session};
 use crate::stream::Limits;
@@ -284,6 +285,7 @@ impl Prepared {
             log: EventLog::default(),
             read_buf: vec![0; READ_CHUNK],
             hooks: self.hooks,
+            log_limit: LogLimit::default(),
         };
         server.run()
     }
@@ -393,6 +395,8 @@ pub(crate) struct Server {
     budget: FdBudget,
     /// When listeners whose `accept` failed are tried again.
     accept_retry: Option<Instant>,
+    /// Rate limits of the warnings clients can cause.
+    log_limit: LogLimit,
 }
 
 impl Server {
@@ -453,6 +457,8 @@ impl Server {
                     self.next_negotiation_deadline(),
                     self.next_drain_deadline(),
                     self.accept_retry,
+                    // And for the summary of suppressed warnings.
+                    self.log_limit.next_deadline(),
                 ]
                 .into_iter()
                 .flatten()
@@ -498,6 +504,7 @@ impl Server {
             self.attach_consoles();
             self.retry_accepts();
             self.expire_negotiations();
+            self.log_limit.flush(Instant::now());
             self.pull_events();
             self.deliver_deferred();
             let mut quit = false;
@@ -653,7 +660,9 @@ impl Server {
                 Ok(charge) => charge,
                 Err(reason) => {
                     let name = &self.listeners[index].name;
-                    log::warn!("refused a client of {name}: {reason}");
+                    if self.log_limit.allow(LogKind::Refused, Instant::now()) {
+                        log::warn!("refused a client of {name}: {reason}");
+                    }
                     continue;
                 }
             };
@@ -792,17 +801,19 @@ impl Server {
             // A console gets keys while its output is under the pause
             // threshold; what it leaves stays in `input` for later.
             let threshold = self.config.pause_threshold;
+            let unsent = conn.pending_output();
             if let Some(console) = conn.console.as_mut() {
-                let unsent = conn.output.len() - conn.output_pos;
                 if conn.input_pos < conn.input.len() && unsent <= threshold {
                     let left = conn.input.len() - conn.input_pos;
+                    let output_before = conn.output.len();
                     let done = console.input(
                         &self.dispatcher,
                         &conn.input[conn.input_pos..],
                         &mut conn.output,
                         threshold - unsent,
                     );
-                    let paused = conn.output.len() - conn.output_pos > threshold;
+                    // A console writes only to `output`.
+                    let paused = unsent + (conn.output.len() - output_before) > threshold;
                     conn.input_pos += if paused { done.used.min(left) } else { left };
                     conn.closing |= done.effects.close;
                     if done.effects.quit {
@@ -1003,7 +1014,10 @@ impl Server {
         }
         if reason == "disconnected" || reason == SHUTTING_DOWN {
             log::debug!("session {id}: {reason}");
-        } else {
+        } else if peer_left(reason) {
+            // QEMU logs nothing when a client just leaves.
+            log::debug!("session {id}: closing the connection: {reason}");
+        } else if self.log_limit.allow(LogKind::Closing, Instant::now()) {
             log::warn!("session {id}: closing the connection: {reason}");
         }
         let _ = self.poll.registry().deregister(conn.stream.source());
@@ -1083,5 +1097,24 @@ impl Server {
             // is its owner's, and libvirt reconnects to it.
             listener.cleanup();
         }
+        self.log_limit.finish();
     }
+}
+
+/// Whether a connection closes because the client just left: a read or
+/// write failed with a reset or a broken pipe (the reason ends with Rust's
+/// `(os error N)`). Nothing to warn about: QEMU logs nothing for it.
+fn peer_left(reason: &str) -> bool {
+    let errno = reason
+        .strip_suffix(')')
+        .and_then(|r| r.rsplit_once("(os error "))
+        .and_then(|(_, n)| n.parse::<i32>().ok());
+    errno.is_some_and(|n| {
+        matches!(
+            io::Error::from_raw_os_error(n).kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::BrokenPipe
+                | io::ErrorKind::ConnectionAborted
+        )
+    })
 }

@@ -225,13 +225,15 @@ fn inject_nmi(vm: &Vm) -> Result<(), CommandError> {
 
 /// Emit `count` events (named `event`, default BENCH, with `data`) as fast
 /// as the emitter allows, through the same path (and throttle) as any
-/// event; the benchmarks' event source, as in `minimal`.
+/// event, from a thread of their own (answering when the last is
+/// emitted); the benchmarks' event source, as in `minimal`.
 #[qmp_command(name = "x-bench-events")]
 fn x_bench_events(
     count: u64,
     event: Option<String>,
     data: Option<serde_json::Value>,
     emitter: &Emitter,
-) -> Result<(), CommandError> {
-    examples::bench::emit_events(emitter, count, event, data)
+    done: monitor_core::pending::Completion<()>,
+) {
+    examples::bench::spawn_events(emitter, count, event, data, done);
 }
