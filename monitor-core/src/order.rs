@@ -1,13 +1,18 @@
 //! The iteration orders of QEMU's hash tables, so that "the first problem"
 //! is the same problem QEMU reports.
 //!
-//! - `QDict` (request members): 512 buckets by `tdb_hash`, newest first in
-//!   a bucket ([`qdict_order`]).
+//! - `QDict` (request members, and the order in which QEMU writes an
+//!   object it echoes): 512 buckets by `tdb_hash`, newest first in a bucket
+//!   ([`qdict_order`], [`in_qdict_order`]).
 //! - GLib's `GHashTable` keyed by `g_str_hash` (the leftover members QEMU's
 //!   input visitor reports as unexpected): open addressing with quadratic
 //!   probing, 8 slots to start ([`first_leftover`]). Exact while the table
 //!   does not resize (up to 7 members); larger tables are rehashed in slot
 //!   order, which may differ from GLib's in-place resize.
+
+use std::borrow::Cow;
+
+use crate::value::Value;
 
 /// QEMU's `tdb_hash` over a key's (modified UTF-8) bytes.
 fn tdb_hash(key: &str) -> u32 {
@@ -50,6 +55,42 @@ pub fn qdict_order<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<usize> {
         .collect();
     order.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
     order.into_iter().map(|(_, i)| i).collect()
+}
+
+/// `value` with the members of every object in it, at any depth, in the
+/// order QEMU writes them out: QEMU echoes an `id` by serialising the
+/// `QDict` it parsed, which iterates [`qdict_order`], not the input order.
+/// Borrows when no object in `value` has two members or more.
+pub(crate) fn in_qdict_order(value: &Value) -> Cow<'_, Value> {
+    if !has_multi_member_object(value) {
+        return Cow::Borrowed(value);
+    }
+    Cow::Owned(reordered(value))
+}
+
+fn has_multi_member_object(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.len() > 1 || map.values().any(has_multi_member_object),
+        Value::Array(items) => items.iter().any(has_multi_member_object),
+        _ => false,
+    }
+}
+
+fn reordered(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let entries: Vec<(&String, &Value)> = map.iter().collect();
+            let order = qdict_order(entries.iter().map(|(k, _)| k.as_str()));
+            Value::Object(
+                order
+                    .into_iter()
+                    .map(|i| (entries[i].0.clone(), reordered(entries[i].1)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(reordered).collect()),
+        other => other.clone(),
+    }
 }
 
 /// GLib's `g_str_hash` (djb2 over *signed* chars).
@@ -200,6 +241,32 @@ mod tests {
             Some("baz")
         );
         assert_eq!(first_leftover(&["b", "a"], |_| false), Some("b"));
+    }
+
+    fn keys(value: &Value) -> Vec<&str> {
+        value.as_object().unwrap().keys().map(String::as_str).collect()
+    }
+
+    #[test]
+    fn echoed_objects_take_qemu_s_order_at_every_depth() {
+        // Observed with query-fdsets' id on QEMU 7.2: {"a": 2, "b": 1}.
+        let map = |pairs: &[(&str, Value)]| {
+            Value::Object(pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+        };
+        let inner = map(&[("b", Value::Int(1)), ("a", Value::Int(2))]);
+        assert_eq!(keys(&in_qdict_order(&inner)), ["a", "b"]);
+        let outer = Value::Array(vec![map(&[("x", inner.clone()), ("c", Value::Null)])]);
+        let Value::Array(items) = in_qdict_order(&outer).into_owned() else {
+            panic!("not an array");
+        };
+        assert_eq!(keys(&items[0].as_object().unwrap()["x"]), ["a", "b"]);
+    }
+
+    #[test]
+    fn values_without_two_members_are_borrowed() {
+        let one = Value::Object([("k".to_owned(), Value::Int(1))].into_iter().collect());
+        assert!(matches!(in_qdict_order(&one), Cow::Borrowed(_)));
+        assert!(matches!(in_qdict_order(&Value::Int(1)), Cow::Borrowed(_)));
     }
 
     #[test]
