@@ -532,6 +532,14 @@ fn parse_errors_match_qemu() {
             b"{\"execute\":\"x\",\"id\":\"\xf4\x90\x80\x80\"}",
         ),
         ("utf8_invalid_outside_string", b"{\"execute\":\xc3\xa9}"),
+        (
+            "unicode_escape_with_modified_utf8_nul",
+            b"{\"execute\":\"x\",\"id\":\"\\ute\xc0\x80\"}",
+        ),
+        (
+            "unicode_escape_with_invalid_utf8",
+            b"{\"execute\":\"x\",\"id\":\"\\u1\xc3ab\"}",
+        ),
     ] {
         cases.push(Case::new(format!("parse_{name}"), Oob, input));
     }
