@@ -372,6 +372,20 @@ fn command_dispatch_matches_qemu() {
             Oob,
             r#"{"execute":"query-version","arguments":{"foo":1,"bar":2,"baz":3},"id":1}"#,
         ),
+        // Past 7 members GLib's table grows, rehashing in place.
+        Case::new(
+            "query_commands_twelve_unexpected_arguments",
+            Oob,
+            r#"{"execute":"query-commands","arguments":{"b":1,"z":1,"d":1,"k0":1,"\u00e9":1,"g":1,"c":1,"k3":1,"foo":1,"enable2":1,"bar":1,"e":1}}"#,
+        ),
+        Case::new(
+            "add_fd_forty_unexpected_arguments",
+            Oob,
+            format!(
+                r#"{{"execute":"add-fd","arguments":{{"opaque":"o",{}}},"id":1}}"#,
+                (0..40).map(|i| format!(r#""k{i}":1"#)).collect::<Vec<_>>().join(",")
+            ),
+        ),
         Case::new(
             "query_commands",
             Oob,

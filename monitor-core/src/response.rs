@@ -70,9 +70,12 @@ mod tests {
     fn object_ids_are_echoed_in_qemu_s_member_order() {
         // QEMU 7.2 answers `"id": {"b": 1, "a": 2}` with `{"a": 2, "b": 1}`.
         let id = Value::Object(
-            [("b".to_owned(), Value::Int(1)), ("a".to_owned(), Value::Int(2))]
-                .into_iter()
-                .collect(),
+            [
+                ("b".to_owned(), Value::Int(1)),
+                ("a".to_owned(), Value::Int(2)),
+            ]
+            .into_iter()
+            .collect(),
         );
         let mut out = Vec::new();
         write_return(&mut out, &Reply::empty(), Some(&id));
