@@ -383,7 +383,10 @@ fn command_dispatch_matches_qemu() {
             Oob,
             format!(
                 r#"{{"execute":"add-fd","arguments":{{"opaque":"o",{}}},"id":1}}"#,
-                (0..40).map(|i| format!(r#""k{i}":1"#)).collect::<Vec<_>>().join(",")
+                (0..40)
+                    .map(|i| format!(r#""k{i}":1"#))
+                    .collect::<Vec<_>>()
+                    .join(",")
             ),
         ),
         Case::new(
