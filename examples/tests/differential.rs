@@ -1,6 +1,9 @@
 //! Differential tests: the same bytes go to QEMU 7.2 and to `minimal`, and the
 //! answers must match line for line (events dropped, versions and command
-//! lists masked). Cases follow `PROTOCOL.md` sections 3 to 7.
+//! lists masked). The cases cover capabilities negotiation, request
+//! validation, command dispatch, JSON parse errors and recovery, strings and
+//! numbers, `id` echo, framing across writes, out-of-band execution and
+//! `quit`. `differential_fuzz.rs` adds generated cases.
 //!
 //! Needs `qemu-system-x86_64` on `PATH`; without it the tests are skipped,
 //! except under `CI` where that is a failure.
@@ -369,6 +372,23 @@ fn command_dispatch_matches_qemu() {
             Oob,
             r#"{"execute":"query-version","arguments":{"foo":1,"bar":2,"baz":3},"id":1}"#,
         ),
+        // Past 7 members GLib's table grows, rehashing in place.
+        Case::new(
+            "query_commands_twelve_unexpected_arguments",
+            Oob,
+            r#"{"execute":"query-commands","arguments":{"b":1,"z":1,"d":1,"k0":1,"\u00e9":1,"g":1,"c":1,"k3":1,"foo":1,"enable2":1,"bar":1,"e":1}}"#,
+        ),
+        Case::new(
+            "add_fd_forty_unexpected_arguments",
+            Oob,
+            format!(
+                r#"{{"execute":"add-fd","arguments":{{"opaque":"o",{}}},"id":1}}"#,
+                (0..40)
+                    .map(|i| format!(r#""k{i}":1"#))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        ),
         Case::new(
             "query_commands",
             Oob,
@@ -529,6 +549,14 @@ fn parse_errors_match_qemu() {
             b"{\"execute\":\"x\",\"id\":\"\xf4\x90\x80\x80\"}",
         ),
         ("utf8_invalid_outside_string", b"{\"execute\":\xc3\xa9}"),
+        (
+            "unicode_escape_with_modified_utf8_nul",
+            b"{\"execute\":\"x\",\"id\":\"\\ute\xc0\x80\"}",
+        ),
+        (
+            "unicode_escape_with_invalid_utf8",
+            b"{\"execute\":\"x\",\"id\":\"\\u1\xc3ab\"}",
+        ),
     ] {
         cases.push(Case::new(format!("parse_{name}"), Oob, input));
     }
@@ -650,6 +678,22 @@ fn id_echo_matches_qemu() {
             Oob,
             r#"{"execute":"no-such-cmd","id":"mid","arguments":{}}"#,
         ),
+        // QEMU writes back the QDict it parsed: members in its hash order.
+        Case::new(
+            "id_object_members_in_qemu_order",
+            Oob,
+            r#"{"execute": "query-fdsets", "id": {"b": 1, "a": 2}}"#,
+        ),
+        Case::new(
+            "id_nested_objects_in_qemu_order",
+            Oob,
+            r#"{"execute":"no-such-cmd","id":[{"z":{"y":1,"x":2,"":3},"b":[{"d":1,"c":2}]},{"k9":1,"k10":2,"k11":3}]}"#,
+        ),
+        Case::new(
+            "id_object_unicode_and_nul_keys_in_qemu_order",
+            Oob,
+            r#"{"execute":"query-fdsets","id":{"\u00e9x":1,"\u0000":2,"a\u0000":3,"\ud83d\ude00":4,"":5}}"#,
+        ),
     ]);
     run_group("id echo", cases);
 }
@@ -746,6 +790,23 @@ fn limits_and_recovery_match_qemu() {
             "many_errors_then_valid_request",
             Oob,
             "}]:,{]\"x\"\n01\n{\"execute\":\"no-such-cmd\",\"id\":2}",
+        ),
+        // The last byte ends a number and is a message of its own (a stray
+        // `}` or `]`): QEMU answers both at once, before any more input.
+        Case::new(
+            "control_byte_in_string_then_tail_answered_at_once",
+            Oob,
+            &b"{\"exe:cute\": \"human-monitor-c\x00ommand\", \"arguments\": {\"command-line\": {\"execute\": {}}}, \"id\": 0.5}"[..],
+        ),
+        Case::new(
+            "nesting_1025_then_scalars_answered_at_once",
+            Oob,
+            format!("{} 1 \"x\" 0.5]", "[".repeat(1025)),
+        ),
+        Case::new(
+            "nesting_1024_then_object_then_scalars_answered_at_once",
+            Oob,
+            format!("{}{{\"x\":true}}", "[".repeat(1024)),
         ),
     ];
     run_group("limits and recovery", cases);

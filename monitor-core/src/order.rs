@@ -1,13 +1,17 @@
 //! The iteration orders of QEMU's hash tables, so that "the first problem"
 //! is the same problem QEMU reports.
 //!
-//! - `QDict` (request members): 512 buckets by `tdb_hash`, newest first in
-//!   a bucket ([`qdict_order`]).
+//! - `QDict` (request members, and the order in which QEMU writes an
+//!   object it echoes): 512 buckets by `tdb_hash`, newest first in a bucket
+//!   ([`qdict_order`], [`in_qdict_order`]).
 //! - GLib's `GHashTable` keyed by `g_str_hash` (the leftover members QEMU's
 //!   input visitor reports as unexpected): open addressing with quadratic
-//!   probing, 8 slots to start ([`first_leftover`]). Exact while the table
-//!   does not resize (up to 7 members); larger tables are rehashed in slot
-//!   order, which may differ from GLib's in-place resize.
+//!   probing, 8 slots to start, resized in place as GLib 2.74 does
+//!   ([`first_leftover`]).
+
+use std::borrow::Cow;
+
+use crate::value::Value;
 
 /// QEMU's `tdb_hash` over a key's (modified UTF-8) bytes.
 fn tdb_hash(key: &str) -> u32 {
@@ -50,6 +54,42 @@ pub fn qdict_order<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<usize> {
         .collect();
     order.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
     order.into_iter().map(|(_, i)| i).collect()
+}
+
+/// `value` with the members of every object in it, at any depth, in the
+/// order QEMU writes them out: QEMU echoes an `id` by serialising the
+/// `QDict` it parsed, which iterates [`qdict_order`], not the input order.
+/// Borrows when no object in `value` has two members or more.
+pub(crate) fn in_qdict_order(value: &Value) -> Cow<'_, Value> {
+    if !has_multi_member_object(value) {
+        return Cow::Borrowed(value);
+    }
+    Cow::Owned(reordered(value))
+}
+
+fn has_multi_member_object(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.len() > 1 || map.values().any(has_multi_member_object),
+        Value::Array(items) => items.iter().any(has_multi_member_object),
+        _ => false,
+    }
+}
+
+fn reordered(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let entries: Vec<(&String, &Value)> = map.iter().collect();
+            let order = qdict_order(entries.iter().map(|(k, _)| k.as_str()));
+            Value::Object(
+                order
+                    .into_iter()
+                    .map(|i| (entries[i].0.clone(), reordered(entries[i].1)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(reordered).collect()),
+        other => other.clone(),
+    }
 }
 
 /// GLib's `g_str_hash` (djb2 over *signed* chars).
@@ -146,20 +186,59 @@ impl<'a> GHash<'a> {
     fn maybe_resize(&mut self) {
         let size = self.hashes.len();
         if (size > self.nnodes * 4 && size > 8) || size <= self.noccupied + self.noccupied / 16 {
-            let wanted = (self.nnodes as f64 * 1.333) as usize;
-            let shift = (usize::BITS - wanted.leading_zeros()).max(3) as usize;
-            let mut table = GHash::with_shift(shift.min(PRIME_MOD.len() - 1));
-            for i in 0..size {
-                if self.hashes[i] >= 2 {
-                    let index = table.lookup(self.keys[i], self.hashes[i]);
-                    table.hashes[index] = self.hashes[i];
-                    table.keys[index] = self.keys[i];
-                    table.nnodes += 1;
-                    table.noccupied += 1;
-                }
-            }
-            *self = table;
+            self.resize();
         }
+    }
+
+    /// GLib's `g_hash_table_resize`: the table is rehashed in place. Slots
+    /// are visited in order; each entry not yet moved is taken out and put
+    /// in the first slot of its probe sequence not yet filled by this
+    /// resize, and whatever entry sat there is taken out and placed the
+    /// same way, until a free slot ends the chain.
+    fn resize(&mut self) {
+        let old_size = self.hashes.len();
+        let wanted = (self.nnodes as f64 * 1.333) as usize;
+        let shift = ((usize::BITS - wanted.leading_zeros()) as usize).clamp(3, PRIME_MOD.len() - 1);
+        let size = 1usize << shift;
+        self.modulo = PRIME_MOD[shift];
+        let mask = size - 1;
+        if size > old_size {
+            self.hashes.resize(size, UNUSED);
+            self.keys.resize(size, "");
+        }
+        let mut moved = vec![false; size.max(old_size)];
+        for i in 0..old_size {
+            let mut hash = self.hashes[i];
+            if hash < 2 {
+                self.hashes[i] = UNUSED;
+                continue;
+            }
+            if moved[i] {
+                continue;
+            }
+            self.hashes[i] = UNUSED;
+            let mut key = self.keys[i];
+            loop {
+                let mut index = (hash.wrapping_mul(11) % self.modulo) as usize;
+                let mut step = 0;
+                while moved[index] {
+                    step += 1;
+                    index = (index + step) & mask;
+                }
+                moved[index] = true;
+                let replaced = self.hashes[index];
+                self.hashes[index] = hash;
+                let evicted = std::mem::replace(&mut self.keys[index], key);
+                if replaced < 2 {
+                    break;
+                }
+                hash = replaced;
+                key = evicted;
+            }
+        }
+        self.hashes.truncate(size);
+        self.keys.truncate(size);
+        self.noccupied = self.nnodes;
     }
 
     fn first(&self) -> Option<&'a str> {
@@ -200,6 +279,66 @@ mod tests {
             Some("baz")
         );
         assert_eq!(first_leftover(&["b", "a"], |_| false), Some("b"));
+    }
+
+    fn keys(value: &Value) -> Vec<&str> {
+        value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect()
+    }
+
+    #[test]
+    fn echoed_objects_take_qemu_s_order_at_every_depth() {
+        // Observed with query-fdsets' id on QEMU 7.2: {"a": 2, "b": 1}.
+        let map = |pairs: &[(&str, Value)]| {
+            Value::Object(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.clone()))
+                    .collect(),
+            )
+        };
+        let inner = map(&[("b", Value::Int(1)), ("a", Value::Int(2))]);
+        assert_eq!(keys(&in_qdict_order(&inner)), ["a", "b"]);
+        let outer = Value::Array(vec![map(&[("x", inner.clone()), ("c", Value::Null)])]);
+        let Value::Array(items) = in_qdict_order(&outer).into_owned() else {
+            panic!("not an array");
+        };
+        assert_eq!(keys(&items[0].as_object().unwrap()["x"]), ["a", "b"]);
+    }
+
+    #[test]
+    fn values_without_two_members_are_borrowed() {
+        let one = Value::Object([("k".to_owned(), Value::Int(1))].into_iter().collect());
+        assert!(matches!(in_qdict_order(&one), Cow::Borrowed(_)));
+        assert!(matches!(in_qdict_order(&Value::Int(1)), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn leftover_after_in_place_resizes_matches_qemu_7_2() {
+        // Observed on QEMU 7.2 (GLib 2.74) with query-commands' arguments:
+        // 12 and 11 members, so the table grew from 8 to 16 slots.
+        let twelve = [
+            "b", "z", "d", "k0", "\u{e9}", "g", "c", "k3", "foo", "enable2", "bar", "e",
+        ];
+        assert_eq!(first_leftover(&twelve, |_| false), Some("bar"));
+        let eleven = [
+            "arguments",
+            "\u{1F600}",
+            "k0",
+            "b",
+            "foo",
+            "g",
+            "e",
+            "z",
+            "y",
+            "c",
+            "bar",
+        ];
+        assert_eq!(first_leftover(&eleven, |_| false), Some("bar"));
     }
 
     #[test]

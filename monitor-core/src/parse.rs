@@ -264,9 +264,12 @@ fn parse_string(token: &[u8]) -> Result<String, String> {
                             Some(cp) => out.push(char::from_u32(cp).unwrap_or('\u{FFFD}')),
                             None => {
                                 let seq = &token[1 + begin..(1 + i).min(token.len())];
+                                // QEMU's JSON writer decodes the message's
+                                // bytes as modified UTF-8 (`\xC0\x80` is
+                                // U+0000, each bad byte U+FFFD).
                                 return Err(format!(
                                     "{} is not a valid Unicode character",
-                                    String::from_utf8_lossy(seq)
+                                    decode_lossy(seq)
                                 ));
                             }
                         }
@@ -314,6 +317,19 @@ mod tests {
         assert_eq!(
             parse_string(br#""\u12""#).unwrap_err(),
             "\\u12\" is not a valid Unicode character"
+        );
+    }
+
+    #[test]
+    fn bad_unicode_escape_names_its_bytes_as_qemu_writes_them() {
+        // QEMU 7.2: `JSON parse error, \\ute\u0000 is not a valid Unicode character`.
+        assert_eq!(
+            parse_string(b"\"\\ute\xC0\x80\"").unwrap_err(),
+            "\\ute\u{0} is not a valid Unicode character"
+        );
+        assert_eq!(
+            parse_string(b"\"\\u1\xC3ab\"").unwrap_err(),
+            "\\u1\u{FFFD}ab is not a valid Unicode character"
         );
     }
 

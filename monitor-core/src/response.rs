@@ -1,8 +1,11 @@
 //! Responses on the wire: `{"return": ..., "id": ...}` and
-//! `{"error": {"class": ..., "desc": ...}, "id": ...}`, one per line, `\r\n`.
+//! `{"id": ..., "error": {"class": ..., "desc": ...}}`, one per line, `\r\n`.
+//! The `id` is echoed as QEMU echoes it: the same value, with the members
+//! of its objects in QEMU's hash-table order.
 
 use crate::command::Reply;
 use crate::error::CommandError;
+use crate::order::in_qdict_order;
 use crate::value::Value;
 use crate::wire;
 
@@ -22,7 +25,7 @@ pub fn write_return(out: &mut Vec<u8>, reply: &Reply, id: Option<&Value>) {
     out.extend_from_slice(reply.as_bytes());
     if let Some(id) = id {
         out.extend_from_slice(b", \"id\": ");
-        wire::write_value(out, id);
+        write_id(out, id);
     }
     out.extend_from_slice(b"}\r\n");
 }
@@ -43,7 +46,7 @@ pub fn write_error(out: &mut Vec<u8>, error: &CommandError, id: Option<&Value>) 
     out.push(b'{');
     if let Some(id) = id {
         out.extend_from_slice(b"\"id\": ");
-        wire::write_value(out, id);
+        write_id(out, id);
         out.extend_from_slice(b", ");
     }
     out.extend_from_slice(b"\"error\": {\"class\": \"");
@@ -53,9 +56,34 @@ pub fn write_error(out: &mut Vec<u8>, error: &CommandError, id: Option<&Value>) 
     out.extend_from_slice(b"}}\r\n");
 }
 
+/// The `id` as QEMU echoes it: the value it parsed, written back with the
+/// members of every object in QEMU's `QDict` order, not the client's.
+fn write_id(out: &mut Vec<u8>, id: &Value) {
+    wire::write_value(out, &in_qdict_order(id));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_ids_are_echoed_in_qemu_s_member_order() {
+        // QEMU 7.2 answers `"id": {"b": 1, "a": 2}` with `{"a": 2, "b": 1}`.
+        let id = Value::Object(
+            [
+                ("b".to_owned(), Value::Int(1)),
+                ("a".to_owned(), Value::Int(2)),
+            ]
+            .into_iter()
+            .collect(),
+        );
+        let mut out = Vec::new();
+        write_return(&mut out, &Reply::empty(), Some(&id));
+        assert_eq!(out, b"{\"return\": {}, \"id\": {\"a\": 2, \"b\": 1}}\r\n");
+        out.clear();
+        write_error(&mut out, &CommandError::generic("x"), Some(&id));
+        assert!(out.starts_with(b"{\"id\": {\"a\": 2, \"b\": 1}, "));
+    }
 
     #[test]
     fn error_with_id_puts_id_first_as_qemu_does() {

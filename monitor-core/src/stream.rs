@@ -380,8 +380,11 @@ impl Splitter {
     /// Feeds bytes until at least one frame is ready or the input is used up.
     ///
     /// Returns how many bytes of `input` were consumed and the next frame, if
-    /// any. Call again with the rest of the input (possibly empty: frames may
-    /// still be waiting) until it returns `(0, None)`. This lets a server stop
+    /// any. Call again with the rest of the input until it is used up. A
+    /// frame is never left waiting once every byte is consumed: a byte that
+    /// completes two messages (the `}` of `1}` ends the number and is a
+    /// stray `}`, and QEMU answers both at once) is only consumed by the call
+    /// that returns the second. This lets a server stop
     /// reading a client in the middle of a chunk.
     pub fn next_frame(&mut self, input: &[u8]) -> (usize, Option<Frame>) {
         let mut used = 0;
@@ -406,7 +409,8 @@ impl Splitter {
         }
     }
 
-    /// Consumes at least one byte of non-empty `input`; returns how many.
+    /// Consumes bytes of non-empty `input`; returns how many: at least
+    /// one, or none when a frame is ready.
     fn feed_some(&mut self, input: &[u8]) -> usize {
         // Fast path: a run of plain bytes inside a string.
         let quote = match self.state {
@@ -434,11 +438,12 @@ impl Splitter {
                 return run;
             }
         }
-        self.feed_byte(input[0]);
-        1
+        usize::from(self.feed_byte(input[0]))
     }
 
-    fn feed_byte(&mut self, b: u8) {
+    /// Lexes one byte; false when it was left unconsumed because the token
+    /// it ended completed a frame (see `Step::TokenBefore`).
+    fn feed_byte(&mut self, b: u8) -> bool {
         self.offset += 1;
         loop {
             match step(self.state, b) {
@@ -454,6 +459,15 @@ impl Splitter {
                 }
                 Step::TokenBefore(kind) => {
                     self.finish_token(kind);
+                    if !self.ready.is_empty() {
+                        // The byte may complete a second message (`1}`
+                        // ends the number and is a stray `}`), which QEMU
+                        // answers at once too. Leave it for the next call,
+                        // so a frame never waits for more input in `ready`
+                        // once the caller has used up its bytes.
+                        self.offset -= 1;
+                        return false;
+                    }
                 }
                 Step::Error => {
                     self.token.push(b);
@@ -469,6 +483,7 @@ impl Splitter {
             }
         }
         self.check_token_length();
+        true
     }
 
     /// QEMU cuts any single token that grows beyond the size limit.
@@ -616,6 +631,28 @@ mod tests {
         let mut s = Splitter::new();
         assert!(s.feed_all(b"true").is_empty());
         assert_eq!(s.feed_all(b" ").len(), 1);
+    }
+
+    #[test]
+    fn no_frame_waits_once_the_input_is_used_up() {
+        // `}` ends the number (one message) and is a message of its own.
+        let mut s = Splitter::new();
+        let (used, frame) = s.next_frame(b"1}");
+        assert_eq!((used, frame.unwrap().unwrap()), (1, Value::Int(1)));
+        let (used, frame) = s.next_frame(b"}");
+        assert_eq!(used, 1);
+        assert_eq!(
+            frame.unwrap().unwrap_err().to_string(),
+            "JSON parse error, expecting value"
+        );
+        assert!(s.next_frame(b"").1.is_none());
+        // The same with a control byte after a keyword.
+        let mut s = Splitter::new();
+        assert_eq!(s.next_frame(b"true\x01"), (4, Some(Ok(Value::Bool(true)))));
+        let (used, frame) = s.next_frame(b"\x01");
+        assert_eq!(used, 1);
+        assert!(frame.unwrap().is_err());
+        assert!(s.next_frame(b"").1.is_none());
     }
 
     #[test]

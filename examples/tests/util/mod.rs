@@ -8,6 +8,16 @@
 //! resynchronises the lexer, so the terminator always gets an answer carrying
 //! that id whatever state the parser was left in; reading stops there. Pauses
 //! between chunks only split writes; completion is never judged by time.
+//!
+//! QEMU answers every message of a case as soon as its last byte is read, so
+//! `minimal` must too: it only gets the terminator once it has given as many
+//! answers as QEMU gave before QEMU's terminator lines (one error and the
+//! terminator's answer, plus the number the `\x01` ends when the case stops
+//! in one). A message it holds back until more input arrives fails the case.
+//!
+//! Lines are compared as JSON values, and also by the wire text of their
+//! strings and numbers and the order of their object members, so that `100`
+//! against `1e2`, or `{"b": 1, "a": 2}` against `{"a": 2, "b": 1}`, differ.
 
 #![allow(dead_code)] // each test file uses a different part
 
@@ -89,6 +99,8 @@ pub struct Case {
     pub end: End,
     /// Events compared (timestamp masked) instead of dropped.
     pub keep_events: Vec<&'static str>,
+    /// Answers compared as a multiset, not in order.
+    pub unordered: bool,
 }
 
 impl Case {
@@ -105,7 +117,17 @@ impl Case {
             chunks: chunks.iter().map(|c| c.to_vec()).collect(),
             end: End::Marker,
             keep_events: Vec::new(),
+            unordered: false,
         }
+    }
+
+    /// Compares the answers whatever their order: with `oob` enabled, QEMU
+    /// answers an `exec-oob` request from its I/O thread while earlier
+    /// in-band requests wait for the main loop, so which comes first is a
+    /// race there.
+    pub fn unordered(mut self) -> Self {
+        self.unordered = true;
+        self
     }
 
     /// Reads until EOF instead of sending the terminator.
@@ -136,18 +158,9 @@ pub fn run_group(group: &str, cases: Vec<Case>) {
     let Some(mut pair) = Pair::start() else {
         return;
     };
-    let show = std::env::var_os(SHOW_VAR).is_some();
     let mut failures = Vec::new();
     for case in &cases {
-        let qemu = pair.qemu.replay(case);
-        let ours = pair.ours.replay(case);
-        if show {
-            eprintln!("--- {group} / {}: qemu said", case.name);
-            for line in &qemu.lines {
-                eprintln!("    {}", shown(line));
-            }
-        }
-        if let Some(report) = compare(case, &qemu, &ours) {
+        if let Some(report) = pair.differ(group, case) {
             failures.push(report);
         }
     }
@@ -200,6 +213,23 @@ impl Pair {
     /// The sockets of QEMU and of `minimal`.
     pub fn sockets(&self) -> (&Path, &Path) {
         (&self.qemu.socket, &self.ours.socket)
+    }
+
+    /// Replays `case` to QEMU, then to `minimal`; a report of the first
+    /// difference, or `None` when the normalised transcripts match. With
+    /// `DIFFERENTIAL_SHOW` set, prints what QEMU answered.
+    pub fn differ(&mut self, group: &str, case: &Case) -> Option<String> {
+        let qemu = self.qemu.replay(case, None);
+        if std::env::var_os(SHOW_VAR).is_some() {
+            eprintln!("--- {group} / {}: qemu said", case.name);
+            for line in &qemu.lines {
+                eprintln!("    {}", shown(line));
+            }
+        }
+        let ours = self
+            .ours
+            .replay(case, answers_before_terminator(case, &qemu));
+        compare(case, &qemu, &ours)
     }
 
     /// Starts both (or says SKIPPED and returns `None` without QEMU, outside CI).
@@ -310,16 +340,24 @@ impl Server {
         }
     }
 
-    /// Everything the server answers to `case` on a fresh connection.
-    fn replay(&mut self, case: &Case) -> Transcript {
+    /// Everything the server answers to `case` on a fresh connection. With
+    /// `settle`, the terminator is only sent once that many answers (events
+    /// aside) to the case have been read.
+    fn replay(&mut self, case: &Case, settle: Option<usize>) -> Transcript {
         let mut transcript = Transcript::default();
-        if let Err(e) = self.session(case, &mut transcript.lines) {
+        if let Err(e) = self.session(case, settle, &mut transcript) {
             transcript.error = Some(e);
         }
         transcript
     }
 
-    fn session(&mut self, case: &Case, lines: &mut Vec<Vec<u8>>) -> Result<(), String> {
+    fn session(
+        &mut self,
+        case: &Case,
+        settle: Option<usize>,
+        transcript: &mut Transcript,
+    ) -> Result<(), String> {
+        let lines = &mut transcript.lines;
         let deadline = Instant::now() + CASE_TIMEOUT;
         let mut stream = self.connect()?;
         let mut reader = BufReader::new(stream.try_clone().map_err(|e| e.to_string())?);
@@ -329,6 +367,7 @@ impl Server {
             stream.write_all(request).map_err(|e| e.to_string())?;
             while is_event(next(lines)?.as_ref()) {}
         }
+        transcript.case_start = lines.len();
         for (i, chunk) in case.chunks.iter().enumerate() {
             if i > 0 {
                 std::thread::sleep(CHUNK_PAUSE);
@@ -336,6 +375,18 @@ impl Server {
             stream
                 .write_all(chunk)
                 .map_err(|e| format!("writing chunk {i}: {e}"))?;
+        }
+        let mut answers = 0;
+        while settle.is_some_and(|n| answers < n) {
+            let value = next(lines).map_err(|e| {
+                format!(
+                    "{e} (after {answers} of the {} answers QEMU gave before the terminator)",
+                    settle.unwrap_or_default()
+                )
+            })?;
+            if !is_event(value.as_ref()) {
+                answers += 1;
+            }
         }
         match case.end {
             End::Marker => {
@@ -426,7 +477,39 @@ fn is_event(value: Option<&Value>) -> bool {
 #[derive(Debug, Default)]
 struct Transcript {
     lines: Vec<Vec<u8>>,
+    /// Index of the first line read after the case's input was sent.
+    case_start: usize,
     error: Option<String>,
+}
+
+/// How many answers (events aside) QEMU gave to `case` before its terminator
+/// was read: all of them but the terminator's answer and the messages the
+/// terminator's `\x01` ends (the stray byte, and a number or keyword the case
+/// left waiting for a following byte; counted with our lexer, which the
+/// parse-error cases hold to QEMU's). `None` when the case does not end with
+/// the terminator or QEMU's transcript is incomplete.
+fn answers_before_terminator(case: &Case, qemu: &Transcript) -> Option<usize> {
+    if case.end != End::Marker || qemu.error.is_some() {
+        return None;
+    }
+    let answers = qemu.lines[qemu.case_start..]
+        .iter()
+        .filter(|line| !is_event(serde_json::from_slice(line).ok().as_ref()))
+        .count();
+    let input: Vec<u8> = case.chunks.concat();
+    // Parsing and dropping 1024-deep messages recurses: the monitor thread
+    // gets 8 MiB of stack, and so does this one.
+    let ended = std::thread::Builder::new()
+        .stack_size(8 << 20)
+        .spawn(move || {
+            let mut splitter = monitor_core::stream::Splitter::new();
+            splitter.feed_all(&input);
+            splitter.feed_all(&TERMINATOR[..1]).len()
+        })
+        .expect("spawn the lexer thread")
+        .join()
+        .expect("lex the case");
+    answers.checked_sub(1 + ended)
 }
 
 /// A line reduced to what must match QEMU.
@@ -440,6 +523,9 @@ struct Line {
     /// normalised: catches what `Value` equality hides (`100` vs `1e2`,
     /// `\u00E9` vs `\u00e9` vs a raw `é`).
     scalars: Option<Vec<String>>,
+    /// Wire text of every object member name, in order, when the line was
+    /// not normalised: catches what `Value` equality hides (member order).
+    keys: Option<Vec<String>>,
 }
 
 impl PartialEq for Line {
@@ -452,6 +538,7 @@ impl PartialEq for Line {
                     && (self.scalars.is_none()
                         || other.scalars.is_none()
                         || self.scalars == other.scalars)
+                    && (self.keys.is_none() || other.keys.is_none() || self.keys == other.keys)
             }
             _ => self.raw == other.raw,
         }
@@ -463,11 +550,12 @@ impl PartialEq for Line {
 fn normalise(case: &Case, transcript: &Transcript) -> Vec<Line> {
     let mut out = Vec::new();
     for (i, raw) in transcript.lines.iter().enumerate() {
-        let Ok(mut value) = serde_json::from_slice::<Value>(raw) else {
+        let Some(mut value) = parse_line(raw) else {
             out.push(Line {
                 raw: raw.clone(),
                 json: None,
                 scalars: None,
+                keys: None,
             });
             continue;
         };
@@ -502,15 +590,58 @@ fn normalise(case: &Case, transcript: &Transcript) -> Vec<Line> {
         out.push(Line {
             raw: raw.clone(),
             json: Some(value),
-            scalars: (!masked).then(|| scalars(raw)),
+            scalars: (!masked).then(|| scalars(raw).0),
+            keys: (!masked).then(|| scalars(raw).1),
         });
     }
     out
 }
 
-/// The wire text of every string and number in a JSON line, sorted.
-fn scalars(raw: &[u8]) -> Vec<String> {
+/// A line as JSON; QEMU's `inf`, `-inf` and `nan` (which are not JSON, and
+/// which it writes for numbers beyond a double) read as the strings
+/// `"<inf>"`, `"<-inf>"` and `"<nan>"`, so that the rest of the line is
+/// still normalised.
+fn parse_line(raw: &[u8]) -> Option<Value> {
+    if let Ok(value) = serde_json::from_slice(raw) {
+        return Some(value);
+    }
+    let mut text = Vec::with_capacity(raw.len() + 16);
+    let mut in_string = false;
+    let mut i = 0;
+    while i < raw.len() {
+        let b = raw[i];
+        if in_string {
+            text.push(b);
+            match b {
+                b'\\' if i + 1 < raw.len() => {
+                    text.push(raw[i + 1]);
+                    i += 1;
+                }
+                b'"' => in_string = false,
+                _ => {}
+            }
+        } else if let Some(word) = [&b"-inf"[..], b"inf", b"-nan", b"nan"]
+            .into_iter()
+            .find(|w| raw[i..].starts_with(w))
+        {
+            text.extend_from_slice(b"\"<");
+            text.extend_from_slice(word);
+            text.extend_from_slice(b">\"");
+            i += word.len() - 1;
+        } else {
+            in_string = b == b'"';
+            text.push(b);
+        }
+        i += 1;
+    }
+    serde_json::from_slice(&text).ok()
+}
+
+/// The wire text of every string and number in a JSON line, sorted; and of
+/// every member name (a string followed by `:`), in order.
+fn scalars(raw: &[u8]) -> (Vec<String>, Vec<String>) {
     let mut out = Vec::new();
+    let mut keys = Vec::new();
     let mut i = 0;
     while i < raw.len() {
         let start = i;
@@ -534,15 +665,28 @@ fn scalars(raw: &[u8]) -> Vec<String> {
                 continue;
             }
         }
-        out.push(String::from_utf8_lossy(&raw[start..i]).into_owned());
+        let text = String::from_utf8_lossy(&raw[start..i]).into_owned();
+        let after = raw[i..].iter().find(|b| !b.is_ascii_whitespace());
+        if raw[start] == b'"' && after == Some(&b':') {
+            keys.push(text.clone());
+        }
+        out.push(text);
     }
     out.sort_unstable();
-    out
+    (out, keys)
 }
 
 /// A report when the transcripts differ, `None` when they match.
 fn compare(case: &Case, qemu: &Transcript, ours: &Transcript) -> Option<String> {
-    let (a, b) = (normalise(case, qemu), normalise(case, ours));
+    let (mut a, mut b) = (normalise(case, qemu), normalise(case, ours));
+    if case.unordered {
+        for lines in [&mut a, &mut b] {
+            lines.sort_by_cached_key(|line| match &line.json {
+                Some(value) => value.to_string(),
+                None => String::from_utf8_lossy(&line.raw).into_owned(),
+            });
+        }
+    }
     if qemu.error.is_none() && ours.error.is_none() && a == b {
         return None;
     }
