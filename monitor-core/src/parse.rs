@@ -40,7 +40,7 @@ impl<'a> Parser<'a> {
     }
 
     fn text_of(&self, token: Token) -> &'a [u8] {
-        &self.text[token.start..token.end]
+        &self.text[token.range()]
     }
 
     fn value(&mut self) -> Result<Value, String> {

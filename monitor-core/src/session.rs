@@ -47,6 +47,13 @@ use crate::value::{Map, Value};
 /// `QMP_REQ_QUEUE_LEN_MAX`); without it, one.
 pub const QUEUE_LIMIT_OOB: usize = 8;
 
+/// With `oob`, the in-band queue takes no further message once the ones
+/// it holds weigh this much (about their parsed size: their text plus a
+/// value per token; see `stream::Splitter::last_weight`). Ours: QEMU has no
+/// such bound, and eight messages of QEMU's 64 MiB would otherwise be held
+/// parsed at once. The client is simply not read until the queue drains.
+pub const QUEUE_WEIGHT_OOB: usize = 16 << 20;
+
 /// What every session of a monitor shares.
 #[derive(Debug, Clone)]
 pub struct Dispatcher {
@@ -283,6 +290,11 @@ pub struct Session {
     oob_offered: bool,
     /// In-band messages not yet run.
     queue: VecDeque<Frame>,
+    /// The weight of each queued message, and their sum.
+    weights: VecDeque<usize>,
+    queued_weight: usize,
+    /// The weight of the frame `step` is handing to `handle_frame`.
+    next_weight: usize,
     /// The in-band command whose answer is pending, if any.
     inflight: Option<u64>,
     /// Descriptors passed by the client.
@@ -327,6 +339,9 @@ impl Session {
             negotiated: false,
             oob_offered: offer_oob,
             queue: VecDeque::new(),
+            weights: VecDeque::new(),
+            queued_weight: 0,
+            next_weight: 0,
             inflight: None,
             fds: SessionFds::default(),
             waiting: HashMap::new(),
@@ -367,7 +382,8 @@ impl Session {
     /// Whether the session takes more input now (its queue is not full).
     pub fn wants_input(&self) -> bool {
         if self.info.oob {
-            self.queue.len() < QUEUE_LIMIT_OOB
+            self.queue.is_empty()
+                || (self.queue.len() < QUEUE_LIMIT_OOB && self.queued_weight < QUEUE_WEIGHT_OOB)
         } else {
             // QEMU suspends a monitor without oob while a request is queued
             // or running.
@@ -390,7 +406,13 @@ impl Session {
             return (0, None);
         }
         let (used, frame) = self.splitter.next_frame(input);
-        (used, frame.map(|f| self.handle_frame(dispatcher, f, out)))
+        (
+            used,
+            frame.map(|f| {
+                self.next_weight = self.splitter.last_weight();
+                self.handle_frame(dispatcher, f, out)
+            }),
+        )
     }
 
     /// Feeds all of `input` that the queue takes, appending responses to
@@ -417,11 +439,14 @@ impl Session {
         frame: Frame,
         out: &mut Vec<u8>,
     ) -> Effects {
+        let weight = std::mem::take(&mut self.next_weight);
         if matches!(&frame, Ok(v) if request::is_oob(v)) {
             let effects = self.run(dispatcher, frame, out);
             return effects.merge(self.pump(dispatcher, out));
         }
         self.queue.push_back(frame);
+        self.weights.push_back(weight);
+        self.queued_weight += weight;
         self.pump(dispatcher, out)
     }
 
@@ -432,6 +457,7 @@ impl Session {
             let Some(frame) = self.queue.pop_front() else {
                 break;
             };
+            self.queued_weight -= self.weights.pop_front().unwrap_or(0);
             effects = effects.merge(self.run(dispatcher, frame, out));
         }
         effects
@@ -478,6 +504,8 @@ impl Session {
             }
         }
         self.queue.clear();
+        self.weights.clear();
+        self.queued_weight = 0;
         self.inflight = None;
         self.fds.clear();
         n

@@ -44,7 +44,8 @@ pub const MAX_NESTING: usize = 1024;
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Bytes of token text per message.
+    /// Bytes of token text per message (at most `u32::MAX`: a larger value
+    /// is taken as that).
     pub max_token_size: usize,
     /// Tokens per message.
     pub max_token_count: usize,
@@ -132,13 +133,25 @@ pub(crate) enum TokenKind {
     String,
 }
 
-/// A token of the message being collected; its text lives in `Splitter::text`.
+/// A token of the message being collected; its text lives in
+/// `Splitter::text`. Twelve bytes: a message holds up to 2 Mi of them.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Token {
     pub(crate) kind: TokenKind,
-    pub(crate) start: usize,
-    pub(crate) end: usize,
+    start: u32,
+    end: u32,
 }
+
+impl Token {
+    /// Where its text is in the message's text.
+    pub(crate) fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+/// Buffers whose capacity passes this are shrunk when a message or token
+/// ends, so one large message does not pin its memory for the session.
+const KEEP_CAPACITY: usize = 1 << 20;
 
 /// Lexer states, as QEMU's `json_lexer_state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -328,7 +341,10 @@ pub struct Splitter {
     token_size: usize,
     /// Bytes consumed since creation.
     offset: u64,
-    ready: VecDeque<Frame>,
+    /// Frames completed, with their weight (see `last_weight`).
+    ready: VecDeque<(Frame, usize)>,
+    /// The weight of the frame `next_frame` returned last.
+    last_weight: usize,
 }
 
 impl Default for Splitter {
@@ -344,7 +360,8 @@ impl Splitter {
     }
 
     /// A splitter with the given limits.
-    pub fn with_limits(limits: Limits) -> Self {
+    pub fn with_limits(mut limits: Limits) -> Self {
+        limits.max_token_size = limits.max_token_size.min(u32::MAX as usize);
         Splitter {
             limits,
             state: State::Start,
@@ -356,6 +373,7 @@ impl Splitter {
             token_size: 0,
             offset: 0,
             ready: VecDeque::new(),
+            last_weight: 0,
         }
     }
 
@@ -391,7 +409,18 @@ impl Splitter {
         while self.ready.is_empty() && used < input.len() {
             used += self.feed_some(&input[used..]);
         }
-        (used, self.ready.pop_front())
+        let frame = self.ready.pop_front().map(|(frame, weight)| {
+            self.last_weight = weight;
+            frame
+        });
+        (used, frame)
+    }
+
+    /// About how many bytes the frame [`next_frame`](Self::next_frame)
+    /// returned last takes once parsed: its text plus a value per token (0
+    /// for an error). What a session weighs its queue with.
+    pub fn last_weight(&self) -> usize {
+        self.last_weight
     }
 
     /// Feeds all of `input` and returns every frame it completed, in order.
@@ -489,7 +518,7 @@ impl Splitter {
     /// QEMU cuts any single token that grows beyond the size limit.
     fn check_token_length(&mut self) {
         if self.token.len() > self.limits.max_token_size {
-            self.token.clear();
+            self.clear_token();
             self.state = State::Start;
             let offset = self.offset;
             self.emit_error(ParseError::TokenSizeLimit { offset });
@@ -508,24 +537,26 @@ impl Splitter {
         let len = self.token.len();
         let offset = self.offset;
         if self.token_size + len + 1 > self.limits.max_token_size {
-            self.token.clear();
+            self.clear_token();
             return self.emit_error(ParseError::TokenSizeLimit { offset });
         }
         if self.tokens.len() + 1 > self.limits.max_token_count {
-            self.token.clear();
+            self.clear_token();
             return self.emit_error(ParseError::TokenCountLimit { offset });
         }
         if self.brace_count + self.bracket_count > self.limits.max_nesting as i64 {
-            self.token.clear();
+            self.clear_token();
             return self.emit_error(ParseError::NestingLimit { offset });
         }
         let start = self.text.len();
         self.text.extend_from_slice(&self.token);
-        self.token.clear();
+        self.clear_token();
+        // The text is at most `max_token_size`, which `with_limits` keeps
+        // within u32.
         self.tokens.push(Token {
             kind,
-            start,
-            end: start + len,
+            start: start as u32,
+            end: (start + len) as u32,
         });
         self.token_size += len;
         let open = self.brace_count > 0 || self.bracket_count > 0;
@@ -534,13 +565,17 @@ impl Splitter {
         }
         let frame = parse::parse(&self.tokens, &self.text)
             .map_err(|message| ParseError::Syntax { message, offset });
+        let weight = match frame {
+            Ok(_) => self.text.len() + self.tokens.len() * std::mem::size_of::<Value>(),
+            Err(_) => 0,
+        };
         self.reset_message();
-        self.ready.push_back(frame);
+        self.ready.push_back((frame, weight));
     }
 
     fn emit_error(&mut self, error: ParseError) {
         self.reset_message();
-        self.ready.push_back(Err(error));
+        self.ready.push_back((Err(error), 0));
     }
 
     fn reset_message(&mut self) {
@@ -550,9 +585,19 @@ impl Splitter {
         self.tokens.clear();
         self.text.clear();
         // Keep big buffers from pinning memory after a huge message.
-        if self.text.capacity() > 1 << 20 {
+        if self.text.capacity() > KEEP_CAPACITY {
             self.text.shrink_to(1 << 16);
+        }
+        if self.tokens.capacity() * std::mem::size_of::<Token>() > KEEP_CAPACITY {
             self.tokens.shrink_to(1 << 12);
+        }
+    }
+
+    /// Empties the token being lexed, giving back a large buffer.
+    fn clear_token(&mut self) {
+        self.token.clear();
+        if self.token.capacity() > KEEP_CAPACITY {
+            self.token.shrink_to(1 << 12);
         }
     }
 }
@@ -663,5 +708,62 @@ mod tests {
         assert!(s.is_partial());
         s.feed_all(b":1}");
         assert!(!s.is_partial());
+    }
+}
+
+/// Defect 8 of the hostile-client review: what one message leaves behind.
+#[cfg(test)]
+mod memory_tests {
+    use super::*;
+
+    /// Each token cost 24 bytes of bookkeeping; now 12.
+    #[test]
+    fn defect_08_a_token_costs_twelve_bytes() {
+        assert_eq!(std::mem::size_of::<Token>(), 12);
+    }
+
+    /// A 60 MiB string left 60 MiB in the token buffer of an idle session.
+    #[test]
+    fn defect_08_a_huge_string_leaves_no_buffer_behind() {
+        let mut splitter = Splitter::new();
+        let mut message = br#"{"execute": "x", "id": ""#.to_vec();
+        message.resize(message.len() + (60 << 20), b's');
+        message.extend_from_slice(br#""}"#);
+        let frames = splitter.feed_all(&message);
+        assert_eq!(frames.len(), 1);
+        assert!(frames[0].is_ok());
+        drop(frames);
+        assert!(
+            splitter.buffered_bytes() <= 2 * KEEP_CAPACITY,
+            "{} bytes kept",
+            splitter.buffered_bytes()
+        );
+        // And after a huge message cut by the token size limit.
+        let mut message = b"[\"".to_vec();
+        message.resize(message.len() + (MAX_TOKEN_SIZE + 10), b's');
+        let frames = splitter.feed_all(&message);
+        assert!(matches!(
+            frames[..],
+            [Err(ParseError::TokenSizeLimit { .. })]
+        ));
+        assert!(
+            splitter.buffered_bytes() <= 2 * KEEP_CAPACITY,
+            "{} bytes kept",
+            splitter.buffered_bytes()
+        );
+    }
+
+    /// Many tokens: the token list is given back too.
+    #[test]
+    fn defect_08_many_tokens_leave_no_buffer_behind() {
+        let mut splitter = Splitter::new();
+        let mut message = b"[".to_vec();
+        for _ in 0..500_000 {
+            message.extend_from_slice(b"1,");
+        }
+        message.extend_from_slice(b"1]");
+        let frames = splitter.feed_all(&message);
+        assert!(frames[0].is_ok());
+        assert!(splitter.buffered_bytes() <= 2 * KEEP_CAPACITY);
     }
 }

@@ -354,3 +354,49 @@ fn garbage_never_panics_and_every_line_is_ascii_json() {
         all.last()
     );
 }
+
+/// Defect 8 of the hostile-client review: with `oob`, eight queued
+/// messages of up to 64 MiB each were held parsed at once. The queue now
+/// stops taking messages once those it holds weigh `QUEUE_WEIGHT_OOB`.
+#[test]
+fn defect_08_the_oob_queue_is_bounded_in_bytes() {
+    use monitor_core::session::QUEUE_WEIGHT_OOB;
+
+    let mut registry = Registry::with_inventory().unwrap();
+    // Answers never: the queue behind it waits.
+    registry
+        .insert(Command::typed("x-hang", |ctx, ()| {
+            std::mem::forget(ctx.defer::<()>());
+            Ok::<_, CommandError>(())
+        }))
+        .unwrap();
+    let d = Dispatcher::new(registry, StateMap::default(), Emitter::new());
+    let mut s = Session::new(1, "test", true);
+    run(
+        &mut s,
+        &d,
+        r#"{"execute": "qmp_capabilities", "arguments": {"enable": ["oob"]}}"#,
+    );
+    run(&mut s, &d, r#"{"execute": "x-hang", "id": 0}"#);
+    let big = format!(
+        r#"{{"execute": "query-version", "id": "{}"}}"#,
+        "i".repeat(6 << 20)
+    );
+    let mut out = Vec::new();
+    let mut queued = 0;
+    while s.wants_input() {
+        let mut rest = big.as_bytes();
+        loop {
+            let (used, effects) = s.step(&d, rest, &mut out);
+            rest = &rest[used..];
+            if effects.is_some() || rest.is_empty() {
+                break;
+            }
+        }
+        queued += 1;
+        assert!(queued <= 8, "the queue never filled");
+    }
+    // 6 MiB each: three reach 16 MiB, well before eight messages.
+    assert_eq!(queued, QUEUE_WEIGHT_OOB.div_ceil(6 << 20));
+    assert!(out.is_empty(), "nothing answered while x-hang is pending");
+}

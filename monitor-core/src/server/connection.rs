@@ -12,6 +12,8 @@ use crate::session::Session;
 
 /// Bytes of events laid out at once for a pretty client.
 const PRETTY_BATCH: usize = 64 << 10;
+/// Bytes written to one client per flush, for fairness.
+const WRITE_BUDGET: usize = 1 << 20;
 /// Output buffers whose capacity passes this are shrunk once empty.
 const KEEP_CAPACITY: usize = 1 << 20;
 
@@ -294,11 +296,16 @@ impl Connection {
         self.writing.len() - self.writing_pos + segments + self.output.len()
     }
 
-    /// Writes as much as the socket takes: what is queued, in order, then
-    /// the events after it. Returns the bytes written.
+    /// Writes what is queued, in order, then the events after it, until
+    /// the socket is full or [`WRITE_BUDGET`] bytes are written (the other
+    /// clients' turn: a fast reader of a long burst would otherwise keep
+    /// the monitor thread). Returns the bytes written.
     pub(crate) fn flush(&mut self, log: &EventLog) -> io::Result<usize> {
         let mut written = 0;
         loop {
+            if written >= WRITE_BUDGET {
+                break;
+            }
             if self.writing_pos < self.writing.len() {
                 match write_some(&mut self.stream, &self.writing[self.writing_pos..])? {
                     Some(n) => {
