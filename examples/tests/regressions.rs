@@ -28,3 +28,5 @@ mod signals;
 
 #[path = "regressions/hmp.rs"]
 mod hmp;
+#[path = "regressions/memory.rs"]
+mod memory;

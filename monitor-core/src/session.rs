@@ -374,6 +374,18 @@ impl Session {
         &self.info
     }
 
+    /// Bytes of the message being received so far (work its completion
+    /// will cost: the server completes one large message per turn).
+    pub(crate) fn partial_bytes(&self) -> usize {
+        self.splitter.partial_bytes()
+    }
+
+    /// The weight of the message `step` took last (see
+    /// [`Splitter::last_weight`]).
+    pub(crate) fn last_weight(&self) -> usize {
+        self.splitter.last_weight()
+    }
+
     /// Commands whose answer is pending.
     pub fn pending(&self) -> usize {
         self.waiting.len()

@@ -330,10 +330,11 @@ fn whitespace_run(input: &[u8]) -> usize {
 pub struct Splitter {
     limits: Limits,
     state: State,
-    /// The token being lexed.
-    token: Vec<u8>,
-    /// Text of the tokens of the message being collected.
+    /// Text of the tokens of the message being collected, then of the
+    /// token being lexed (from `token_start`): lexed in place, never
+    /// copied.
     text: Vec<u8>,
+    token_start: usize,
     tokens: Vec<Token>,
     brace_count: i64,
     bracket_count: i64,
@@ -365,8 +366,8 @@ impl Splitter {
         Splitter {
             limits,
             state: State::Start,
-            token: Vec::new(),
             text: Vec::new(),
+            token_start: 0,
             tokens: Vec::new(),
             brace_count: 0,
             bracket_count: 0,
@@ -385,9 +386,12 @@ impl Splitter {
     /// Bytes the splitter holds for the current message and token (its
     /// memory use is bounded by the limits, whatever the input).
     pub fn buffered_bytes(&self) -> usize {
-        self.token.capacity()
-            + self.text.capacity()
-            + self.tokens.capacity() * std::mem::size_of::<Token>()
+        self.text.capacity() + self.tokens.capacity() * std::mem::size_of::<Token>()
+    }
+
+    /// Bytes of text of the message being collected so far.
+    pub(crate) fn partial_bytes(&self) -> usize {
+        self.text.len()
     }
 
     /// Whether a message has started and not yet been completed or dropped.
@@ -449,7 +453,7 @@ impl Splitter {
         };
         // And a run of whitespace between tokens: skipped, as one byte
         // at a time would (the token is empty in this state).
-        if self.state == State::Start && self.token.is_empty() {
+        if self.state == State::Start && self.token_len() == 0 {
             let run = whitespace_run(input);
             if run > 0 {
                 self.offset += run as u64;
@@ -458,10 +462,10 @@ impl Splitter {
         }
         if let Some(quote) = quote {
             let room =
-                self.limits.max_token_size + 1 - self.token.len().min(self.limits.max_token_size);
+                self.limits.max_token_size + 1 - self.token_len().min(self.limits.max_token_size);
             let run = string_run(input, quote).min(room);
             if run > 0 {
-                self.token.extend_from_slice(&input[..run]);
+                self.text.extend_from_slice(&input[..run]);
                 self.offset += run as u64;
                 self.check_token_length();
                 return run;
@@ -477,12 +481,12 @@ impl Splitter {
         loop {
             match step(self.state, b) {
                 Step::Go(next) => {
-                    self.token.push(b);
+                    self.text.push(b);
                     self.state = next;
                     break;
                 }
                 Step::Token(kind) => {
-                    self.token.push(b);
+                    self.text.push(b);
                     self.finish_token(kind);
                     break;
                 }
@@ -499,9 +503,9 @@ impl Splitter {
                     }
                 }
                 Step::Error => {
-                    self.token.push(b);
-                    let token = stray_text(&self.token);
-                    self.token.clear();
+                    self.text.push(b);
+                    let token = stray_text(&self.text[self.token_start..]);
+                    self.clear_token();
                     self.state = State::Recovery;
                     let offset = self.offset;
                     self.emit_error(ParseError::Stray { token, offset });
@@ -517,7 +521,7 @@ impl Splitter {
 
     /// QEMU cuts any single token that grows beyond the size limit.
     fn check_token_length(&mut self) {
-        if self.token.len() > self.limits.max_token_size {
+        if self.token_len() > self.limits.max_token_size {
             self.clear_token();
             self.state = State::Start;
             let offset = self.offset;
@@ -534,7 +538,7 @@ impl Splitter {
             TokenKind::RSquare => self.bracket_count -= 1,
             _ => {}
         }
-        let len = self.token.len();
+        let len = self.token_len();
         let offset = self.offset;
         if self.token_size + len + 1 > self.limits.max_token_size {
             self.clear_token();
@@ -548,9 +552,8 @@ impl Splitter {
             self.clear_token();
             return self.emit_error(ParseError::NestingLimit { offset });
         }
-        let start = self.text.len();
-        self.text.extend_from_slice(&self.token);
-        self.clear_token();
+        let start = self.token_start;
+        self.token_start = self.text.len();
         // The text is at most `max_token_size`, which `with_limits` keeps
         // within u32.
         self.tokens.push(Token {
@@ -584,6 +587,7 @@ impl Splitter {
         self.token_size = 0;
         self.tokens.clear();
         self.text.clear();
+        self.token_start = 0;
         // Keep big buffers from pinning memory after a huge message.
         if self.text.capacity() > KEEP_CAPACITY {
             self.text.shrink_to(1 << 16);
@@ -593,11 +597,16 @@ impl Splitter {
         }
     }
 
-    /// Empties the token being lexed, giving back a large buffer.
+    /// Bytes of the token being lexed.
+    fn token_len(&self) -> usize {
+        self.text.len() - self.token_start
+    }
+
+    /// Drops the token being lexed, giving back a large buffer.
     fn clear_token(&mut self) {
-        self.token.clear();
-        if self.token.capacity() > KEEP_CAPACITY {
-            self.token.shrink_to(1 << 12);
+        self.text.truncate(self.token_start);
+        if self.text.capacity() > KEEP_CAPACITY {
+            self.text.shrink_to(self.token_start.max(1 << 16));
         }
     }
 }

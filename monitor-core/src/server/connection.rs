@@ -169,6 +169,20 @@ impl Connection {
         }
     }
 
+    /// [`queue`](Self::queue), taking `messages` (left empty) without a
+    /// copy when nothing else is queued after the events: a large answer
+    /// is not copied again.
+    pub(crate) fn queue_owned(&mut self, messages: &mut Vec<u8>, log_end: u64) {
+        self.place_events(log_end);
+        if !self.pretty && self.output.is_empty() {
+            std::mem::swap(&mut self.output, messages);
+            messages.clear();
+        } else {
+            self.queue(messages, log_end);
+            messages.clear();
+        }
+    }
+
     /// Puts the client's events up to `log_end` in line, before whatever
     /// is queued next.
     fn place_events(&mut self, log_end: u64) {

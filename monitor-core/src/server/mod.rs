@@ -218,6 +218,11 @@ impl Shared {
 }
 
 const WAKER: Token = Token(0);
+/// A message this large (text received so far, or weight once parsed) is
+/// heavy: parsing, running and answering it takes the monitor thread a
+/// while, so one turn completes at most one heavy message, and clients
+/// with lighter work are served in every turn meanwhile.
+const HEAVY: usize = 1 << 20;
 const READ_CHUNK: usize = 64 << 10;
 /// How long a listener whose `accept` failed (out of descriptors, most
 /// often) waits before it is tried again, unless a client leaves first.
@@ -283,6 +288,7 @@ impl Prepared {
             shared: self.shared,
             scratch: Vec::new(),
             log: EventLog::default(),
+            heavy_done: false,
             read_buf: vec![0; READ_CHUNK],
             hooks: self.hooks,
             log_limit: LogLimit::default(),
@@ -385,6 +391,8 @@ pub(crate) struct Server {
     scratch: Vec<u8>,
     /// Events taken from the emitter, until every client has them.
     log: EventLog,
+    /// A heavy message was handled this turn (see [`HEAVY`]).
+    heavy_done: bool,
     /// Where each read lands before it joins a connection's input.
     read_buf: Vec<u8>,
     hooks: SessionHooks,
@@ -514,7 +522,16 @@ impl Server {
                 .filter(|(_, c)| self.has_work(c) || c.read_closed)
                 .map(|(t, _)| *t)
                 .collect();
+            self.heavy_done = false;
             for token in tokens {
+                // One heavy message a turn; the others wait for the next.
+                let heavy = self
+                    .conns
+                    .get(&token)
+                    .is_some_and(|c| c.session.partial_bytes() >= HEAVY);
+                if heavy && self.heavy_done {
+                    continue;
+                }
                 quit |= self.service(token);
             }
             // Events handlers emitted, and output of clients not serviced.
@@ -617,8 +634,7 @@ impl Server {
         };
         let effects = f(self, &mut conn);
         self.pull_events();
-        conn.queue(&self.scratch, self.log.end());
-        self.scratch.clear();
+        conn.queue_owned(&mut self.scratch, self.log.end());
         self.conns.insert(token, conn);
         effects.quit
     }
@@ -796,6 +812,7 @@ impl Server {
             return false;
         };
         let mut quit = false;
+        let mut yielded = false;
         let mut budget = self.config.read_budget;
         let result: Result<(), String> = loop {
             // A console gets keys while its output is under the pause
@@ -836,6 +853,8 @@ impl Server {
                 );
                 conn.input_pos += used;
                 if let Some(effects) = effects {
+                    let heavy = conn.session.last_weight() >= HEAVY;
+                    self.heavy_done |= heavy;
                     // Events a handler emitted go out before its response,
                     // as in QEMU (SHUTDOWN before quit's reply).
                     self.pull_events();
@@ -843,15 +862,20 @@ impl Server {
                         // Events from now on (none emitted before).
                         conn.start_events(self.log.end());
                     }
-                    conn.queue(&self.scratch, self.log.end());
-                    self.scratch.clear();
+                    conn.queue_owned(&mut self.scratch, self.log.end());
                     if effects.quit {
                         quit = true;
+                        break;
+                    }
+                    if heavy {
+                        // The others' turn; the rest waits in `input`.
+                        yielded = true;
                         break;
                     }
                 }
             }
             if quit
+                || yielded
                 || conn.pending_output() > self.config.pause_threshold
                 || !conn.session.wants_input()
             {
