@@ -35,6 +35,8 @@ const EVENT_PAD: usize = 1000;
 const EVENT_WINDOW: u64 = 64;
 /// The monitor's output limit; the non-reader must pass it.
 const OUTPUT_LIMIT: usize = 256 << 10;
+/// How long the non-reader may sit over the limit before it is cut off.
+const DRAIN_TIMEOUT: Duration = Duration::from_millis(200);
 /// Upper bound for any wait; reaching it is a failure.
 const TIMEOUT: Duration = Duration::from_secs(20);
 /// Bounds for the garbage one flooder sends.
@@ -84,7 +86,9 @@ fn spawn_monitor(path: &Path, output_limit: Option<usize>) -> Monitor {
             echo(arguments)
         }));
     if let Some(limit) = output_limit {
-        builder = builder.output_limit(limit);
+        // A client over the limit that takes nothing for this long is cut
+        // off (one that reads at any pace is not).
+        builder = builder.output_limit(limit).drain_timeout(DRAIN_TIMEOUT);
     }
     builder
         .listen_unix(path)
@@ -607,8 +611,16 @@ fn good_clients_get_all_answers_in_order_despite_flooder_and_non_reader() {
     assert!(flood_bytes > 0);
     assert!(silent_sent > 0);
 
-    // The non-reader was cut off: what the socket still holds ends in EOF,
-    // long before all events could have reached it.
+    // The non-reader is cut off once it has taken nothing for the drain
+    // timeout while over the limit (reading it before then would count as
+    // draining). The good clients have left; the flooder stays.
+    let deadline = Instant::now() + TIMEOUT;
+    while monitor.stats().sessions > 1 {
+        assert!(Instant::now() < deadline, "the non-reader was never cut off");
+        thread::sleep(Duration::from_millis(10));
+    }
+    // What its socket still holds ends in EOF, long before all events
+    // could have reached it.
     let drained = drain_to_eof(&mut silent_reader);
     assert!(
         (drained as u64) < EVENTS * EVENT_PAD as u64,
