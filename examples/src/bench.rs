@@ -40,7 +40,7 @@ const EVENT_OVERHEAD: u64 = 96;
 /// examples::bench::emit_events(&emitter, 3, None, None).unwrap();
 /// assert!(examples::bench::emit_events(&emitter, 1_000_001, None, None).is_err());
 /// let blob = json!({"blob": "x".repeat(1 << 20)});
-/// assert!(examples::bench::emit_events(&emitter, 100, None, Some(blob)).is_err());
+/// assert!(examples::bench::emit_events(&emitter, 200, None, Some(blob)).is_err());
 /// ```
 pub fn emit_events(
     emitter: &Emitter,
