@@ -616,7 +616,10 @@ fn good_clients_get_all_answers_in_order_despite_flooder_and_non_reader() {
     // draining). The good clients have left; the flooder stays.
     let deadline = Instant::now() + TIMEOUT;
     while monitor.stats().sessions > 1 {
-        assert!(Instant::now() < deadline, "the non-reader was never cut off");
+        assert!(
+            Instant::now() < deadline,
+            "the non-reader was never cut off"
+        );
         thread::sleep(Duration::from_millis(10));
     }
     // What its socket still holds ends in EOF, long before all events
