@@ -140,7 +140,8 @@ impl Client {
         Ok(client)
     }
 
-    /// How long reads wait (default 10 s).
+    /// How long a read, or a wait for a response or an event, may take in
+    /// all (default 10 s), however many other messages arrive meanwhile.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
     }
@@ -249,8 +250,9 @@ impl Client {
     ///
     /// Timeout, closed connection or garbage.
     pub fn wait_response(&mut self, id: &Json) -> Result<Json, ClientError> {
+        let deadline = Instant::now() + self.timeout;
         loop {
-            let msg = self.read_message()?;
+            let msg = self.read_message_by(deadline)?;
             if msg.get("event").is_some() {
                 self.events.push_back(msg);
             } else if msg.get("id") == Some(id) {
@@ -284,7 +286,11 @@ impl Client {
     ///
     /// Timeout or closed connection.
     pub fn read_line(&mut self) -> Result<Vec<u8>, ClientError> {
-        let deadline = Instant::now() + self.timeout;
+        self.read_line_by(Instant::now() + self.timeout)
+    }
+
+    /// [`read_line`](Self::read_line) with a deadline.
+    fn read_line_by(&mut self, deadline: Instant) -> Result<Vec<u8>, ClientError> {
         loop {
             if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
                 let mut line: Vec<u8> = self.buf.drain(..=pos).collect();
@@ -323,7 +329,12 @@ impl Client {
     ///
     /// Timeout, closed connection, or a line that is not a JSON object.
     pub fn read_message(&mut self) -> Result<Json, ClientError> {
-        let line = self.read_line()?;
+        self.read_message_by(Instant::now() + self.timeout)
+    }
+
+    /// [`read_message`](Self::read_message) with a deadline.
+    fn read_message_by(&mut self, deadline: Instant) -> Result<Json, ClientError> {
+        let line = self.read_line_by(deadline)?;
         match serde_json::from_slice::<Json>(&line) {
             Ok(v) if v.is_object() => Ok(v),
             _ => Err(ClientError::Protocol(format!(
@@ -342,8 +353,9 @@ impl Client {
         if let Some(e) = self.events.pop_front() {
             return Ok(e);
         }
+        let deadline = Instant::now() + self.timeout;
         loop {
-            let msg = self.read_message()?;
+            let msg = self.read_message_by(deadline)?;
             if msg.get("event").is_some() {
                 return Ok(msg);
             }
@@ -361,8 +373,9 @@ impl Client {
                 return Ok(e);
             }
         }
+        let deadline = Instant::now() + self.timeout;
         loop {
-            let msg = self.read_message()?;
+            let msg = self.read_message_by(deadline)?;
             if msg["event"] == name {
                 return Ok(msg);
             }

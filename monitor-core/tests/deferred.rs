@@ -202,3 +202,40 @@ fn the_in_band_queue_is_bounded() {
     assert!(out.is_empty(), "{}", String::from_utf8_lossy(&out));
     assert!(!s.wants_input(), "8 queued messages fill the queue");
 }
+
+/// The client's timeout bounds the whole wait for a response: events
+/// arriving meanwhile (a heartbeat) used to restart it with every line, so
+/// waiting for an answer that never came never ended.
+#[test]
+fn client_wait_for_a_response_times_out_while_events_flow() {
+    let (monitor, path, _gate) = start("wait-timeout");
+    let mut c = client(&path, false);
+    c.set_timeout(std::time::Duration::from_millis(300));
+    let events = monitor.events().clone();
+    let flowing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let emitter = {
+        let flowing = Arc::clone(&flowing);
+        std::thread::spawn(move || {
+            while flowing.load(std::sync::atomic::Ordering::Relaxed) {
+                events.emit(monitor_core::Event::new("TICK"));
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        })
+    };
+    // x-hold answers only when released, which this test never does.
+    c.send_raw(br#"{"execute": "x-hold", "id": "held"}"#)
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let _ = tx.send(c.wait_response(&json!("held")).map(drop));
+    });
+    let waited = rx.recv_timeout(TIMEOUT);
+    flowing.store(false, std::sync::atomic::Ordering::Relaxed);
+    emitter.join().unwrap();
+    assert!(
+        matches!(waited, Ok(Err(monitor_core::client::ClientError::Timeout))),
+        "{waited:?}"
+    );
+    waiter.join().unwrap();
+    monitor.shutdown();
+}
