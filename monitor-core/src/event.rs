@@ -375,25 +375,25 @@ impl Emitter {
     /// events it held back are sent now.
     pub fn set_throttle_rule(&self, name: impl Into<Cow<'static, str>>, rule: Rule) {
         let flushed = self.inner.throttle.lock().set_rule(name, rule);
-        self.requeue(flushed);
+        self.queue(flushed);
     }
 
     /// Stops throttling one event; events it held back are sent now.
     pub fn remove_throttle_rule(&self, name: &str) {
         let flushed = self.inner.throttle.lock().remove_rule(name);
-        self.requeue(flushed);
+        self.queue(flushed);
     }
 
     /// Replaces the whole throttle policy.
     pub fn set_throttle_policy(&self, policy: Policy) {
         let flushed = self.inner.throttle.lock().set_policy(policy);
-        self.requeue(flushed);
+        self.queue(flushed);
     }
 
     /// Turns throttling off (everything held back is sent now) or on.
     pub fn set_throttling(&self, enabled: bool) {
         let flushed = self.inner.throttle.lock().set_enabled(enabled);
-        self.requeue(flushed);
+        self.queue(flushed);
     }
 
     /// Events the throttle holds back right now (for tests and metrics).
@@ -404,10 +404,6 @@ impl Emitter {
     /// The throttle policy in force.
     pub fn throttle_policy(&self) -> Policy {
         self.inner.throttle.lock().policy().clone()
-    }
-
-    fn requeue(&self, flushed: Vec<PendingEvent>) {
-        self.queue(flushed);
     }
 
     pub(crate) fn set_notify(&self, notify: Option<Notify>) {

@@ -23,28 +23,21 @@ pub(crate) enum Kind {
     Closing,
     /// `refused a client of ADDR: REASON`.
     Refused,
-    /// `accept on ADDR failed: ...`.
-    Accept,
 }
 
 impl Kind {
-    const ALL: [Kind; 3] = [Kind::Closing, Kind::Refused, Kind::Accept];
+    const ALL: [Kind; 2] = [Kind::Closing, Kind::Refused];
 
     /// How the summary line names the messages it stands for.
     fn describe(self) -> &'static str {
         match self {
             Kind::Closing => "closing a connection",
             Kind::Refused => "refused a client",
-            Kind::Accept => "accept failed",
         }
     }
 
     fn index(self) -> usize {
-        match self {
-            Kind::Closing => 0,
-            Kind::Refused => 1,
-            Kind::Accept => 2,
-        }
+        self as usize
     }
 }
 
@@ -62,7 +55,7 @@ struct Window {
 /// Per-kind budgets of warnings, owned by the monitor loop.
 #[derive(Debug, Default)]
 pub(crate) struct LogLimit {
-    windows: [Window; 3],
+    windows: [Window; Kind::ALL.len()],
 }
 
 impl LogLimit {
@@ -153,10 +146,10 @@ mod tests {
         let mut limit = LogLimit::default();
         let t0 = Instant::now();
         for _ in 0..=BURST {
-            limit.allow(Kind::Accept, t0);
+            limit.allow(Kind::Refused, t0);
         }
-        assert!(limit.allow(Kind::Accept, t0 + INTERVAL * 3));
-        assert_eq!(limit.windows[Kind::Accept.index()].suppressed, 0);
+        assert!(limit.allow(Kind::Refused, t0 + INTERVAL * 3));
+        assert_eq!(limit.windows[Kind::Refused.index()].suppressed, 0);
     }
 
     #[test]

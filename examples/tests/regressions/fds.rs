@@ -19,66 +19,13 @@ use std::io::{BufReader, Write};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 
 use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
 use serde_json::{json, Value as Json};
 
-use super::harness::{fd_count, negotiated, read_json, temp_socket, wait_until, Probe, TIMEOUT};
+use super::harness::{fd_count, negotiated, read_json, wait_until, Probe, TIMEOUT};
 use super::util::Minimal;
-
-/// `minimal` started under a soft and hard `RLIMIT_NOFILE` of `nofile`
-/// (`sh -c 'ulimit -n N; exec minimal ...'`), killed when dropped; its
-/// stderr goes to a file shown when the test fails.
-struct Limited {
-    child: Child,
-    socket: PathBuf,
-    log: PathBuf,
-}
-
-impl Limited {
-    fn start(nofile: u32, options: &[&str]) -> Limited {
-        let socket = temp_socket("fds");
-        let log = socket.with_extension("log");
-        let child = Command::new("sh")
-            .arg("-c")
-            .arg(r#"ulimit -n "$1" && shift && exec "$@""#)
-            .arg("sh")
-            .arg(nofile.to_string())
-            .arg(env!("CARGO_BIN_EXE_minimal"))
-            .args(options)
-            .arg("-qmp")
-            .arg(format!("unix:{},server=on,wait=off", socket.display()))
-            .env("MONITOR_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(&log).expect("create the log file"))
-            .spawn()
-            .expect("start minimal");
-        Limited { child, socket, log }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Limited {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("--- minimal's stderr ---\n{}", self.log());
-        }
-        let _ = std::fs::remove_file(&self.socket);
-        let _ = std::fs::remove_file(&self.log);
-    }
-}
 
 type Conn = (UnixStream, BufReader<UnixStream>);
 
@@ -165,7 +112,7 @@ fn null() -> File {
 fn defect_04_getfd_over_the_descriptor_budget_gets_a_true_error() {
     // 256 descriptors: a budget of 128 for clients. 16 sessions doing 64
     // getfd each would need 1,024.
-    let minimal = Limited::start(256, &["--max-clients", "64"]);
+    let minimal = Minimal::start_with_nofile(256, &["--max-clients", "64"], "warn");
     let pid = minimal.pid();
     let probe = Probe::start(&minimal.socket);
     let baseline = fd_count(pid);
@@ -227,7 +174,11 @@ fn defect_04_getfd_over_the_descriptor_budget_gets_a_true_error() {
 fn defect_04_accept_is_retried_after_running_out_of_descriptors() {
     // A budget above the process's limit (as when the VMM itself holds
     // descriptors): `accept` fails with EMFILE.
-    let minimal = Limited::start(64, &["--fd-budget", "1000", "--max-clients", "1000"]);
+    let minimal = Minimal::start_with_nofile(
+        64,
+        &["--fd-budget", "1000", "--max-clients", "1000"],
+        "warn",
+    );
     let pid = minimal.pid();
     let probe = Probe::start(&minimal.socket);
     let baseline = fd_count(pid);

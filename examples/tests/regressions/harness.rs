@@ -98,6 +98,17 @@ pub fn read_json(reader: &mut BufReader<UnixStream>) -> Option<Json> {
     }
 }
 
+/// Reads messages until one that is not an event (an answer), which it
+/// returns; fails at end of file.
+pub fn read_answer(reader: &mut BufReader<UnixStream>) -> Json {
+    loop {
+        let message = read_json(reader).expect("an answer");
+        if message.get("event").is_none() {
+            return message;
+        }
+    }
+}
+
 /// What a probe saw.
 #[derive(Debug, Clone)]
 pub struct ProbeReport {

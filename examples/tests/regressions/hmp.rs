@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::harness::{
-    connect_retrying, negotiated, peak_rss_mib, read_json, temp_socket, Probe, TIMEOUT,
+    connect_retrying, negotiated, peak_rss_mib, read_answer, read_json, temp_socket, Probe, TIMEOUT,
 };
 use super::util::Minimal;
 
@@ -134,12 +134,7 @@ fn defect_01_tab_floods_pause_the_console_instead_of_growing_memory() {
         writer
             .write_all(request.to_string().as_bytes())
             .expect("ask");
-        let answer = loop {
-            let message = read_json(&mut reader).expect("an answer");
-            if message.get("event").is_none() {
-                break message;
-            }
-        };
+        let answer = read_answer(&mut reader);
         assert_eq!(answer["id"], json!(id), "{answer}");
     }
     let peak = peak_rss_mib(pid);

@@ -16,7 +16,8 @@ use rustix::fs::{FileType, Mode, OFlags};
 use serde_json::{json, Value as Json};
 
 use super::harness::{
-    connect_retrying, fd_count, negotiated, peak_rss_mib, read_json, wait_until, Probe, TIMEOUT,
+    connect_retrying, fd_count, negotiated, peak_rss_mib, read_answer, read_json, wait_until,
+    Probe, TIMEOUT,
 };
 use super::util::Minimal;
 
@@ -203,12 +204,7 @@ fn defect_02_bench_events_are_bounded_in_bytes() {
     writer
         .write_all(request.to_string().as_bytes())
         .expect("send");
-    let answer = loop {
-        let message = read_json(&mut reader).expect("an answer");
-        if message.get("event").is_none() {
-            break message;
-        }
-    };
+    let answer = read_answer(&mut reader);
     assert_eq!(answer["id"], "big");
     let desc = answer["error"]["desc"].as_str().unwrap_or_default();
     assert!(

@@ -78,13 +78,23 @@ fn raw_client(socket: &Path) -> UnixStream {
     stream
 }
 
-/// A negotiated client whose output is read and thrown away by a thread,
-/// so that it drains, for sending requests.
-fn driver(socket: &Path) -> UnixStream {
-    let stream = raw_client(socket);
-    let mut sink = stream.try_clone().expect("clone");
+/// From a client whose output is read and thrown away (so that it
+/// drains): `x-bench-events` with `arguments`, then one `END` event, which
+/// is emitted after the burst (in-band requests run in order).
+fn burst_then_end(socket: &Path, arguments: Json) {
+    let mut driver = raw_client(socket);
+    let mut sink = driver.try_clone().expect("clone");
     thread::spawn(move || std::io::copy(&mut sink, &mut std::io::sink()));
-    stream
+    request(
+        &mut driver,
+        json!({"execute": "x-bench-events", "arguments": arguments}),
+    );
+    request(
+        &mut driver,
+        json!({"execute": "x-bench-events", "arguments": {"count": 1, "event": "END"}}),
+    );
+    // The connection stays open after `driver` is dropped: the reading
+    // thread holds a descriptor of the same socket.
 }
 
 #[test]
@@ -118,15 +128,9 @@ fn defect_03_readers_survive_an_event_burst_over_the_output_limit() {
             thread::spawn(move || read_until(stream, b"\"BURST\"", b"\"END\""))
         })
         .collect();
-    let mut driver = driver(&minimal.socket);
-    request(
-        &mut driver,
-        json!({"execute": "x-bench-events", "arguments": {
-            "count": COUNT, "event": "BURST", "data": {"pad": "p".repeat(400)}}}),
-    );
-    request(
-        &mut driver,
-        json!({"execute": "x-bench-events", "arguments": {"count": 1, "event": "END"}}),
+    burst_then_end(
+        &minimal.socket,
+        json!({"count": COUNT, "event": "BURST", "data": {"pad": "p".repeat(400)}}),
     );
     for reader in readers {
         let (events, _) = reader.join().expect("a reader was disconnected");
@@ -142,15 +146,9 @@ fn defect_03_a_client_that_never_reads_is_disconnected_and_no_other() {
     let idle = raw_client(&minimal.socket);
     let reader = raw_client(&minimal.socket);
     let reading = thread::spawn(move || read_until(reader, b"\"BURST\"", b"\"END\""));
-    let mut driver = driver(&minimal.socket);
-    request(
-        &mut driver,
-        json!({"execute": "x-bench-events", "arguments": {
-            "count": 60_000, "event": "BURST", "data": {"pad": "p".repeat(400)}}}),
-    );
-    request(
-        &mut driver,
-        json!({"execute": "x-bench-events", "arguments": {"count": 1, "event": "END"}}),
+    burst_then_end(
+        &minimal.socket,
+        json!({"count": 60_000, "event": "BURST", "data": {"pad": "p".repeat(400)}}),
     );
     assert_eq!(
         reading.join().expect("the reader was disconnected").0,
@@ -188,15 +186,7 @@ fn defect_07_a_million_events_reach_eight_readers_in_order() {
             thread::spawn(move || read_until(stream, b"\"BENCH\"", b"\"END\""))
         })
         .collect();
-    let mut driver = driver(&minimal.socket);
-    request(
-        &mut driver,
-        json!({"execute": "x-bench-events", "arguments": {"count": COUNT}}),
-    );
-    request(
-        &mut driver,
-        json!({"execute": "x-bench-events", "arguments": {"count": 1, "event": "END"}}),
-    );
+    burst_then_end(&minimal.socket, json!({"count": COUNT}));
     for reader in readers {
         let (events, last) = reader.join().expect("a reader was disconnected");
         assert_eq!(events, COUNT, "every event, none dropped");

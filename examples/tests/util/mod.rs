@@ -766,9 +766,33 @@ impl Minimal {
     /// the process's descriptors); the first connection must retry until
     /// the socket exists.
     pub fn start(options: &[&str], log_level: &str) -> Minimal {
+        Self::launch(
+            Command::new(env!("CARGO_BIN_EXE_minimal")),
+            options,
+            log_level,
+        )
+    }
+
+    /// [`start`](Self::start) under a soft and hard `RLIMIT_NOFILE` of
+    /// `nofile`, set with `ulimit -n` in a shell that then `exec`s
+    /// `minimal`: the real limit, read the way the monitor reads it.
+    pub fn start_with_nofile(nofile: u32, options: &[&str], log_level: &str) -> Minimal {
+        let mut shell = Command::new("sh");
+        shell
+            .arg("-c")
+            .arg(r#"ulimit -n "$1" && shift && exec "$@""#)
+            .arg("sh")
+            .arg(nofile.to_string())
+            .arg(env!("CARGO_BIN_EXE_minimal"));
+        Self::launch(shell, options, log_level)
+    }
+
+    /// Runs `command` (which runs `minimal`) with `options` and a QMP
+    /// socket of its own, its stderr to a log file.
+    fn launch(mut command: Command, options: &[&str], log_level: &str) -> Minimal {
         let socket = temp_path("solo", "sock");
         let log = temp_path("solo", "log");
-        let child = Command::new(env!("CARGO_BIN_EXE_minimal"))
+        let child = command
             .args(options)
             .arg("-qmp")
             .arg(format!("unix:{},server=on,wait=off", socket.display()))

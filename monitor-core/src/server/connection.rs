@@ -176,11 +176,10 @@ impl Connection {
         self.place_events(log_end);
         if !self.pretty && self.output.is_empty() {
             std::mem::swap(&mut self.output, messages);
-            messages.clear();
         } else {
             self.queue(messages, log_end);
-            messages.clear();
         }
+        messages.clear();
     }
 
     /// Puts the client's events up to `log_end` in line, before whatever

@@ -37,8 +37,38 @@ use connection::{Connection, Received};
 use event_log::EventLog;
 use listener::Listener;
 
-/// Why every connection closes at shutdown, once its output is out.
-const SHUTTING_DOWN: &str = "monitor shutting down";
+/// Why a connection closes, which says how loudly it is logged.
+#[derive(Debug)]
+enum Closing {
+    /// The client left (end of input, gone, or its socket reset), or the
+    /// monitor is shutting down: logged at debug level, as QEMU logs
+    /// nothing for it. The text is the whole message after `session N: `.
+    Quiet(String),
+    /// A limit was hit or a read or write failed: a warning (rate limited)
+    /// `closing the connection: REASON`.
+    Loud(String),
+}
+
+impl Closing {
+    /// The client closed its end, or has gone.
+    fn disconnected() -> Closing {
+        Closing::Quiet("disconnected".to_owned())
+    }
+
+    /// A failed read or write (`what`): a reset or a broken pipe means the
+    /// client just left.
+    fn io(what: &str, e: &io::Error) -> Closing {
+        let reason = format!("{what} failed: {e}");
+        match e.kind() {
+            io::ErrorKind::ConnectionReset
+            | io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionAborted => {
+                Closing::Quiet(format!("closing the connection: {reason}"))
+            }
+            _ => Closing::Loud(reason),
+        }
+    }
+}
 
 /// Runs a session hook; a panicking hook is logged, not fatal.
 fn run_hook(hook: &crate::monitor::SessionHook, info: &crate::command::SessionInfo) {
@@ -502,7 +532,7 @@ impl Server {
                 if event.is_writable() || event.is_error() {
                     conn.blocked = false;
                     if let Err(e) = conn.flush(&self.log) {
-                        self.drop_conn(token, &format!("write failed: {e}"));
+                        self.drop_conn(token, Closing::io("write", &e));
                     }
                 }
             }
@@ -575,7 +605,10 @@ impl Server {
             .map(|(t, _)| *t)
             .collect();
         for token in expired {
-            self.drop_conn(token, "capabilities negotiation timed out");
+            self.drop_conn(
+                token,
+                Closing::Loud("capabilities negotiation timed out".to_owned()),
+            );
         }
     }
 
@@ -616,7 +649,7 @@ impl Server {
         for token in touched {
             if let Some(conn) = self.conns.get_mut(&token) {
                 if let Err(e) = conn.flush(&self.log) {
-                    self.drop_conn(token, &format!("write failed: {e}"));
+                    self.drop_conn(token, Closing::io("write", &e));
                 }
             }
         }
@@ -783,7 +816,7 @@ impl Server {
         self.by_session.insert(id, token);
         if let Some(conn) = self.conns.get_mut(&token) {
             if let Err(e) = conn.flush(&self.log) {
-                self.drop_conn(token, &format!("write failed: {e}"));
+                self.drop_conn(token, Closing::io("write", &e));
                 return None;
             }
         }
@@ -814,7 +847,7 @@ impl Server {
         let mut quit = false;
         let mut yielded = false;
         let mut budget = self.config.read_budget;
-        let result: Result<(), String> = loop {
+        let result: Result<(), Closing> = loop {
             // A console gets keys while its output is under the pause
             // threshold; what it leaves stays in `input` for later.
             let threshold = self.config.pause_threshold;
@@ -822,15 +855,13 @@ impl Server {
             if let Some(console) = conn.console.as_mut() {
                 if conn.input_pos < conn.input.len() && unsent <= threshold {
                     let left = conn.input.len() - conn.input_pos;
-                    let output_before = conn.output.len();
                     let done = console.input(
                         &self.dispatcher,
                         &conn.input[conn.input_pos..],
                         &mut conn.output,
                         threshold - unsent,
                     );
-                    // A console writes only to `output`.
-                    let paused = unsent + (conn.output.len() - output_before) > threshold;
+                    let paused = conn.pending_output() > threshold;
                     conn.input_pos += if paused { done.used.min(left) } else { left };
                     conn.closing |= done.effects.close;
                     if done.effects.quit {
@@ -912,14 +943,14 @@ impl Server {
                 Err(e) => match e.kind() {
                     io::ErrorKind::WouldBlock => conn.readable = false,
                     io::ErrorKind::Interrupted => {}
-                    _ => break Err(format!("read failed: {e}")),
+                    _ => break Err(Closing::io("read", &e)),
                 },
             }
         };
         let result = result.and_then(|()| {
             conn.flush(&self.log)
                 .map(drop)
-                .map_err(|e| format!("write failed: {e}"))
+                .map_err(|e| Closing::io("write", &e))
         });
         let verdict = match result {
             // Responses never disconnect a client: reading pauses instead.
@@ -929,12 +960,12 @@ impl Server {
                     && conn.input_pos >= conn.input.len()
                     && !conn.has_output(self.log.end()) =>
             {
-                Some("disconnected".to_owned())
+                Some(Closing::disconnected())
             }
             Ok(()) => None,
         };
         match verdict {
-            Some(reason) => self.close(token, conn, &reason),
+            Some(reason) => self.close(conn, reason),
             None => {
                 self.conns.insert(token, conn);
             }
@@ -967,7 +998,7 @@ impl Server {
             }
         }
         for (token, e) in failed {
-            self.drop_conn(token, &format!("write failed: {e}"));
+            self.drop_conn(token, Closing::io("write", &e));
         }
     }
 
@@ -985,17 +1016,19 @@ impl Server {
             if lag > backlog {
                 over.push((
                     *token,
-                    format!("cannot keep up: {lag} bytes of events unread (limit {backlog})"),
+                    Closing::Loud(format!(
+                        "cannot keep up: {lag} bytes of events unread (limit {backlog})"
+                    )),
                 ));
             } else if lag > limit {
                 let since = *conn.lagging_since.get_or_insert(now);
                 if now.duration_since(since) >= self.config.drain_timeout {
                     over.push((
                         *token,
-                        format!(
+                        Closing::Loud(format!(
                             "output limit exceeded ({lag} bytes of events unread, none taken for {:?})",
                             self.config.drain_timeout
-                        ),
+                        )),
                     ));
                 }
             } else {
@@ -1003,7 +1036,7 @@ impl Server {
             }
         }
         for (token, reason) in over {
-            self.drop_conn(token, &reason);
+            self.drop_conn(token, reason);
         }
         let oldest = self
             .conns
@@ -1023,26 +1056,26 @@ impl Server {
             .map(|since| since + self.config.drain_timeout)
     }
 
-    fn drop_conn(&mut self, token: Token, reason: &str) {
+    fn drop_conn(&mut self, token: Token, reason: Closing) {
         if let Some(conn) = self.conns.remove(&token) {
-            self.close(token, conn, reason);
+            self.close(conn, reason);
         }
     }
 
-    fn close(&mut self, _token: Token, mut conn: Connection, reason: &str) {
+    fn close(&mut self, mut conn: Connection, reason: Closing) {
         let id = conn.session.info().id;
         self.by_session.remove(&id);
         let cancelled = conn.session.close();
         if cancelled > 0 {
             log::debug!("session {id}: cancelled {cancelled} pending commands");
         }
-        if reason == "disconnected" || reason == SHUTTING_DOWN {
-            log::debug!("session {id}: {reason}");
-        } else if peer_left(reason) {
-            // QEMU logs nothing when a client just leaves.
-            log::debug!("session {id}: closing the connection: {reason}");
-        } else if self.log_limit.allow(LogKind::Closing, Instant::now()) {
-            log::warn!("session {id}: closing the connection: {reason}");
+        match reason {
+            Closing::Quiet(text) => log::debug!("session {id}: {text}"),
+            Closing::Loud(reason) => {
+                if self.log_limit.allow(LogKind::Closing, Instant::now()) {
+                    log::warn!("session {id}: closing the connection: {reason}");
+                }
+            }
         }
         let _ = self.poll.registry().deregister(conn.stream.source());
         if let Some(hook) = &self.hooks.disconnect {
@@ -1076,7 +1109,7 @@ impl Server {
             .map(|(t, _)| *t)
             .collect();
         for token in gone {
-            self.drop_conn(token, "disconnected");
+            self.drop_conn(token, Closing::disconnected());
         }
     }
 
@@ -1104,7 +1137,7 @@ impl Server {
                 })
                 .collect();
             for token in flushed {
-                self.drop_conn(token, SHUTTING_DOWN);
+                self.drop_conn(token, Closing::Quiet("monitor shutting down".to_owned()));
             }
             if self.conns.is_empty() || Instant::now() >= deadline {
                 break;
@@ -1113,7 +1146,8 @@ impl Server {
         }
         let tokens: Vec<Token> = self.conns.keys().copied().collect();
         for token in tokens {
-            self.drop_conn(token, "monitor shutting down with output unsent");
+            let reason = "monitor shutting down with output unsent".to_owned();
+            self.drop_conn(token, Closing::Loud(reason));
         }
         for BoundListener { listener, .. } in &mut self.listeners {
             let _ = self.poll.registry().deregister(listener.source());
@@ -1123,22 +1157,4 @@ impl Server {
         }
         self.log_limit.finish();
     }
-}
-
-/// Whether a connection closes because the client just left: a read or
-/// write failed with a reset or a broken pipe (the reason ends with Rust's
-/// `(os error N)`). Nothing to warn about: QEMU logs nothing for it.
-fn peer_left(reason: &str) -> bool {
-    let errno = reason
-        .strip_suffix(')')
-        .and_then(|r| r.rsplit_once("(os error "))
-        .and_then(|(_, n)| n.parse::<i32>().ok());
-    errno.is_some_and(|n| {
-        matches!(
-            io::Error::from_raw_os_error(n).kind(),
-            io::ErrorKind::ConnectionReset
-                | io::ErrorKind::BrokenPipe
-                | io::ErrorKind::ConnectionAborted
-        )
-    })
 }
