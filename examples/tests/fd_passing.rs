@@ -56,6 +56,25 @@ fn connect(path: &Path) -> Client {
     client
 }
 
+/// A `minimal` that no connection has touched yet, and the first client
+/// of it (which retries until the socket exists). `Minimal::spawn`'s
+/// readiness probe could still be open when a test takes its baseline
+/// count of descriptors; this one makes none.
+fn start_untouched() -> (util::Minimal, Client) {
+    let minimal = util::Minimal::start(&[], "debug");
+    let deadline = Instant::now() + TIMEOUT;
+    let mut client = loop {
+        match Client::connect_unix(&minimal.socket) {
+            Ok(client) => break client,
+            Err(e) if Instant::now() >= deadline => panic!("connect: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    };
+    client.set_timeout(TIMEOUT);
+    client.negotiate().expect("negotiate");
+    (minimal, client)
+}
+
 /// A file for the monitor to write into, and its path.
 fn scratch_file(tag: &str) -> (File, PathBuf) {
     let path = temp_path(tag);
@@ -65,8 +84,7 @@ fn scratch_file(tag: &str) -> (File, PathBuf) {
 
 #[test]
 fn getfd_use_closefd_thousand_rounds_leaks_nothing() {
-    let minimal = util::Minimal::spawn();
-    let mut client = connect(&minimal.socket);
+    let (minimal, mut client) = start_untouched();
     let baseline = open_fds(minimal.pid());
     let (file, path) = scratch_file("rounds");
     let extra = File::open("/dev/null").expect("/dev/null");
@@ -109,10 +127,8 @@ fn getfd_use_closefd_thousand_rounds_leaks_nothing() {
 
 #[test]
 fn abrupt_disconnects_close_every_held_descriptor() {
-    let minimal = util::Minimal::spawn();
-    // Only the listener is open: util::Minimal's readiness probe is gone.
+    let (minimal, mut observer) = start_untouched();
     let (file, path) = scratch_file("abrupt");
-    let mut observer = connect(&minimal.socket);
     let baseline = open_fds(minimal.pid());
     for round in 0..20 {
         let mut clients: Vec<Client> = (0..4).map(|_| connect(&minimal.socket)).collect();
