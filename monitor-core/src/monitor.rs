@@ -693,7 +693,7 @@ impl Monitor {
     }
 
     /// Connected clients and pending commands, as of the monitor thread's
-    /// last turn.
+    /// last turn, and its longest turn so far.
     pub fn stats(&self) -> Stats {
         Stats {
             sessions: self
@@ -704,6 +704,11 @@ impl Monitor {
                 .shared
                 .pending
                 .load(std::sync::atomic::Ordering::Relaxed),
+            longest_turn: std::time::Duration::from_micros(
+                self.shared
+                    .longest_turn_us
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            ),
         }
     }
 

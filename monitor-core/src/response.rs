@@ -21,13 +21,115 @@ use crate::wire;
 /// assert_eq!(out, b"{\"return\": {}, \"id\": 1}\r\n");
 /// ```
 pub fn write_return(out: &mut Vec<u8>, reply: &Reply, id: Option<&Value>) {
+    let _ = return_with(out, reply, id.map(IdRef::Value));
+}
+
+/// An `id` to echo: as parsed, or already written in QEMU's order (by the
+/// thread that parsed a large message, so that the monitor thread only
+/// copies it).
+#[derive(Debug)]
+pub(crate) enum Echo {
+    /// The parsed value.
+    Value(Value),
+    /// Its text, as [`Echo::written`] writes it.
+    Written(Vec<u8>),
+}
+
+impl Echo {
+    /// The text an `id` is echoed as.
+    pub(crate) fn written(id: &Value) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_id(&mut out, id);
+        out
+    }
+
+    fn as_ref(&self) -> IdRef<'_> {
+        match self {
+            Echo::Value(v) => IdRef::Value(v),
+            Echo::Written(text) => IdRef::Written(text),
+        }
+    }
+}
+
+/// An [`Echo`] borrowed, an `id` value, or a hole for one.
+#[derive(Clone, Copy)]
+enum IdRef<'a> {
+    Value(&'a Value),
+    Written(&'a [u8]),
+    /// Its text goes into the output at this point, without a copy
+    /// (see [`write_answer`]).
+    Hole,
+}
+
+impl IdRef<'_> {
+    /// About how long its text is (exact when written).
+    fn len_hint(self) -> usize {
+        match self {
+            IdRef::Value(_) => 16,
+            IdRef::Written(text) => text.len(),
+            IdRef::Hole => 0,
+        }
+    }
+
+    fn write(self, out: &mut Vec<u8>) {
+        match self {
+            IdRef::Value(v) => write_id(out, v),
+            IdRef::Written(text) => out.extend_from_slice(text),
+            IdRef::Hole => {}
+        }
+    }
+}
+
+/// A written `id` this long is not copied into the answer: it goes out as
+/// a buffer of its own (see [`write_answer`]).
+const SPLICE_AT: usize = 64 << 10;
+
+/// Output whose large parts are kept aside rather than copied: each
+/// `(at, bytes)` goes into the output at offset `at`, before what follows.
+pub(crate) type Splices = Vec<(usize, Vec<u8>)>;
+
+/// Appends the answer to a command with its `id`. A long written `id` is
+/// not copied: its place in `out` and its text are pushed onto `splices`.
+pub(crate) fn write_answer(
+    out: &mut Vec<u8>,
+    splices: &mut Splices,
+    outcome: Result<&Reply, &CommandError>,
+    id: Option<Echo>,
+) {
+    let spliced = match id {
+        Some(Echo::Written(text)) if text.len() >= SPLICE_AT => Some(text),
+        other => {
+            let id = other.as_ref().map(Echo::as_ref);
+            match outcome {
+                Ok(reply) => return_with(out, reply, id),
+                Err(error) => error_with(out, error, id),
+            };
+            return;
+        }
+    };
+    let at = match outcome {
+        Ok(reply) => return_with(out, reply, Some(IdRef::Hole)),
+        Err(error) => error_with(out, error, Some(IdRef::Hole)),
+    };
+    if let (Some(at), Some(text)) = (at, spliced) {
+        splices.push((at, text));
+    }
+}
+
+/// Writes a success response; returns where its `id` starts in `out`.
+fn return_with(out: &mut Vec<u8>, reply: &Reply, id: Option<IdRef<'_>>) -> Option<usize> {
+    // One allocation for a large answer, not a doubling copy.
+    out.reserve(reply.as_bytes().len() + id.map_or(0, IdRef::len_hint) + 24);
     out.extend_from_slice(b"{\"return\": ");
     out.extend_from_slice(reply.as_bytes());
+    let mut at = None;
     if let Some(id) = id {
         out.extend_from_slice(b", \"id\": ");
-        write_id(out, id);
+        at = Some(out.len());
+        id.write(out);
     }
     out.extend_from_slice(b"}\r\n");
+    at
 }
 
 /// Appends an error response.
@@ -42,11 +144,19 @@ pub fn write_return(out: &mut Vec<u8>, reply: &Reply, id: Option<&Value>) {
 /// assert_eq!(out, b"{\"error\": {\"class\": \"GenericError\", \"desc\": \"no\"}}\r\n");
 /// ```
 pub fn write_error(out: &mut Vec<u8>, error: &CommandError, id: Option<&Value>) {
+    let _ = error_with(out, error, id.map(IdRef::Value));
+}
+
+/// Writes an error response; returns where its `id` starts in `out`.
+fn error_with(out: &mut Vec<u8>, error: &CommandError, id: Option<IdRef<'_>>) -> Option<usize> {
+    out.reserve(error.desc().len() + id.map_or(0, IdRef::len_hint) + 64);
     // QEMU's hash order puts `id` before `error` (and after `return`).
     out.push(b'{');
+    let mut at = None;
     if let Some(id) = id {
         out.extend_from_slice(b"\"id\": ");
-        write_id(out, id);
+        at = Some(out.len());
+        id.write(out);
         out.extend_from_slice(b", ");
     }
     out.extend_from_slice(b"\"error\": {\"class\": \"");
@@ -54,6 +164,7 @@ pub fn write_error(out: &mut Vec<u8>, error: &CommandError, id: Option<&Value>) 
     out.extend_from_slice(b"\", \"desc\": ");
     wire::write_str(out, error.desc());
     out.extend_from_slice(b"}}\r\n");
+    at
 }
 
 /// The `id` as QEMU echoes it: the value it parsed, written back with the

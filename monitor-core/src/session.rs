@@ -38,9 +38,9 @@ use crate::event::Emitter;
 use crate::fds::{FdSets, SessionFds};
 use crate::pending::{self, Deferred, LocalFuture, Mailbox};
 use crate::request::{self, Request};
-use crate::response;
+use crate::response::{self, Echo, Splices};
 use crate::state::StateMap;
-use crate::stream::{Frame, Limits, Splitter};
+use crate::stream::{Frame, Item, Limits, RawMessage, Splitter};
 use crate::value::{Map, Value};
 
 /// In-band messages a session queues with `oob` enabled (QEMU's
@@ -289,14 +289,20 @@ pub struct Session {
     negotiated: bool,
     oob_offered: bool,
     /// In-band messages not yet run.
-    queue: VecDeque<Frame>,
-    /// The weight of each queued message, and their sum.
-    weights: VecDeque<usize>,
+    queue: VecDeque<Queued>,
+    /// The sum of their weights.
     queued_weight: usize,
     /// The weight of the frame `step` is handing to `handle_frame`.
     next_weight: usize,
     /// The in-band command whose answer is pending, if any.
     inflight: Option<u64>,
+    /// A large message handed out to be parsed elsewhere, until taken.
+    raw: Option<RawMessage>,
+    /// A message is being parsed elsewhere: nothing else is read until it
+    /// is [delivered](Self::deliver), which keeps the order.
+    parsing: bool,
+    /// Long `id`s written elsewhere, and where they go in the output.
+    splices: Splices,
     /// Descriptors passed by the client.
     fds: SessionFds,
     /// Deferred commands (in-band and out-of-band) by token.
@@ -304,9 +310,68 @@ pub struct Session {
     next_token: u64,
 }
 
+/// A message waiting in the in-band queue.
+#[derive(Debug)]
+struct Queued {
+    frame: Frame,
+    /// See [`Splitter::last_weight`].
+    weight: usize,
+    /// Its `id`, already written, when it was parsed elsewhere.
+    echo: Option<Vec<u8>>,
+}
+
+/// A large message parsed off the monitor thread, ready for
+/// [`Session::deliver`].
+#[derive(Debug)]
+pub(crate) struct Parsed {
+    frame: Frame,
+    weight: usize,
+    /// The message's `id` written as it is echoed; the `id` member of the
+    /// value is then `null`, so the monitor thread never walks it.
+    echo: Option<Vec<u8>>,
+}
+
+impl Parsed {
+    /// Parses `raw` and writes its `id` (work for a thread of its own:
+    /// about a second per 500 MiB of text).
+    pub(crate) fn from_raw(raw: RawMessage) -> Parsed {
+        let (mut frame, weight) = raw.parse();
+        let mut echo = None;
+        if let Ok(Value::Object(map)) = &mut frame {
+            if let Some(id) = map.get_mut("id") {
+                let id = std::mem::replace(id, Value::Null);
+                echo = Some(Echo::written(&id));
+            }
+        }
+        Parsed {
+            frame,
+            weight,
+            echo,
+        }
+    }
+
+    /// Its weight (see [`Splitter::last_weight`]).
+    pub(crate) fn weight(&self) -> usize {
+        self.weight
+    }
+
+    /// What a message whose parse failed unexpectedly (a bug) is answered
+    /// with: a parse error, and the session goes on.
+    pub(crate) fn failed() -> Parsed {
+        Parsed {
+            frame: Err(crate::stream::ParseError::Syntax {
+                message: "internal error".to_owned(),
+                offset: 0,
+            }),
+            weight: 0,
+            echo: None,
+        }
+    }
+}
+
 /// A command whose answer is deferred.
 struct Waiting {
-    id: Option<Value>,
+    id: Option<Echo>,
     cancelled: Option<Arc<AtomicBool>>,
     future: Option<LocalFuture>,
 }
@@ -339,10 +404,12 @@ impl Session {
             negotiated: false,
             oob_offered: offer_oob,
             queue: VecDeque::new(),
-            weights: VecDeque::new(),
             queued_weight: 0,
             next_weight: 0,
             inflight: None,
+            raw: None,
+            parsing: false,
+            splices: Splices::new(),
             fds: SessionFds::default(),
             waiting: HashMap::new(),
             next_token: 1,
@@ -351,7 +418,48 @@ impl Session {
 
     /// Replaces the framing limits.
     pub fn set_limits(&mut self, limits: Limits) {
+        let offload = self.splitter.offload_at();
         self.splitter = Splitter::with_limits(limits);
+        self.splitter.set_offload(offload);
+    }
+
+    /// Messages with `at` bytes of text or more are not parsed by
+    /// [`step`](Self::step) but handed out with
+    /// [`take_raw`](Self::take_raw), to be parsed elsewhere
+    /// ([`Parsed::from_raw`]) and given back with
+    /// [`deliver`](Self::deliver); the session reads nothing meanwhile.
+    pub(crate) fn set_offload(&mut self, at: Option<usize>) {
+        self.splitter.set_offload(at);
+    }
+
+    /// The message `step` left unparsed, if any (see
+    /// [`set_offload`](Self::set_offload)).
+    pub(crate) fn take_raw(&mut self) -> Option<RawMessage> {
+        self.raw.take()
+    }
+
+    /// The long `id`s the answers written since the last call left out of
+    /// the output, with their offsets in it: each goes in at its offset
+    /// (only a session that [offloads](Self::set_offload) has any).
+    pub(crate) fn take_splices(&mut self) -> Splices {
+        std::mem::take(&mut self.splices)
+    }
+
+    /// Whether a message is being parsed elsewhere.
+    pub(crate) fn is_parsing(&self) -> bool {
+        self.parsing
+    }
+
+    /// Takes a message parsed elsewhere, as [`step`](Self::step) takes one
+    /// it parsed itself.
+    pub(crate) fn deliver(
+        &mut self,
+        dispatcher: &Dispatcher,
+        parsed: Parsed,
+        out: &mut Vec<u8>,
+    ) -> Effects {
+        self.parsing = false;
+        self.take(dispatcher, parsed, out)
     }
 
     /// The descriptors the client passed (received, and named by `getfd`).
@@ -374,18 +482,6 @@ impl Session {
         &self.info
     }
 
-    /// Bytes of the message being received so far (work its completion
-    /// will cost: the server completes one large message per turn).
-    pub(crate) fn partial_bytes(&self) -> usize {
-        self.splitter.partial_bytes()
-    }
-
-    /// The weight of the message `step` took last (see
-    /// [`Splitter::last_weight`]).
-    pub(crate) fn last_weight(&self) -> usize {
-        self.splitter.last_weight()
-    }
-
     /// Commands whose answer is pending.
     pub fn pending(&self) -> usize {
         self.waiting.len()
@@ -393,7 +489,9 @@ impl Session {
 
     /// Whether the session takes more input now (its queue is not full).
     pub fn wants_input(&self) -> bool {
-        if self.info.oob {
+        if self.parsing {
+            false
+        } else if self.info.oob {
             self.queue.is_empty()
                 || (self.queue.len() < QUEUE_LIMIT_OOB && self.queued_weight < QUEUE_WEIGHT_OOB)
         } else {
@@ -417,14 +515,20 @@ impl Session {
         if !self.wants_input() {
             return (0, None);
         }
-        let (used, frame) = self.splitter.next_frame(input);
-        (
-            used,
-            frame.map(|f| {
+        let (used, item) = self.splitter.next_item(input);
+        let effects = match item {
+            None => None,
+            Some(Item::Frame(frame)) => {
                 self.next_weight = self.splitter.last_weight();
-                self.handle_frame(dispatcher, f, out)
-            }),
-        )
+                Some(self.handle_frame(dispatcher, frame, out))
+            }
+            Some(Item::Raw(raw)) => {
+                self.raw = Some(raw);
+                self.parsing = true;
+                None
+            }
+        };
+        (used, effects)
     }
 
     /// Feeds all of `input` that the queue takes, appending responses to
@@ -452,13 +556,28 @@ impl Session {
         out: &mut Vec<u8>,
     ) -> Effects {
         let weight = std::mem::take(&mut self.next_weight);
-        if matches!(&frame, Ok(v) if request::is_oob(v)) {
-            let effects = self.run(dispatcher, frame, out);
+        let parsed = Parsed {
+            frame,
+            weight,
+            echo: None,
+        };
+        self.take(dispatcher, parsed, out)
+    }
+
+    /// [`handle_frame`](Self::handle_frame) for a frame parsed here or
+    /// elsewhere.
+    fn take(&mut self, dispatcher: &Dispatcher, parsed: Parsed, out: &mut Vec<u8>) -> Effects {
+        let queued = Queued {
+            frame: parsed.frame,
+            weight: parsed.weight,
+            echo: parsed.echo,
+        };
+        if matches!(&queued.frame, Ok(v) if request::is_oob(v)) {
+            let effects = self.run(dispatcher, queued, out);
             return effects.merge(self.pump(dispatcher, out));
         }
-        self.queue.push_back(frame);
-        self.weights.push_back(weight);
-        self.queued_weight += weight;
+        self.queued_weight += queued.weight;
+        self.queue.push_back(queued);
         self.pump(dispatcher, out)
     }
 
@@ -466,11 +585,11 @@ impl Session {
     pub fn pump(&mut self, dispatcher: &Dispatcher, out: &mut Vec<u8>) -> Effects {
         let mut effects = Effects::default();
         while self.inflight.is_none() {
-            let Some(frame) = self.queue.pop_front() else {
+            let Some(queued) = self.queue.pop_front() else {
                 break;
             };
-            self.queued_weight -= self.weights.pop_front().unwrap_or(0);
-            effects = effects.merge(self.run(dispatcher, frame, out));
+            self.queued_weight -= queued.weight;
+            effects = effects.merge(self.run(dispatcher, queued, out));
         }
         effects
     }
@@ -487,7 +606,7 @@ impl Session {
         let Some(waiting) = self.waiting.remove(&token) else {
             return Effects::default();
         };
-        write_outcome(out, outcome, waiting.id.as_ref());
+        self.answer(out, outcome, waiting.id);
         if self.inflight == Some(token) {
             self.inflight = None;
             return self.pump(dispatcher, out);
@@ -516,15 +635,17 @@ impl Session {
             }
         }
         self.queue.clear();
-        self.weights.clear();
         self.queued_weight = 0;
         self.inflight = None;
+        self.raw = None;
+        self.parsing = false;
         self.fds.clear();
         n
     }
 
     /// Handles one message now, in-band or out-of-band.
-    fn run(&mut self, dispatcher: &Dispatcher, frame: Frame, out: &mut Vec<u8>) -> Effects {
+    fn run(&mut self, dispatcher: &Dispatcher, queued: Queued, out: &mut Vec<u8>) -> Effects {
+        let Queued { frame, echo, .. } = queued;
         let value = match frame {
             Ok(value) => value,
             Err(e) => {
@@ -532,10 +653,17 @@ impl Session {
                 return Effects::default();
             }
         };
+        // The `id` to echo: written already for a message parsed
+        // elsewhere (its value is then a `null` stand-in).
+        let echo_of = |id: Option<Value>| match echo {
+            Some(text) => Some(Echo::Written(text)),
+            None => id.map(Echo::Value),
+        };
         let request = match request::check(value, self.info.oob) {
             Ok(request) => request,
             Err(rejected) => {
-                response::write_error(out, &rejected.error, rejected.id.as_ref());
+                let id = echo_of(rejected.id);
+                self.answer(out, Err(rejected.error), id);
                 return Effects::default();
             }
         };
@@ -545,9 +673,10 @@ impl Session {
             arguments,
             id,
         } = request;
+        let id = echo_of(id);
         let quit = Cell::new(false);
         match self.execute(dispatcher, &command, oob, arguments, &quit) {
-            Ran::Now(outcome) => write_outcome(out, outcome, id.as_ref()),
+            Ran::Now(outcome) => self.answer(out, outcome, id),
             Ran::Later(token) => {
                 if let Some(w) = self.waiting.get_mut(&token) {
                     w.id = id;
@@ -560,6 +689,12 @@ impl Session {
             }
         }
         Effects { quit: quit.get() }
+    }
+
+    /// Appends the answer to a command; a long `id` written elsewhere is
+    /// not copied but kept aside (see [`take_splices`](Self::take_splices)).
+    fn answer(&mut self, out: &mut Vec<u8>, outcome: Outcome, id: Option<Echo>) {
+        response::write_answer(out, &mut self.splices, outcome.as_ref(), id);
     }
 
     fn execute(
@@ -658,13 +793,6 @@ impl Session {
         self.negotiated = true;
         self.info.oob = !enable.is_empty();
         Ok(Reply::empty())
-    }
-}
-
-fn write_outcome(out: &mut Vec<u8>, outcome: Outcome, id: Option<&Value>) {
-    match outcome {
-        Ok(reply) => response::write_return(out, &reply, id),
-        Err(e) => response::write_error(out, &e, id),
     }
 }
 

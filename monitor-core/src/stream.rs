@@ -121,6 +121,45 @@ impl ParseError {
 /// One complete top-level text: a value, or the error that replaced it.
 pub type Frame = Result<Value, ParseError>;
 
+/// A complete message whose parse was left to the caller (see
+/// [`Splitter::set_offload`]): its tokens and text, taken whole from the
+/// splitter so that another thread can build the value.
+#[derive(Debug)]
+pub(crate) struct RawMessage {
+    tokens: Vec<Token>,
+    text: Vec<u8>,
+    /// Stream offset of the token that completed it.
+    offset: u64,
+}
+
+impl RawMessage {
+    /// Builds the value, as [`Splitter::next_frame`] would have; returns
+    /// it with its weight (see [`Splitter::last_weight`]).
+    pub(crate) fn parse(self) -> (Frame, usize) {
+        build(&self.tokens, &self.text, self.offset)
+    }
+}
+
+/// What [`Splitter::next_item`] hands out.
+#[derive(Debug)]
+pub(crate) enum Item {
+    /// A parsed message, or an error.
+    Frame(Frame),
+    /// A message at least as large as the offload threshold, not parsed.
+    Raw(RawMessage),
+}
+
+/// Parses a message's tokens; the frame and its weight.
+fn build(tokens: &[Token], text: &[u8], offset: u64) -> (Frame, usize) {
+    let frame =
+        parse::parse(tokens, text).map_err(|message| ParseError::Syntax { message, offset });
+    let weight = match frame {
+        Ok(_) => text.len() + tokens.len() * std::mem::size_of::<Value>(),
+        Err(_) => 0,
+    };
+    (frame, weight)
+}
+
 /// Token kinds, as QEMU's `JSONTokenType`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TokenKind {
@@ -155,6 +194,9 @@ impl Token {
 /// Buffers whose capacity passes this are shrunk when a message or token
 /// ends, so one large message does not pin its memory for the session.
 const KEEP_CAPACITY: usize = 1 << 20;
+/// A message whose text (or tokens) grow past this gets room for the
+/// largest message at once (see `Splitter::reserve_text`).
+const GROW_ALL_AT: usize = 1 << 20;
 
 /// Lexer states, as QEMU's `json_lexer_state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -345,10 +387,21 @@ pub struct Splitter {
     token_size: usize,
     /// Bytes consumed since creation.
     offset: u64,
-    /// Frames completed, with their weight (see `last_weight`).
-    ready: VecDeque<(Frame, usize)>,
+    /// Frames completed, with their weight (see `last_weight`), and
+    /// messages left unparsed.
+    ready: VecDeque<Ready>,
     /// The weight of the frame `next_frame` returned last.
     last_weight: usize,
+    /// Messages with this much text or more are handed out unparsed by
+    /// `next_item` (see `set_offload`).
+    offload_at: Option<usize>,
+}
+
+/// A completed message in `Splitter::ready`.
+#[derive(Debug)]
+enum Ready {
+    Frame(Frame, usize),
+    Raw(RawMessage),
 }
 
 impl Default for Splitter {
@@ -378,7 +431,20 @@ impl Splitter {
             offset: 0,
             ready: VecDeque::new(),
             last_weight: 0,
+            offload_at: None,
         }
+    }
+
+    /// From now on, [`next_item`](Self::next_item) hands out a message
+    /// with `at` bytes of text or more unparsed, for the caller to parse
+    /// elsewhere ([`RawMessage::parse`]); `None` parses every message here.
+    pub(crate) fn set_offload(&mut self, at: Option<usize>) {
+        self.offload_at = at;
+    }
+
+    /// The offload threshold (see [`set_offload`](Self::set_offload)).
+    pub(crate) fn offload_at(&self) -> Option<usize> {
+        self.offload_at
     }
 
     /// The limits in force.
@@ -390,11 +456,6 @@ impl Splitter {
     /// memory use is bounded by the limits, whatever the input).
     pub fn buffered_bytes(&self) -> usize {
         self.text.capacity() + self.tokens.capacity() * std::mem::size_of::<Token>()
-    }
-
-    /// Bytes of text of the message being collected so far.
-    pub(crate) fn partial_bytes(&self) -> usize {
-        self.text.len()
     }
 
     /// Whether a message has started and not yet been completed or dropped.
@@ -412,15 +473,33 @@ impl Splitter {
     /// that returns the second. This lets a server stop
     /// reading a client in the middle of a chunk.
     pub fn next_frame(&mut self, input: &[u8]) -> (usize, Option<Frame>) {
+        let (used, item) = self.next_item(input);
+        let frame = item.map(|item| match item {
+            Item::Frame(frame) => frame,
+            Item::Raw(raw) => {
+                let (frame, weight) = raw.parse();
+                self.last_weight = weight;
+                frame
+            }
+        });
+        (used, frame)
+    }
+
+    /// [`next_frame`](Self::next_frame), but a message over the offload
+    /// threshold comes unparsed (see [`set_offload`](Self::set_offload)).
+    pub(crate) fn next_item(&mut self, input: &[u8]) -> (usize, Option<Item>) {
         let mut used = 0;
         while self.ready.is_empty() && used < input.len() {
             used += self.feed_some(&input[used..]);
         }
-        let frame = self.ready.pop_front().map(|(frame, weight)| {
-            self.last_weight = weight;
-            frame
+        let item = self.ready.pop_front().map(|ready| match ready {
+            Ready::Frame(frame, weight) => {
+                self.last_weight = weight;
+                Item::Frame(frame)
+            }
+            Ready::Raw(raw) => Item::Raw(raw),
         });
-        (used, frame)
+        (used, item)
     }
 
     /// About how many bytes the frame [`next_frame`](Self::next_frame)
@@ -468,6 +547,7 @@ impl Splitter {
                 self.limits.max_token_size + 1 - self.token_len().min(self.limits.max_token_size);
             let run = string_run(input, quote).min(room);
             if run > 0 {
+                self.reserve_text(run);
                 self.text.extend_from_slice(&input[..run]);
                 self.offset += run as u64;
                 self.check_token_length();
@@ -559,6 +639,14 @@ impl Splitter {
         self.token_start = self.text.len();
         // The text is at most `max_token_size`, which `with_limits` keeps
         // within u32.
+        if self.tokens.len() == self.tokens.capacity()
+            && self.tokens.len() * std::mem::size_of::<Token>() >= GROW_ALL_AT
+        {
+            // As for the text (see `reserve_text`): room for the most
+            // tokens at once, not a copy at every doubling.
+            let most = self.limits.max_token_count.max(self.tokens.len() + 1);
+            self.tokens.reserve_exact(most - self.tokens.len());
+        }
         self.tokens.push(Token {
             kind,
             start: start as u32,
@@ -569,19 +657,25 @@ impl Splitter {
         if open && self.brace_count >= 0 && self.bracket_count >= 0 {
             return;
         }
-        let frame = parse::parse(&self.tokens, &self.text)
-            .map_err(|message| ParseError::Syntax { message, offset });
-        let weight = match frame {
-            Ok(_) => self.text.len() + self.tokens.len() * std::mem::size_of::<Value>(),
-            Err(_) => 0,
-        };
+        if self.offload_at.is_some_and(|at| self.text.len() >= at) {
+            // The buffers go with the message; the next one starts small.
+            let raw = RawMessage {
+                tokens: std::mem::take(&mut self.tokens),
+                text: std::mem::take(&mut self.text),
+                offset,
+            };
+            self.reset_message();
+            self.ready.push_back(Ready::Raw(raw));
+            return;
+        }
+        let (frame, weight) = build(&self.tokens, &self.text, offset);
         self.reset_message();
-        self.ready.push_back((frame, weight));
+        self.ready.push_back(Ready::Frame(frame, weight));
     }
 
     fn emit_error(&mut self, error: ParseError) {
         self.reset_message();
-        self.ready.push_back((Err(error), 0));
+        self.ready.push_back(Ready::Frame(Err(error), 0));
     }
 
     fn reset_message(&mut self) {
@@ -601,6 +695,24 @@ impl Splitter {
     }
 
     /// Bytes of the token being lexed.
+    /// Makes room for `more` bytes of text. Once a message passes
+    /// [`GROW_ALL_AT`], room for the largest one is reserved at once:
+    /// growing by doubling would copy the text again and again (a copy of
+    /// 32 MiB on the thread that reads the client), while untouched room
+    /// costs address space only.
+    fn reserve_text(&mut self, more: usize) {
+        let needed = self.text.len() + more;
+        if needed <= self.text.capacity() {
+            return;
+        }
+        let most = self.limits.max_token_size + 1;
+        if needed >= GROW_ALL_AT && most > needed {
+            self.text.reserve_exact(most - self.text.len());
+        } else {
+            self.text.reserve(more);
+        }
+    }
+
     fn token_len(&self) -> usize {
         self.text.len() - self.token_start
     }

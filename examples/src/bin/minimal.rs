@@ -36,6 +36,7 @@ usage: minimal [options]          (QEMU's options for a machine without a guest)
                                   accepted as QEMU takes them
   -x-max-message SIZE             bytes of token text per message (QEMU's 64M)
   -x-heartbeat SECONDS            HEARTBEAT event period (default 1; 0: none)
+  -x-stats                        on exit, print the monitor thread's longest turn
   [--allow-uid UID]... [--max-clients N] [--negotiation-timeout SECONDS] [--max-fds N]
   [--fd-budget N]                 descriptors held for all clients (default: half of ulimit -n)";
 
@@ -246,6 +247,8 @@ struct Options {
     max_message: Option<usize>,
     /// Seconds between HEARTBEAT events (`-x-heartbeat`; 0: none).
     heartbeat: u64,
+    /// Print the monitor's statistics on exit (`-x-stats`).
+    stats: bool,
     access: cli::Access,
 }
 
@@ -256,6 +259,7 @@ fn parse(args: &[String]) -> Result<Options, CliError> {
         monitors: Parser::new(),
         max_message: None,
         heartbeat: 1,
+        stats: false,
         access: cli::Access::default(),
     };
     let mut monitors = false;
@@ -281,6 +285,7 @@ fn parse(args: &[String]) -> Result<Options, CliError> {
                 o.max_message =
                     Some(usize::try_from(bytes).map_err(|_| CliError::Size(spec.to_owned()))?);
             }
+            "-x-stats" => o.stats = true,
             "-x-heartbeat" => {
                 let secs = cli::value(args, &mut i, "-x-heartbeat")?;
                 o.heartbeat = secs.parse().map_err(|_| CliError::Number {
@@ -375,6 +380,13 @@ fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     }
     // Until `quit`, a signal (see `examples::signals`) or a failure.
     monitor.wait()?;
+    if options.stats {
+        let stats = monitor.stats();
+        eprintln!(
+            "minimal: longest turn of the monitor thread: {} µs",
+            stats.longest_turn.as_micros()
+        );
+    }
     drop(pidfile);
     Ok(())
 }

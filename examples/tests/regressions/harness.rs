@@ -64,7 +64,7 @@ pub fn fd_count(pid: u32) -> usize {
 pub fn negotiated(socket: &Path) -> (UnixStream, BufReader<UnixStream>) {
     let stream = connect_retrying(socket);
     stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut reader = BufReader::with_capacity(1 << 20, stream.try_clone().expect("clone"));
     let greeting = read_json(&mut reader).expect("greeting");
     assert!(greeting.get("QMP").is_some(), "not a greeting: {greeting}");
     let mut writer = stream;
@@ -150,17 +150,24 @@ impl Probe {
                     report.failure = Some(format!("write failed: {e}"));
                     break;
                 }
+                let mut line = Vec::new();
                 let answer = loop {
-                    let mut line = String::new();
-                    match reader.read_line(&mut line) {
+                    line.clear();
+                    match reader.read_until(b'\n', &mut line) {
                         Ok(0) => break Err("disconnected".to_owned()),
                         Ok(_) => {}
                         Err(e) => break Err(format!("no answer: {e}")),
                     }
-                    match serde_json::from_str::<Json>(&line) {
-                        Ok(v) if v.get("event").is_some() => continue,
+                    // Events are skipped unparsed: in an event flood the
+                    // probe's own parsing would otherwise be what it
+                    // measures (the monitor writes events as
+                    // `{"timestamp": ...`, answers never start so).
+                    if line.starts_with(b"{\"timestamp\"") {
+                        continue;
+                    }
+                    match serde_json::from_slice::<Json>(&line) {
                         Ok(v) => break Ok(v),
-                        Err(e) => break Err(format!("{e}: {line:?}")),
+                        Err(e) => break Err(format!("{e}: {:?}", String::from_utf8_lossy(&line))),
                     }
                 };
                 match answer {
@@ -225,4 +232,27 @@ pub fn temp_socket(tag: &str) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
     std::env::temp_dir().join(format!("mc-reg-{tag}-{}-{n}.sock", std::process::id()))
+}
+
+/// Ends `minimal` (started with `-x-stats`) with SIGTERM and prints the
+/// longest turn of its monitor thread, which it reports on exit: how long
+/// any client could have waited on the others during `attack` (measured,
+/// not judged). Fails if it does not exit cleanly.
+pub fn report_longest_turn(minimal: &mut super::util::Minimal, attack: &str) -> Duration {
+    use rustix::process::{kill_process, Pid, Signal};
+    let pid = Pid::from_raw(minimal.pid() as i32).expect("a child's pid is positive");
+    kill_process(pid, Signal::TERM).expect("send SIGTERM");
+    let status = minimal
+        .wait_exit(TIMEOUT)
+        .expect("minimal exits on SIGTERM");
+    assert!(status.success(), "{attack}: minimal exited with {status}");
+    let log = minimal.log();
+    let micros: u64 = log
+        .lines()
+        .find_map(|l| l.strip_prefix("minimal: longest turn of the monitor thread: "))
+        .and_then(|v| v.strip_suffix(" µs")?.parse().ok())
+        .unwrap_or_else(|| panic!("{attack}: no longest turn in the log:\n{log}"));
+    let turn = Duration::from_micros(micros);
+    eprintln!("{attack}: the monitor thread's longest turn {turn:?}");
+    turn
 }

@@ -19,7 +19,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::harness::{
-    connect_retrying, negotiated, peak_rss_mib, read_answer, read_json, temp_socket, Probe, TIMEOUT,
+    connect_retrying, negotiated, peak_rss_mib, read_answer, read_json, report_longest_turn,
+    temp_socket, Probe, TIMEOUT,
 };
 use super::util::Minimal;
 
@@ -41,7 +42,7 @@ const SLACK_MIB: u64 = 16;
 fn minimal_with_hmp() -> (Minimal, std::path::PathBuf) {
     let hmp = temp_socket("hmp");
     let spec = format!("unix:{},server=on,wait=off", hmp.display());
-    let minimal = Minimal::spawn_with(&["-monitor", &spec], "warn");
+    let minimal = Minimal::spawn_with(&["-monitor", &spec, "-x-stats"], "warn");
     (minimal, hmp)
 }
 
@@ -165,6 +166,7 @@ fn defect_01_tab_floods_pause_the_console_instead_of_growing_memory() {
         !log.contains("output limit"),
         "a client was disconnected:\n{log}"
     );
+    report_longest_turn(&mut minimal, "defect 1: TAB flood from 4 consoles");
 }
 
 #[test]

@@ -22,7 +22,7 @@ use serde_json::{json, Value as Json};
 /// in a debug build take a while); reaching it is a failure.
 const LONG: Duration = Duration::from_secs(300);
 
-use super::harness::{negotiated, peak_rss_mib, wait_until, Probe, TIMEOUT};
+use super::harness::{negotiated, peak_rss_mib, report_longest_turn, wait_until, Probe, TIMEOUT};
 use super::util::Minimal;
 
 /// A negotiated client that reads at full speed, counting the lines it
@@ -44,20 +44,22 @@ fn read_until(mut stream: UnixStream, needle: &[u8], stop: &[u8]) -> (u64, Vec<u
             Ok(n) => n,
             Err(e) => panic!("read failed after {count} lines: {e}"),
         };
-        for &b in &buf[..n] {
-            line.push(b);
-            if b != b'\n' {
-                continue;
-            }
+        // Line by line, without a copy per byte: on two cores the readers'
+        // own work would otherwise slow the probe they run beside.
+        let mut rest = &buf[..n];
+        while let Some(end) = rest.iter().position(|&b| b == b'\n') {
+            line.extend_from_slice(&rest[..=end]);
+            rest = &rest[end + 1..];
             if contains(&line, stop) {
                 return (count, last);
             }
             if contains(&line, needle) {
                 count += 1;
-                last.clone_from(&line);
+                std::mem::swap(&mut last, &mut line);
             }
             line.clear();
         }
+        line.extend_from_slice(rest);
     }
 }
 
@@ -99,7 +101,7 @@ fn burst_then_end(socket: &Path, arguments: Json) {
 
 #[test]
 fn defect_03_a_reading_client_survives_a_20_mib_answer_and_an_event() {
-    let minimal = Minimal::spawn_with(&[], "warn");
+    let mut minimal = Minimal::spawn_with(&["-x-stats"], "warn");
     let probe = Probe::start(&minimal.socket);
     let mut client = raw_client(&minimal.socket);
     let reader = client.try_clone().expect("clone");
@@ -114,11 +116,12 @@ fn defect_03_a_reading_client_survives_a_20_mib_answer_and_an_event() {
     let (events, _) = reading.join().expect("the reader was disconnected");
     assert_eq!(events, 1, "the event after the large answer");
     probe.finish_ok("20 MiB answer then an event");
+    report_longest_turn(&mut minimal, "20 MiB answer then an event");
 }
 
 #[test]
 fn defect_03_readers_survive_an_event_burst_over_the_output_limit() {
-    let minimal = Minimal::spawn_with(&[], "warn");
+    let mut minimal = Minimal::spawn_with(&["-x-stats"], "warn");
     let probe = Probe::start(&minimal.socket);
     // 60,000 events of about 500 bytes: about 30 MiB, twice the limit.
     const COUNT: u64 = 60_000;
@@ -137,11 +140,12 @@ fn defect_03_readers_survive_an_event_burst_over_the_output_limit() {
         assert_eq!(events, COUNT);
     }
     probe.finish_ok("30 MiB event burst");
+    report_longest_turn(&mut minimal, "30 MiB event burst");
 }
 
 #[test]
 fn defect_03_a_client_that_never_reads_is_disconnected_and_no_other() {
-    let minimal = Minimal::spawn_with(&[], "warn");
+    let mut minimal = Minimal::spawn_with(&["-x-stats"], "warn");
     let probe = Probe::start(&minimal.socket);
     let idle = raw_client(&minimal.socket);
     let reader = raw_client(&minimal.socket);
@@ -173,11 +177,12 @@ fn defect_03_a_client_that_never_reads_is_disconnected_and_no_other() {
         minimal.log()
     );
     probe.finish_ok("a client that never reads");
+    report_longest_turn(&mut minimal, "a client that never reads");
 }
 
 #[test]
 fn defect_07_a_million_events_reach_eight_readers_in_order() {
-    let minimal = Minimal::spawn_with(&[], "warn");
+    let mut minimal = Minimal::spawn_with(&["-x-stats"], "warn");
     let probe = Probe::start(&minimal.socket);
     const COUNT: u64 = 1_000_000;
     let readers: Vec<_> = (0..8)
@@ -199,4 +204,5 @@ fn defect_07_a_million_events_reach_eight_readers_in_order() {
     // 128 MiB in the log.
     assert!(peak < 400, "peak RSS {peak} MiB");
     probe.finish_ok("a million events");
+    report_longest_turn(&mut minimal, "a million events");
 }

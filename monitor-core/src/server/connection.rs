@@ -8,12 +8,15 @@ use std::time::Instant;
 use mio::net::{TcpStream, UnixStream};
 
 use super::event_log::EventLog;
+use super::offload::Freer;
+use crate::response::Splices;
 use crate::session::Session;
 
 /// Bytes of events laid out at once for a pretty client.
 const PRETTY_BATCH: usize = 64 << 10;
-/// Bytes written to one client per flush, for fairness.
-const WRITE_BUDGET: usize = 1 << 20;
+/// The most bytes written to one client in one turn of the loop, for
+/// fairness (see `Connection::write_budget`).
+pub(crate) const WRITE_BUDGET: usize = 1 << 20;
 /// Output buffers whose capacity passes this are shrunk once empty.
 const KEEP_CAPACITY: usize = 1 << 20;
 
@@ -125,6 +128,11 @@ pub(crate) struct Connection {
     pub(crate) peer_gone: bool,
     /// What pays for this connection's descriptor in the monitor's budget.
     pub(crate) charge: Option<crate::fds::Charge>,
+    /// Frees large spent buffers off the monitor thread.
+    pub(crate) freer: Freer,
+    /// Bytes [`flush`](Self::flush) may still write this turn (the server
+    /// sets it at the start of each).
+    pub(crate) write_budget: usize,
 }
 
 impl Connection {
@@ -151,6 +159,8 @@ impl Connection {
             pretty: false,
             peer_gone: false,
             charge: None,
+            freer: Freer::default(),
+            write_budget: WRITE_BUDGET,
         }
     }
 
@@ -179,6 +189,42 @@ impl Connection {
         } else {
             self.queue(messages, log_end);
         }
+        messages.clear();
+    }
+
+    /// [`queue_owned`](Self::queue_owned) for output with parts kept aside
+    /// (see [`Session::take_splices`]): each part is queued as a buffer of
+    /// its own at its place, not copied (unless the client wants the
+    /// pretty layout, which rewrites everything).
+    pub(crate) fn queue_spliced(&mut self, messages: &mut Vec<u8>, splices: Splices, log_end: u64) {
+        if splices.is_empty() {
+            return self.queue_owned(messages, log_end);
+        }
+        self.place_events(log_end);
+        if self.pretty {
+            let mut joined = Vec::new();
+            let mut start = 0;
+            for (at, part) in splices {
+                joined.extend_from_slice(&messages[start..at]);
+                joined.extend_from_slice(&part);
+                start = at;
+            }
+            joined.extend_from_slice(&messages[start..]);
+            self.queue(&joined, log_end);
+            messages.clear();
+            return;
+        }
+        let mut start = 0;
+        for (at, part) in splices {
+            self.output.extend_from_slice(&messages[start..at]);
+            let before = std::mem::take(&mut self.output);
+            if !before.is_empty() {
+                self.segments.push_back(Segment::Bytes(before));
+            }
+            self.segments.push_back(Segment::Bytes(part));
+            start = at;
+        }
+        self.output.extend_from_slice(&messages[start..]);
         messages.clear();
     }
 
@@ -310,13 +356,13 @@ impl Connection {
     }
 
     /// Writes what is queued, in order, then the events after it, until
-    /// the socket is full or [`WRITE_BUDGET`] bytes are written (the other
-    /// clients' turn: a fast reader of a long burst would otherwise keep
-    /// the monitor thread). Returns the bytes written.
+    /// the socket is full or the turn's [`write_budget`](Self::write_budget)
+    /// is spent (the other clients' turn: a fast reader of a long burst
+    /// would otherwise keep the monitor thread). Returns the bytes written.
     pub(crate) fn flush(&mut self, log: &EventLog) -> io::Result<usize> {
         let mut written = 0;
         loop {
-            if written >= WRITE_BUDGET {
+            if written >= self.write_budget {
                 break;
             }
             if self.writing_pos < self.writing.len() {
@@ -334,8 +380,7 @@ impl Connection {
             }
             // Take the next piece: a queued segment, the output, then the
             // events after it.
-            self.writing.clear();
-            self.writing_pos = 0;
+            self.release_writing();
             if let Some(Segment::Bytes(_)) = self.segments.front() {
                 if let Some(Segment::Bytes(bytes)) = self.segments.pop_front() {
                     self.writing = bytes;
@@ -387,21 +432,29 @@ impl Connection {
                 *from = next;
             }
         }
+        self.write_budget = self.write_budget.saturating_sub(written);
         if written > 0 {
             // Taking bytes is draining: the drain timeout starts again.
             self.lagging_since = None;
         }
         if self.writing_pos == self.writing.len() {
-            self.writing.clear();
-            self.writing_pos = 0;
-            if self.writing.capacity() > KEEP_CAPACITY {
-                self.writing.shrink_to(1 << 16);
-            }
+            self.release_writing();
         }
         if self.output.is_empty() && self.output.capacity() > KEEP_CAPACITY {
-            self.output.shrink_to(1 << 16);
+            self.freer.free(std::mem::take(&mut self.output));
         }
         Ok(written)
+    }
+
+    /// Empties the buffer written from; a large one is freed by the
+    /// freer, not kept.
+    fn release_writing(&mut self) {
+        self.writing_pos = 0;
+        if self.writing.capacity() > KEEP_CAPACITY {
+            self.freer.free(std::mem::take(&mut self.writing));
+        } else {
+            self.writing.clear();
+        }
     }
 }
 

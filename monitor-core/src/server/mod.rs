@@ -12,13 +12,14 @@
 mod connection;
 mod event_log;
 mod listener;
+mod offload;
 pub(crate) mod peer;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,9 +34,10 @@ use crate::log_limit::{Kind as LogKind, LogLimit};
 use crate::monitor::SessionHooks;
 use crate::session::{Dispatcher, Session};
 use crate::stream::Limits;
-use connection::{Connection, Received};
+use connection::{Connection, Received, WRITE_BUDGET};
 use event_log::EventLog;
 use listener::Listener;
+use offload::{Done, Offload};
 
 /// Why a connection closes, which says how loudly it is logged.
 #[derive(Debug)]
@@ -225,6 +227,8 @@ pub(crate) struct Shared {
     pub(crate) waker: Waker,
     pub(crate) sessions: AtomicUsize,
     pub(crate) pending: AtomicUsize,
+    /// See [`Stats::longest_turn`].
+    pub(crate) longest_turn_us: AtomicU64,
 }
 
 /// A stream handed to the monitor to serve as a console.
@@ -237,6 +241,10 @@ pub struct Stats {
     pub sessions: usize,
     /// Commands whose answer is pending, over all sessions.
     pub pending: usize,
+    /// The longest the monitor thread has spent on one turn of its loop
+    /// (everything but waiting for input) since it started: about the
+    /// longest a client has waited on other clients' work. Handlers count.
+    pub longest_turn: Duration,
 }
 
 impl Shared {
@@ -248,12 +256,27 @@ impl Shared {
 }
 
 const WAKER: Token = Token(0);
-/// A message this large (text received so far, or weight once parsed) is
-/// heavy: parsing, running and answering it takes the monitor thread a
-/// while, so one turn completes at most one heavy message, and clients
-/// with lighter work are served in every turn meanwhile.
+/// A message with this much text is heavy: it is parsed, and its `id`
+/// written, off the monitor thread (see `offload`), and one turn runs at
+/// most one heavy message, so that clients with lighter work are served
+/// in every turn meanwhile.
 const HEAVY: usize = 1 << 20;
 const READ_CHUNK: usize = 64 << 10;
+/// Bytes read from all clients together in one turn: each client with
+/// work gets an equal share, at least [`MIN_READ_SHARE`] and at most
+/// `ServerConfig::read_budget`. Lexing and framing cost up to about 20 ms
+/// a MiB (of one-digit numbers), so a turn stays short however many
+/// clients send at once.
+const TURN_READ_BUDGET: usize = 1 << 20;
+/// The least a client with work reads in a turn.
+const MIN_READ_SHARE: usize = 16 << 10;
+/// Bytes written to all clients together in one turn, shared as reads
+/// are: at least [`MIN_WRITE_SHARE`] and at most
+/// `connection::WRITE_BUDGET` (1 MiB) each. Each MiB written costs the
+/// monitor thread about a millisecond in the kernel.
+const TURN_WRITE_BUDGET: usize = 4 << 20;
+/// The least a client with output may write in a turn.
+const MIN_WRITE_SHARE: usize = 64 << 10;
 /// How long a listener whose `accept` failed (out of descriptors, most
 /// often) waits before it is tried again, unless a client leaves first.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
@@ -303,6 +326,7 @@ impl Prepared {
             .iter()
             .map(|l| l.listener.local_addr().clone())
             .collect();
+        let offload = Offload::new(Arc::clone(&self.shared));
         let server = Server {
             next_token: self.listeners.len() + 1,
             listen_addrs,
@@ -319,6 +343,8 @@ impl Prepared {
             scratch: Vec::new(),
             log: EventLog::default(),
             heavy_done: false,
+            offload,
+            parsed: VecDeque::new(),
             read_buf: vec![0; READ_CHUNK],
             hooks: self.hooks,
             log_limit: LogLimit::default(),
@@ -421,8 +447,12 @@ pub(crate) struct Server {
     scratch: Vec<u8>,
     /// Events taken from the emitter, until every client has them.
     log: EventLog,
-    /// A heavy message was handled this turn (see [`HEAVY`]).
+    /// A heavy message was run this turn (see [`HEAVY`]).
     heavy_done: bool,
+    /// Parses heavy messages.
+    offload: Offload,
+    /// Heavy messages parsed, waiting for their turn to run.
+    parsed: VecDeque<Done>,
     /// Where each read lands before it joins a connection's input.
     read_buf: Vec<u8>,
     hooks: SessionHooks,
@@ -459,6 +489,7 @@ impl Server {
             waker,
             sessions: AtomicUsize::new(0),
             pending: AtomicUsize::new(0),
+            longest_turn_us: AtomicU64::new(0),
         });
         let budget = match config.fd_budget {
             Some(limit) => FdBudget::new(limit),
@@ -481,10 +512,11 @@ impl Server {
         let mut events = Events::with_capacity(256);
         let exit = loop {
             let end = self.log.end();
-            let busy = self
-                .conns
-                .values()
-                .any(|c| self.has_work(c) || c.wants_flush(end));
+            let busy = !self.parsed.is_empty()
+                || self
+                    .conns
+                    .values()
+                    .any(|c| self.has_work(c) || c.wants_flush(end));
             // Throttled events, negotiation timeouts and clients that do
             // not drain are due at a deadline: wake up for the nearest.
             let timeout = if busy {
@@ -510,6 +542,8 @@ impl Server {
                 self.close_all();
                 return Err(ServerError::Poll(e));
             }
+            let turn = Instant::now();
+            self.share_writes();
             for event in events.iter() {
                 let token = event.token();
                 if token == WAKER {
@@ -545,24 +579,19 @@ impl Server {
             self.log_limit.flush(Instant::now());
             self.pull_events();
             self.deliver_deferred();
-            let mut quit = false;
+            self.heavy_done = false;
+            let mut quit = self.deliver_parsed();
             let tokens: Vec<Token> = self
                 .conns
                 .iter()
                 .filter(|(_, c)| self.has_work(c) || c.read_closed)
                 .map(|(t, _)| *t)
                 .collect();
-            self.heavy_done = false;
+            let share = (TURN_READ_BUDGET / tokens.len().max(1))
+                .max(MIN_READ_SHARE)
+                .min(self.config.read_budget);
             for token in tokens {
-                // One heavy message a turn; the others wait for the next.
-                let heavy = self
-                    .conns
-                    .get(&token)
-                    .is_some_and(|c| c.session.partial_bytes() >= HEAVY);
-                if heavy && self.heavy_done {
-                    continue;
-                }
-                quit |= self.service(token);
+                quit |= self.service(token, share);
             }
             // Events handlers emitted, and output of clients not serviced.
             self.pull_events();
@@ -572,13 +601,27 @@ impl Server {
                 break Exit::Quit;
             }
             self.release_gone();
-            self.publish_stats();
+            self.publish_stats(turn.elapsed());
         };
         self.close_all();
         Ok(exit)
     }
 
-    fn publish_stats(&self) {
+    /// Gives each client its share of the turn's writes.
+    fn share_writes(&mut self) {
+        let end = self.log.end();
+        let writers = self.conns.values().filter(|c| c.has_output(end)).count();
+        let share = (TURN_WRITE_BUDGET / writers.max(1)).clamp(MIN_WRITE_SHARE, WRITE_BUDGET);
+        for conn in self.conns.values_mut() {
+            conn.write_budget = share;
+        }
+    }
+
+    fn publish_stats(&self, turn: Duration) {
+        let micros = u64::try_from(turn.as_micros()).unwrap_or(u64::MAX);
+        self.shared
+            .longest_turn_us
+            .fetch_max(micros, Ordering::Relaxed);
         let pending = self.conns.values().map(|c| c.session.pending()).sum();
         self.shared
             .sessions
@@ -615,6 +658,41 @@ impl Server {
     fn has_work(&self, c: &Connection) -> bool {
         let paused = c.pending_output() > self.config.pause_threshold || !c.session.wants_input();
         !paused && (c.readable || c.input_pos < c.input.len())
+    }
+
+    /// Runs the next heavy message the worker has parsed, if no heavy
+    /// message ran this turn. Returns whether it was a `quit`.
+    fn deliver_parsed(&mut self) -> bool {
+        self.parsed.extend(self.offload.take_done());
+        while !self.heavy_done {
+            let Some(done) = self.parsed.pop_front() else {
+                break;
+            };
+            let token = done.token;
+            let alive = self
+                .conns
+                .get(&token)
+                .is_some_and(|c| c.session.info().id == done.session);
+            if !alive {
+                // The client left while its message was parsed.
+                self.offload.free(done);
+                continue;
+            }
+            self.heavy_done = done.parsed.weight() >= HEAVY;
+            let quit = self.with_conn(token, |server, conn| {
+                conn.session
+                    .deliver(&server.dispatcher, done.parsed, &mut server.scratch)
+            });
+            if let Some(conn) = self.conns.get_mut(&token) {
+                if let Err(e) = conn.flush(&self.log) {
+                    self.drop_conn(token, Closing::io("write", &e));
+                }
+            }
+            if quit {
+                return true;
+            }
+        }
+        false
     }
 
     /// Routes deferred answers and future wake-ups to their sessions.
@@ -667,7 +745,12 @@ impl Server {
         };
         let effects = f(self, &mut conn);
         self.pull_events();
-        conn.queue_owned(&mut self.scratch, self.log.end());
+        if conn.session.is_negotiated() {
+            // Events from now on (none emitted before).
+            conn.start_events(self.log.end());
+        }
+        let splices = conn.session.take_splices();
+        conn.queue_spliced(&mut self.scratch, splices, self.log.end());
         self.conns.insert(token, conn);
         effects.quit
     }
@@ -792,6 +875,7 @@ impl Server {
         self.next_session += 1;
         let mut session = Session::new(id, name.clone(), true);
         session.set_limits(self.config.limits);
+        session.set_offload(Some(HEAVY));
         session.fds().set_limit(self.config.fds_per_session);
         session.fds().set_budget(self.budget.clone());
         if let Some(hook) = &self.hooks.connect {
@@ -799,6 +883,7 @@ impl Server {
         }
         let mut conn = Connection::new(stream, session);
         conn.charge = charge;
+        conn.freer = self.offload.freer();
         conn.pretty = pretty;
         match console {
             Some(factory) => {
@@ -840,13 +925,12 @@ impl Server {
 
     /// Reads and handles one turn's worth of a client. Returns whether a
     /// `quit` was executed.
-    fn service(&mut self, token: Token) -> bool {
+    fn service(&mut self, token: Token, budget: usize) -> bool {
         let Some(mut conn) = self.conns.remove(&token) else {
             return false;
         };
         let mut quit = false;
-        let mut yielded = false;
-        let mut budget = self.config.read_budget;
+        let mut budget = budget;
         let result: Result<(), Closing> = loop {
             // A console gets keys while its output is under the pause
             // threshold; what it leaves stays in `input` for later.
@@ -883,9 +967,11 @@ impl Server {
                     &mut self.scratch,
                 );
                 conn.input_pos += used;
+                if let Some(raw) = conn.session.take_raw() {
+                    // Read on once it is back (see `deliver_parsed`).
+                    self.offload.parse(token, conn.session.info().id, raw);
+                }
                 if let Some(effects) = effects {
-                    let heavy = conn.session.last_weight() >= HEAVY;
-                    self.heavy_done |= heavy;
                     // Events a handler emitted go out before its response,
                     // as in QEMU (SHUTDOWN before quit's reply).
                     self.pull_events();
@@ -893,20 +979,15 @@ impl Server {
                         // Events from now on (none emitted before).
                         conn.start_events(self.log.end());
                     }
-                    conn.queue_owned(&mut self.scratch, self.log.end());
+                    let splices = conn.session.take_splices();
+                    conn.queue_spliced(&mut self.scratch, splices, self.log.end());
                     if effects.quit {
                         quit = true;
-                        break;
-                    }
-                    if heavy {
-                        // The others' turn; the rest waits in `input`.
-                        yielded = true;
                         break;
                     }
                 }
             }
             if quit
-                || yielded
                 || conn.pending_output() > self.config.pause_threshold
                 || !conn.session.wants_input()
             {
@@ -921,7 +1002,8 @@ impl Server {
             }
             // Into the loop's buffer, zeroed once, then copied: growing
             // `input` by a zeroed chunk per read cost a 64 KiB memset each.
-            match conn.receive(&mut self.read_buf, &self.listen_addrs) {
+            let chunk = budget.min(self.read_buf.len());
+            match conn.receive(&mut self.read_buf[..chunk], &self.listen_addrs) {
                 Ok(Received { bytes: 0, .. }) => {
                     conn.read_closed = true;
                     conn.readable = false;
@@ -936,7 +1018,7 @@ impl Server {
                     // end), nor after a read that brought descriptors: the
                     // kernel ends a read after such a message even when
                     // more follows, which raises no new edge.
-                    if n < self.read_buf.len() && !conn.hup_seen && !fds {
+                    if n < chunk && !conn.hup_seen && !fds {
                         conn.readable = false;
                     }
                 }
@@ -958,6 +1040,7 @@ impl Server {
             Ok(())
                 if (conn.read_closed || conn.closing)
                     && conn.input_pos >= conn.input.len()
+                    && !conn.session.is_parsing()
                     && !conn.has_output(self.log.end()) =>
             {
                 Some(Closing::disconnected())
@@ -1133,6 +1216,7 @@ impl Server {
                 .iter_mut()
                 .filter_map(|(t, c)| {
                     c.blocked = false;
+                    c.write_budget = usize::MAX;
                     (c.flush(log).is_err() || !c.has_output(end)).then_some(*t)
                 })
                 .collect();
