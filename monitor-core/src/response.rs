@@ -88,6 +88,20 @@ const SPLICE_AT: usize = 64 << 10;
 /// `(at, bytes)` goes into the output at offset `at`, before what follows.
 pub(crate) type Splices = Vec<(usize, Vec<u8>)>;
 
+/// `out` with its spliced parts put in place: the bytes a client gets.
+pub(crate) fn join(out: &[u8], splices: Splices) -> Vec<u8> {
+    let mut all =
+        Vec::with_capacity(out.len() + splices.iter().map(|(_, p)| p.len()).sum::<usize>());
+    let mut start = 0;
+    for (at, part) in splices {
+        all.extend_from_slice(&out[start..at]);
+        all.extend_from_slice(&part);
+        start = at;
+    }
+    all.extend_from_slice(&out[start..]);
+    all
+}
+
 /// Appends the answer to a command with its `id`. A long written `id` is
 /// not copied: its place in `out` and its text are pushed onto `splices`.
 pub(crate) fn write_answer(

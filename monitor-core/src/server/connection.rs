@@ -202,14 +202,7 @@ impl Connection {
         }
         self.place_events(log_end);
         if self.pretty {
-            let mut joined = Vec::new();
-            let mut start = 0;
-            for (at, part) in splices {
-                joined.extend_from_slice(&messages[start..at]);
-                joined.extend_from_slice(&part);
-                start = at;
-            }
-            joined.extend_from_slice(&messages[start..]);
+            let joined = crate::response::join(messages, splices);
             self.queue(&joined, log_end);
             messages.clear();
             return;

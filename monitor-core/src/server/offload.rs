@@ -177,19 +177,6 @@ mod tests {
     use crate::session::{Dispatcher, Session};
     use crate::{Emitter, Registry, StateMap};
 
-    /// Output with its spliced parts put in place, as a connection sends it.
-    fn joined(out: &[u8], splices: crate::response::Splices) -> Vec<u8> {
-        let mut all = Vec::new();
-        let mut start = 0;
-        for (at, part) in splices {
-            all.extend_from_slice(&out[start..at]);
-            all.extend_from_slice(&part);
-            start = at;
-        }
-        all.extend_from_slice(&out[start..]);
-        all
-    }
-
     /// What a session answers to `input` (after negotiation), parsing
     /// messages of `offload_at` bytes or more through `Parsed::from_raw`.
     fn answers(input: &[u8], offload_at: Option<usize>) -> Vec<u8> {
@@ -209,7 +196,7 @@ mod tests {
                 assert!(session.is_parsing() && !session.wants_input());
                 session.deliver(&dispatcher, Parsed::from_raw(raw), &mut out);
             }
-            all.extend(joined(&out, session.take_splices()));
+            all.extend(crate::response::join(&out, session.take_splices()));
             out.clear();
         }
         all
