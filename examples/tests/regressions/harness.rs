@@ -114,6 +114,8 @@ pub fn read_answer(reader: &mut BufReader<UnixStream>) -> Json {
 pub struct ProbeReport {
     /// `query-version` requests answered.
     pub answered: u64,
+    /// When each answer arrived.
+    pub answered_at: Vec<Instant>,
     /// The slowest answer.
     pub worst: Duration,
     /// What went wrong, if anything (disconnected, wrong answer, no answer
@@ -138,6 +140,7 @@ impl Probe {
         let thread = std::thread::spawn(move || {
             let mut report = ProbeReport {
                 answered: 0,
+                answered_at: Vec::new(),
                 worst: Duration::ZERO,
                 failure: None,
             };
@@ -173,6 +176,7 @@ impl Probe {
                 match answer {
                     Ok(v) if v["id"] == json!(seq) && v["return"]["qemu"].is_object() => {
                         report.answered += 1;
+                        report.answered_at.push(Instant::now());
                         report.worst = report.worst.max(asked.elapsed());
                     }
                     Ok(v) => {
