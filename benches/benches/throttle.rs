@@ -34,7 +34,7 @@ struct Port {
 
 fn pending(name: &'static str, data: &impl Serialize) -> PendingEvent {
     let event = Event::new(name).with_data(data).expect("serialisable");
-    PendingEvent::from_event(&event)
+    PendingEvent::from(&event)
 }
 
 fn port(i: u64) -> PendingEvent {

@@ -285,7 +285,7 @@ impl Emitter {
 
     /// Queues an event for every negotiated session. Never blocks on I/O.
     pub fn emit(&self, event: impl IntoEvent) {
-        let event = PendingEvent::from_event(&event.into_event());
+        let event = PendingEvent::from(&event.into_event());
         let now = Instant::now();
         let mut due = Vec::with_capacity(1);
         let queued = {
@@ -418,6 +418,28 @@ impl Emitter {
     }
 }
 
+/// An event as the throttle takes it: its line, built once, and its data.
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::{throttle::PendingEvent, Event};
+///
+/// let event = Event::new("STOP");
+/// let pending = PendingEvent::from(&event);
+/// assert_eq!(pending.name(), "STOP");
+/// assert_eq!(pending.data(), None);
+/// ```
+impl From<&Event> for PendingEvent {
+    fn from(event: &Event) -> Self {
+        let pending = PendingEvent::new(event.name().to_owned(), event.to_line());
+        match event.data() {
+            Some(data) => pending.with_data(data.as_bytes()),
+            None => pending,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -442,5 +464,19 @@ mod tests {
         // Room again once taken.
         emitter.emit(Event::new("SMALL"));
         assert_eq!(emitter.take_pending().len(), 1);
+    }
+
+    #[test]
+    fn pending_event_from_event_keeps_name_data_and_line() {
+        let event = Event::new("VSERPORT_CHANGE")
+            .with_data(&serde_json::json!({"id": "a\"b", "open": false}))
+            .unwrap();
+        let pending = PendingEvent::from(&event);
+        assert_eq!(pending.name(), "VSERPORT_CHANGE");
+        assert_eq!(pending.data(), Some(event.data().unwrap().as_bytes()));
+        assert_eq!(&pending.clone().into_line()[..], &event.to_line()[..]);
+        assert!(format!("{pending:?}").contains("VSERPORT_CHANGE"));
+        let stop = PendingEvent::from(&Event::new("STOP"));
+        assert_eq!(stop.data(), None);
     }
 }

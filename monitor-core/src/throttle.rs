@@ -45,7 +45,7 @@
 //!
 //! let rtc = |offset: i64| {
 //!     let event = Event::new("RTC_CHANGE").with_data(&serde_json::json!({"offset": offset}));
-//!     PendingEvent::from_event(&event.unwrap())
+//!     PendingEvent::from(&event.unwrap())
 //! };
 //! let mut throttle = Throttle::new(Policy::qemu()); // RTC_CHANGE: 1 s
 //! let t0 = Instant::now(); // any instant: the throttle never reads a clock
@@ -83,8 +83,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::event::Event;
-
 mod key;
 mod policy;
 
@@ -102,7 +100,7 @@ pub use policy::{Policy, Rule};
 /// let event = Event::new("VSERPORT_CHANGE")
 ///     .with_data(&serde_json::json!({"id": "channel0", "open": true}))
 ///     .unwrap();
-/// let pending = PendingEvent::from_event(&event);
+/// let pending = PendingEvent::from(&event);
 /// assert_eq!(pending.name(), "VSERPORT_CHANGE");
 /// assert_eq!(pending.data(), Some(&br#"{"id": "channel0", "open": true}"#[..]));
 /// assert_eq!(&pending.line()[..], &event.to_line()[..]);
@@ -130,15 +128,6 @@ impl PendingEvent {
         self
     }
 
-    /// Serialises `event` (its line, built once) and keeps its data.
-    pub fn from_event(event: &Event) -> Self {
-        PendingEvent {
-            name: Cow::Owned(event.name().to_owned()),
-            data: event.data().map(|data| Box::from(data.as_bytes())),
-            line: event.to_line().into(),
-        }
-    }
-
     /// The event name.
     pub fn name(&self) -> &str {
         &self.name
@@ -157,12 +146,6 @@ impl PendingEvent {
     /// Takes the wire line.
     pub fn into_line(self) -> Arc<[u8]> {
         self.line
-    }
-}
-
-impl From<&Event> for PendingEvent {
-    fn from(event: &Event) -> Self {
-        PendingEvent::from_event(event)
     }
 }
 
@@ -415,7 +398,6 @@ fn deadline(now: Instant, period: Duration) -> Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Timestamp;
     use serde_json::json;
 
     const SECOND: Duration = Duration::from_millis(1000);
@@ -512,15 +494,12 @@ mod tests {
     fn kept_event_keeps_its_own_timestamp_and_data() {
         let clock = Clock::new();
         let mut throttle = Throttle::default();
-        let at = |seconds, offset: i64| {
-            let event = Event::new("RTC_CHANGE")
-                .with_data(&json!({ "offset": offset }))
-                .unwrap()
-                .at(Timestamp {
-                    seconds,
-                    microseconds: 7,
-                });
-            PendingEvent::from_event(&event)
+        let at = |seconds: i64, offset: i64| {
+            let data = format!("{{\"offset\": {offset}}}");
+            let line = format!(
+                "{{\"timestamp\": {{\"seconds\": {seconds}, \"microseconds\": 7}}, \"event\": \"RTC_CHANGE\", \"data\": {data}}}\r\n"
+            );
+            PendingEvent::new("RTC_CHANGE", line.into_bytes()).with_data(data.into_bytes())
         };
         assert!(throttle.offer(at(100, 1), clock.ms(0)).is_some());
         assert!(throttle.offer(at(101, 2), clock.ms(10)).is_none());
@@ -866,19 +845,5 @@ mod tests {
             throttle.next_deadline(),
             Some(clock.ms(0) + Rule::MAX_PERIOD)
         );
-    }
-
-    #[test]
-    fn pending_event_from_event_keeps_name_data_and_line() {
-        let event = Event::new("VSERPORT_CHANGE")
-            .with_data(&json!({"id": "a\"b", "open": false}))
-            .unwrap();
-        let pending = PendingEvent::from(&event);
-        assert_eq!(pending.name(), "VSERPORT_CHANGE");
-        assert_eq!(pending.data(), Some(event.data().unwrap().as_bytes()));
-        assert_eq!(&pending.clone().into_line()[..], &event.to_line()[..]);
-        assert!(format!("{pending:?}").contains("VSERPORT_CHANGE"));
-        let stop = PendingEvent::from_event(&Event::new("STOP"));
-        assert_eq!(stop.data(), None);
     }
 }
