@@ -3,10 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::args;
-use crate::command::{
-    schema_of, Command, Context, EventDescriptor, Handler, Outcome, Reply, SessionCommand,
-};
-use crate::event::Event;
+use crate::command::{schema_of, Command, Handler, SessionCommand};
+use crate::dispatch::Context;
+use crate::event::{Event, EventDescriptor};
+use crate::reply::{Outcome, Reply};
 use crate::schema::{Member, ObjectInfo, Schema, SchemaGen, TypeKey, Variant};
 use crate::value::Map;
 

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use crate::command::SessionInfo;
+use crate::dispatch::SessionInfo;
 use crate::session::{Dispatcher, Effects};
 
 /// One operator's console: bytes in, bytes out, no I/O.

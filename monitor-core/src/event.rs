@@ -13,8 +13,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use crate::command::Reply;
+use crate::command::SchemaHook;
 use crate::error::CommandError;
+use crate::reply::Reply;
 use crate::throttle::{PendingEvent, Policy, Rule, Throttle};
 use crate::wire;
 
@@ -439,6 +440,88 @@ impl From<&Event> for PendingEvent {
         }
     }
 }
+
+/// An event the monitor declares (listed by `query-events` and the schema).
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::command::{schema_of, EventDescriptor};
+///
+/// let stop = EventDescriptor::new("STOP");
+/// let rtc = EventDescriptor::new("RTC_CHANGE").data(schema_of::<std::collections::BTreeMap<String, i64>>);
+/// assert_eq!(stop.name(), "STOP");
+/// assert_eq!(rtc.name(), "RTC_CHANGE");
+/// ```
+#[derive(Debug, Clone)]
+pub struct EventDescriptor {
+    pub(crate) name: String,
+    pub(crate) data: Option<SchemaHook>,
+    pub(crate) features: Vec<String>,
+    pub(crate) origin: String,
+}
+
+impl EventDescriptor {
+    /// An event without data.
+    pub fn new(name: impl Into<String>) -> Self {
+        let name = name.into();
+        EventDescriptor {
+            origin: format!("event `{name}` added at run time"),
+            name,
+            data: None,
+            features: Vec::new(),
+        }
+    }
+
+    /// The schema hook of its data.
+    pub fn data(mut self, hook: SchemaHook) -> Self {
+        self.data = Some(hook);
+        self
+    }
+
+    /// Where it was declared, for duplicate-name errors.
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = origin.into();
+        self
+    }
+
+    /// Adds feature flags.
+    pub fn features<I: IntoIterator<Item = S>, S: Into<String>>(mut self, features: I) -> Self {
+        self.features.extend(features.into_iter().map(Into::into));
+        self
+    }
+
+    /// The event name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// A compile-time event declaration (what `#[derive(Event)]` submits).
+#[derive(Debug)]
+pub struct EventRegistration {
+    /// Event name.
+    pub name: &'static str,
+    /// Data schema hook (`None`: no data).
+    pub data: Option<SchemaHook>,
+    /// Where it is declared.
+    pub origin: &'static str,
+    /// Feature flags.
+    pub features: &'static [&'static str],
+}
+
+impl EventRegistration {
+    pub(crate) fn to_descriptor(&self) -> EventDescriptor {
+        EventDescriptor {
+            name: self.name.to_owned(),
+            data: self.data,
+            features: self.features.iter().map(|f| (*f).to_owned()).collect(),
+            origin: self.origin.to_owned(),
+        }
+    }
+}
+
+inventory::collect!(EventRegistration);
 
 #[cfg(test)]
 mod tests {

@@ -2,8 +2,10 @@
 //! `closefd`, `add-fd`, `remove-fd`, `query-fdsets`, with QEMU's messages.
 
 use crate::args::Arguments;
-use crate::command::{schema_of, Command, Context, Handler, Outcome, Reply};
+use crate::command::{schema_of, Command, Handler};
+use crate::dispatch::Context;
 use crate::error::CommandError;
+use crate::reply::{Outcome, Reply};
 use crate::schema::{Member, ObjectInfo, Schema, SchemaGen};
 use crate::value::Map;
 

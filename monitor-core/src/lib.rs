@@ -139,6 +139,7 @@ mod builtins;
 pub mod client;
 pub mod command;
 pub mod console;
+mod dispatch;
 mod error;
 pub mod event;
 mod fd_commands;
@@ -151,6 +152,8 @@ mod order;
 mod parse;
 pub mod pending;
 pub mod qemu_opts;
+mod registry;
+mod reply;
 pub mod request;
 pub mod response;
 pub mod schema;
@@ -163,12 +166,13 @@ mod value;
 pub mod wire;
 
 pub use builtins::{VersionInfo, VersionTriple, QEMU_7_2};
-pub use command::{
-    Command, Context, Handler, Outcome, Registry, RegistryError, Reply, SessionInfo,
-};
+pub use command::{Command, Handler};
+pub use dispatch::{Context, SessionInfo};
 pub use error::{CommandError, ErrorClass, IntoErrorText, ResultExt};
 pub use event::{Emitter, Event, IntoEvent, Timestamp, TypedEvent};
 pub use monitor::{Monitor, MonitorBuilder};
+pub use registry::{Registry, RegistryError};
+pub use reply::{Outcome, Reply};
 pub use schema::Schema;
 pub use server::{
     Exit, InheritError, ListenAddr, ListenOptions, ListenSource, ServerConfig, ServerError, Stats,
@@ -241,8 +245,9 @@ pub mod __private {
     pub use serde_json;
 
     pub use crate::args::{from_arguments, Arguments};
-    pub use crate::command::{schema_of, EventRegistration, Registration};
+    pub use crate::command::{schema_of, Registration};
     pub use crate::error::CommandError;
+    pub use crate::event::EventRegistration;
     pub use crate::event::TypedEvent;
     pub use crate::pending::Completion;
     pub use crate::schema::{Member, ObjectInfo, Schema, SchemaGen, TypeKey, Variant};

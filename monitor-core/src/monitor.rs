@@ -9,10 +9,13 @@ use std::thread::JoinHandle;
 use parking_lot::{Mutex, RwLock};
 
 use crate::builtins::VersionInfo;
-use crate::command::{Command, EventDescriptor, Registry, RegistryError, SessionInfo};
+use crate::command::Command;
 use crate::console::ConsoleFactory;
+use crate::dispatch::SessionInfo;
 use crate::event::Emitter;
+use crate::event::EventDescriptor;
 use crate::fds::FdSets;
+use crate::registry::{Registry, RegistryError};
 use crate::server::{
     Exit, ListenAddr, ListenOptions, ListenSource, Server, ServerConfig, ServerError, Shared, Stats,
 };

@@ -21,8 +21,8 @@ use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use crate::command::{Outcome, Reply};
 use crate::error::CommandError;
+use crate::reply::{Outcome, Reply};
 
 /// A future polled on the monitor thread.
 pub type LocalFuture = Pin<Box<dyn Future<Output = Outcome>>>;

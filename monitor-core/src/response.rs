@@ -3,9 +3,9 @@
 //! The `id` is echoed as QEMU echoes it: the same value, with the members
 //! of its objects in QEMU's hash-table order.
 
-use crate::command::Reply;
 use crate::error::CommandError;
 use crate::order::in_qdict_order;
+use crate::reply::Reply;
 use crate::value::Value;
 use crate::wire;
 

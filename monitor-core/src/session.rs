@@ -19,27 +19,24 @@
 //!    nothing is read while a command is queued or pending (as QEMU).
 //! 7. When the client goes away, pending commands are cancelled.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::Poll;
 
-use parking_lot::RwLock;
-
 use crate::args;
-use crate::builtins::{CapabilitiesArgs, NameInfo, VersionInfo};
-use crate::command::{
-    Context, Handler, HandlerFn, Outcome, Registry, Reply, SessionCommand, SessionInfo,
-};
+use crate::builtins::CapabilitiesArgs;
+use crate::command::{Handler, HandlerFn, SessionCommand};
+use crate::dispatch::SessionInfo;
+use crate::dispatch::{query_commands, query_events};
+pub use crate::dispatch::{Dispatcher, Effects};
 use crate::error::CommandError;
-use crate::event::Emitter;
-use crate::fds::{FdSets, SessionFds};
-use crate::pending::{self, Deferred, LocalFuture, Mailbox};
+use crate::fds::SessionFds;
+use crate::pending::{self, Deferred, LocalFuture};
+use crate::reply::{Outcome, Reply};
 use crate::request::{self, Request};
 use crate::response::{self, Echo, Splices};
-use crate::state::StateMap;
 use crate::stream::{Frame, Item, Limits, RawMessage, Splitter};
 use crate::value::{Map, Value};
 
@@ -53,216 +50,6 @@ pub const QUEUE_LIMIT_OOB: usize = 8;
 /// such bound, and eight messages of QEMU's 64 MiB would otherwise be held
 /// parsed at once. The client is simply not read until the queue drains.
 pub const QUEUE_WEIGHT_OOB: usize = 16 << 20;
-
-/// What every session of a monitor shares.
-#[derive(Debug, Clone)]
-pub struct Dispatcher {
-    pub(crate) registry: Arc<RwLock<Registry>>,
-    pub(crate) state: Arc<StateMap>,
-    pub(crate) emitter: Emitter,
-    pub(crate) mailbox: Arc<Mailbox>,
-    pub(crate) fd_sets: FdSets,
-}
-
-impl Dispatcher {
-    /// A dispatcher over a registry and VMM state.
-    pub fn new(registry: Registry, state: StateMap, emitter: Emitter) -> Self {
-        Dispatcher {
-            registry: Arc::new(RwLock::new(registry)),
-            state: Arc::new(state),
-            emitter,
-            mailbox: Arc::new(Mailbox::default()),
-            fd_sets: FdSets::default(),
-        }
-    }
-
-    /// The greeting line for a session offering `oob` or not.
-    pub fn greeting(&self, offer_oob: bool) -> Vec<u8> {
-        let default = VersionInfo::default();
-        let version = self.state.get::<VersionInfo>().unwrap_or(&default);
-        let mut out = Vec::with_capacity(128);
-        out.extend_from_slice(b"{\"QMP\": {\"version\": ");
-        // A VersionInfo always serialises.
-        let _ = crate::wire::to_writer(&mut out, version);
-        out.extend_from_slice(if offer_oob {
-            b", \"capabilities\": [\"oob\"]}}\r\n"
-        } else {
-            b", \"capabilities\": []}}\r\n"
-        });
-        out
-    }
-
-    /// The event emitter.
-    pub fn emitter(&self) -> &Emitter {
-        &self.emitter
-    }
-
-    /// The fd sets every session shares.
-    pub fn fd_sets(&self) -> &FdSets {
-        &self.fd_sets
-    }
-
-    /// Answers deferred commands completed since the last call, in order:
-    /// `(session id, request token, outcome)`. Also reports futures to poll.
-    pub(crate) fn mailbox(&self) -> &Arc<Mailbox> {
-        &self.mailbox
-    }
-
-    /// The VMM state of type `T` registered with the builder.
-    ///
-    /// # Errors
-    ///
-    /// A `GenericError` naming `T` when no such state was registered (the
-    /// same as [`Context::state`]).
-    pub fn state<T: std::any::Any + Send + Sync>(&self) -> Result<&T, CommandError> {
-        self.state.get::<T>()
-    }
-
-    /// Runs a command synchronously on behalf of a console (HMP), with the
-    /// same registry, state and argument checks as a QMP request. Commands
-    /// that answer later cannot be run this way.
-    pub fn call(&self, session: &SessionInfo, name: &str, arguments: Map) -> (Outcome, Effects) {
-        let Some(command) = self.registry.read().get(name).cloned() else {
-            return (
-                Err(CommandError::command_not_found(format!(
-                    "The command {name} has not been found"
-                ))),
-                Effects::default(),
-            );
-        };
-        let handler: &HandlerFn = match command.handler() {
-            Handler::Fn(f) => f,
-            Handler::Boxed(f) => f.as_ref(),
-            Handler::Session(SessionCommand::QueryCommands) => {
-                return (query_commands(self, &arguments), Effects::default())
-            }
-            Handler::Session(SessionCommand::QueryEvents) => {
-                return (query_events(self, &arguments), Effects::default())
-            }
-            Handler::Session(_) => {
-                return (
-                    Err(CommandError::generic(format!(
-                        "The command {name} is only available over QMP"
-                    ))),
-                    Effects::default(),
-                )
-            }
-        };
-        let quit = Cell::new(false);
-        // A console passes no descriptors.
-        let fds = SessionFds::new(0);
-        let (outcome, deferred) =
-            self.run_handler(handler, (session, &fds), name, 0, arguments, &quit);
-        let outcome = match (outcome, deferred) {
-            (Ok(_), Some(_)) => Err(CommandError::generic(format!(
-                "The command {name} answers later and cannot be run from the human monitor"
-            ))),
-            (outcome, _) => outcome,
-        };
-        (outcome, Effects { quit: quit.get() })
-    }
-
-    /// Runs a handler with a fresh context, answering a panic with an error.
-    /// Returns the outcome and how the handler deferred its answer, if it did.
-    fn run_handler(
-        &self,
-        handler: &HandlerFn,
-        (session, fds): (&SessionInfo, &SessionFds),
-        name: &str,
-        token: u64,
-        arguments: Map,
-        quit: &Cell<bool>,
-    ) -> (Outcome, Option<Deferred>) {
-        let deferred = RefCell::new(None);
-        let command_name: Arc<str> = Arc::from(name);
-        let ctx = Context {
-            state: &self.state,
-            session,
-            emitter: &self.emitter,
-            quit,
-            command: &command_name,
-            token,
-            deferred: &deferred,
-            mailbox: &self.mailbox,
-            dispatcher: self,
-            fds,
-        };
-        let outcome =
-            catch_unwind(AssertUnwindSafe(|| handler(&ctx, arguments))).unwrap_or_else(|_| {
-                log::error!("command {name} panicked; answering with an error");
-                Err(CommandError::generic(format!(
-                    "The command {name} has failed unexpectedly"
-                )))
-            });
-        (outcome, deferred.into_inner())
-    }
-
-    /// Delivers to `session` the deferred answers and future wake-ups
-    /// posted for it since the last call, as the server does for each of
-    /// its sessions; what was posted for other sessions stays posted.
-    ///
-    /// For driving a session without a server (tests, fuzzing, an embedder
-    /// with its own transport). Returns how many answers and wake-ups were
-    /// delivered and their effects; a future that wakes itself while being
-    /// polled is posted again, so call until it returns 0.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use monitor_core::{session::{Dispatcher, Session}, Command, CommandError, Emitter, Registry, StateMap};
-    ///
-    /// let mut registry = Registry::with_inventory().unwrap();
-    /// registry
-    ///     .insert(Command::typed("x-later", |ctx, ()| {
-    ///         let done = ctx.defer::<u32>();
-    ///         std::thread::spawn(move || done.complete(Ok::<_, CommandError>(7)));
-    ///         Ok::<_, CommandError>(())
-    ///     }))
-    ///     .unwrap();
-    /// let dispatcher = Dispatcher::new(registry, StateMap::default(), Emitter::new());
-    /// let mut session = Session::new(1, "test", true);
-    /// let mut out = Vec::new();
-    /// session.feed(&dispatcher, br#"{"execute": "qmp_capabilities"}{"execute": "x-later", "id": 1}"#, &mut out);
-    /// assert_eq!(out, b"{\"return\": {}}\r\n");
-    /// while session.pending() > 0 {
-    ///     dispatcher.settle(&mut session, &mut out);
-    ///     std::thread::yield_now();
-    /// }
-    /// assert_eq!(out, b"{\"return\": {}}\r\n{\"return\": 7, \"id\": 1}\r\n");
-    /// ```
-    pub fn settle(&self, session: &mut Session, out: &mut Vec<u8>) -> (usize, Effects) {
-        let (finished, woken) = self.mailbox.take_for(session.info.id);
-        let delivered = finished.len() + woken.len();
-        let mut effects = Effects::default();
-        for f in finished {
-            effects = effects.merge(session.finish(self, f.token, f.outcome, out));
-        }
-        for (_, token) in woken {
-            effects = effects.merge(session.poll(self, token, out));
-        }
-        (delivered, effects)
-    }
-
-    /// The shared command registry.
-    pub fn registry(&self) -> &Arc<RwLock<Registry>> {
-        &self.registry
-    }
-}
-
-/// What the caller must do after a frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Effects {
-    /// A `quit` was executed: stop the monitor after flushing.
-    pub quit: bool,
-}
-
-impl Effects {
-    fn merge(self, other: Effects) -> Effects {
-        Effects {
-            quit: self.quit || other.quit,
-        }
-    }
-}
 
 /// One connection's protocol state.
 ///
@@ -499,6 +286,52 @@ impl Session {
             // or running.
             self.queue.is_empty() && self.inflight.is_none()
         }
+    }
+
+    /// Takes the deferred answers and future wake-ups posted for this
+    /// session since the last call, as the server does for each of
+    /// its sessions; what was posted for other sessions stays posted.
+    ///
+    /// For driving a session without a server (tests, fuzzing, an embedder
+    /// with its own transport). Returns how many answers and wake-ups were
+    /// delivered and their effects; a future that wakes itself while being
+    /// polled is posted again, so call until it returns 0.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monitor_core::{session::{Dispatcher, Session}, Command, CommandError, Emitter, Registry, StateMap};
+    ///
+    /// let mut registry = Registry::with_inventory().unwrap();
+    /// registry
+    ///     .insert(Command::typed("x-later", |ctx, ()| {
+    ///         let done = ctx.defer::<u32>();
+    ///         std::thread::spawn(move || done.complete(Ok::<_, CommandError>(7)));
+    ///         Ok::<_, CommandError>(())
+    ///     }))
+    ///     .unwrap();
+    /// let dispatcher = Dispatcher::new(registry, StateMap::default(), Emitter::new());
+    /// let mut session = Session::new(1, "test", true);
+    /// let mut out = Vec::new();
+    /// session.feed(&dispatcher, br#"{"execute": "qmp_capabilities"}{"execute": "x-later", "id": 1}"#, &mut out);
+    /// assert_eq!(out, b"{\"return\": {}}\r\n");
+    /// while session.pending() > 0 {
+    ///     session.settle(&dispatcher, &mut out);
+    ///     std::thread::yield_now();
+    /// }
+    /// assert_eq!(out, b"{\"return\": {}}\r\n{\"return\": 7, \"id\": 1}\r\n");
+    /// ```
+    pub fn settle(&mut self, dispatcher: &Dispatcher, out: &mut Vec<u8>) -> (usize, Effects) {
+        let (finished, woken) = dispatcher.mailbox.take_for(self.info.id);
+        let delivered = finished.len() + woken.len();
+        let mut effects = Effects::default();
+        for f in finished {
+            effects = effects.merge(self.finish(dispatcher, f.token, f.outcome, out));
+        }
+        for (_, token) in woken {
+            effects = effects.merge(self.poll(dispatcher, token, out));
+        }
+        (delivered, effects)
     }
 
     /// Frames as much of `input` as yields one message and handles it.
@@ -794,21 +627,4 @@ impl Session {
         self.info.oob = !enable.is_empty();
         Ok(Reply::empty())
     }
-}
-
-fn query_commands(dispatcher: &Dispatcher, arguments: &Map) -> Outcome {
-    args::expect_none(arguments)?;
-    let registry = dispatcher.registry.read();
-    let list: Vec<NameInfo<'_>> = registry.names().map(|name| NameInfo { name }).collect();
-    Reply::new(&list)
-}
-
-fn query_events(dispatcher: &Dispatcher, arguments: &Map) -> Outcome {
-    args::expect_none(arguments)?;
-    let registry = dispatcher.registry.read();
-    let list: Vec<NameInfo<'_>> = registry
-        .events()
-        .map(|e| NameInfo { name: e.name() })
-        .collect();
-    Reply::new(&list)
 }

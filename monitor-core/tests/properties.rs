@@ -166,7 +166,7 @@ fn drive(
     let settle =
         |session: &mut Session, out: &mut Vec<u8>, pick: &mut dyn FnMut(usize) -> usize| {
             let released = release_one(d, &mut |n| pick(n));
-            let (delivered, _) = d.settle(session, out);
+            let (delivered, _) = session.settle(d, out);
             released || delivered > 0
         };
     let step = |session: &mut Session, input: &[u8], pos: &mut usize, out: &mut Vec<u8>| loop {

@@ -73,7 +73,7 @@ impl Closing {
 }
 
 /// Runs a session hook; a panicking hook is logged, not fatal.
-fn run_hook(hook: &crate::monitor::SessionHook, info: &crate::command::SessionInfo) {
+fn run_hook(hook: &crate::monitor::SessionHook, info: &crate::dispatch::SessionInfo) {
     let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(info)));
     if ran.is_err() {
         log::error!("session {}: a session hook panicked", info.id);
