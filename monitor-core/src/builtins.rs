@@ -3,111 +3,16 @@
 use serde::{Deserialize, Serialize};
 
 use crate::args;
-use crate::command::{schema_of, Command, Handler, SessionCommand};
+use crate::command::Registration;
+use crate::command::{Command, Handler};
 use crate::dispatch::Context;
-use crate::event::{Event, EventDescriptor};
+use crate::error::CommandError;
+use crate::event::{Event, EventDescriptor, EventRegistration};
+use crate::registry::{Registry, RegistryError};
 use crate::reply::{Outcome, Reply};
-use crate::schema::{Member, ObjectInfo, Schema, SchemaGen, TypeKey, Variant};
+use crate::schema::{schema_of, Member, ObjectInfo, Schema, SchemaGen, TypeKey, Variant};
 use crate::value::Map;
-
-/// `query-version`'s `qemu` member.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VersionTriple {
-    // Declared in the order QEMU writes them on the wire.
-    /// Micro version (50+ development, 90+ release candidate).
-    pub micro: i64,
-    /// Minor version.
-    pub minor: i64,
-    /// Major version.
-    pub major: i64,
-}
-
-/// QEMU 7.2.0: the QMP protocol level monitor-core implements, for
-/// [`MonitorBuilder::qemu_compat`](crate::MonitorBuilder::qemu_compat).
-///
-/// Reporting it promises QEMU 7.2's QMP wire behaviour (framing,
-/// negotiation, error texts, the shapes of the commands the VMM registers);
-/// it does not promise QEMU's devices or commands, which the VMM declares
-/// (`query-commands`, `query-qmp-schema`, [`machine`](crate::machine)).
-/// libvirt 9.0 refuses a QEMU older than 4.2.
-///
-/// # Examples
-///
-/// ```
-/// use monitor_core::QEMU_7_2;
-///
-/// assert_eq!((QEMU_7_2.major, QEMU_7_2.minor, QEMU_7_2.micro), (7, 2, 0));
-/// ```
-pub const QEMU_7_2: VersionTriple = VersionTriple {
-    micro: 0,
-    minor: 2,
-    major: 7,
-};
-
-/// The `query-version` result, also the greeting's `version`.
-///
-/// # Examples
-///
-/// ```
-/// use monitor_core::VersionInfo;
-///
-/// let v = VersionInfo::new(7, 2, 0, "my-vmm");
-/// assert_eq!(v.qemu.major, 7);
-/// assert_eq!(v.package, "my-vmm");
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VersionInfo {
-    /// The version numbers.
-    pub qemu: VersionTriple,
-    /// Free-form package name (QEMU upstream: empty).
-    pub package: String,
-}
-
-impl VersionInfo {
-    /// A version.
-    pub fn new(major: i64, minor: i64, micro: i64, package: impl Into<String>) -> Self {
-        VersionInfo {
-            qemu: VersionTriple {
-                major,
-                minor,
-                micro,
-            },
-            package: package.into(),
-        }
-    }
-}
-
-impl Default for VersionInfo {
-    fn default() -> Self {
-        let part = |s: &str| s.parse().unwrap_or(0);
-        VersionInfo::new(
-            part(env!("CARGO_PKG_VERSION_MAJOR")),
-            part(env!("CARGO_PKG_VERSION_MINOR")),
-            part(env!("CARGO_PKG_VERSION_PATCH")),
-            "",
-        )
-    }
-}
-
-impl Schema for VersionInfo {
-    fn schema(schema_gen: &mut SchemaGen) -> String {
-        schema_gen.object::<Self>(|schema_gen| {
-            let triple = schema_gen.object::<VersionTriple>(|schema_gen| {
-                // QEMU's schema order (the wire order differs).
-                let int = schema_gen.describe::<i64>();
-                ObjectInfo::new(vec![
-                    Member::new("major", int.clone()),
-                    Member::new("minor", int.clone()),
-                    Member::new("micro", int),
-                ])
-            });
-            ObjectInfo::new(vec![
-                Member::new("qemu", triple),
-                Member::new("package", schema_gen.describe::<String>()),
-            ])
-        })
-    }
-}
+use crate::version::VersionInfo;
 
 /// `qmp_capabilities`' argument enum (QEMU's `QMPCapability`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -354,6 +259,40 @@ fn quit(ctx: &Context<'_>, arguments: Map) -> Outcome {
     Ok(Reply::empty())
 }
 
+/// `qmp_capabilities` is the session's own (its state machine runs it
+/// before looking for a handler): only a console, which has no
+/// negotiation, gets here.
+fn capabilities_elsewhere(_ctx: &Context<'_>, _arguments: Map) -> Outcome {
+    Err(CommandError::generic(
+        "The command qmp_capabilities is only available over QMP",
+    ))
+}
+
+/// `query-commands`: every command of the registry, in registration order.
+fn query_commands(ctx: &Context<'_>, arguments: Map) -> Outcome {
+    args::expect_none(&arguments)?;
+    let registry = ctx.dispatcher().registry().read();
+    let list: Vec<NameInfo<'_>> = registry.names().map(|name| NameInfo { name }).collect();
+    Reply::new(&list)
+}
+
+/// `query-events`: every event declared, in declaration order.
+fn query_events(ctx: &Context<'_>, arguments: Map) -> Outcome {
+    args::expect_none(&arguments)?;
+    let registry = ctx.dispatcher().registry().read();
+    let list: Vec<NameInfo<'_>> = registry
+        .events()
+        .map(|e| NameInfo { name: e.name() })
+        .collect();
+    Reply::new(&list)
+}
+
+/// `query-qmp-schema`: the registry's commands and events, described.
+fn query_qmp_schema(ctx: &Context<'_>, arguments: Map) -> Outcome {
+    args::expect_none(&arguments)?;
+    Reply::new(&ctx.dispatcher().registry().read().schema())
+}
+
 /// The built-in commands, in QEMU's order.
 pub(crate) fn commands() -> Vec<Command> {
     let builtin = |name: &str, handler: Handler, doc: &str| {
@@ -364,7 +303,7 @@ pub(crate) fn commands() -> Vec<Command> {
     vec![
         builtin(
             "qmp_capabilities",
-            Handler::Session(SessionCommand::Capabilities),
+            Handler::Fn(capabilities_elsewhere),
             "Enable QMP capabilities and leave capabilities negotiation mode.",
         )
         .schema(schema_of::<CapabilitiesArgs>, schema_of::<()>),
@@ -376,7 +315,7 @@ pub(crate) fn commands() -> Vec<Command> {
         .schema(schema_of::<()>, schema_of::<VersionInfo>),
         builtin(
             "query-commands",
-            Handler::Session(SessionCommand::QueryCommands),
+            Handler::Fn(query_commands),
             "Return the list of supported QMP commands.",
         )
         .schema(schema_of::<()>, schema_of::<Vec<NameInfo<'static>>>),
@@ -388,13 +327,13 @@ pub(crate) fn commands() -> Vec<Command> {
         .schema(schema_of::<()>, schema_of::<()>),
         builtin(
             "query-events",
-            Handler::Session(SessionCommand::QueryEvents),
+            Handler::Fn(query_events),
             "Return the list of events the VMM may emit.",
         )
         .schema(schema_of::<()>, schema_of::<Vec<NameInfo<'static>>>),
         builtin(
             "query-qmp-schema",
-            Handler::Session(SessionCommand::QuerySchema),
+            Handler::Fn(query_qmp_schema),
             "Return the QMP wire ABI: every command, event and type.",
         )
         .schema(schema_of::<()>, schema_of::<Vec<SchemaInfoType>>),
@@ -409,4 +348,35 @@ pub(crate) fn events() -> Vec<EventDescriptor> {
     vec![EventDescriptor::new("SHUTDOWN")
         .data(schema_of::<Shutdown>)
         .origin("the built-in `SHUTDOWN`")]
+}
+
+/// Building a registry with the built-ins lives here, with them.
+impl Registry {
+    /// The built-ins plus every `inventory` registration in the program.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::Duplicate`] when two share a name.
+    pub fn with_inventory() -> Result<Self, RegistryError> {
+        let mut registry = Registry::new();
+        for command in commands() {
+            registry.insert(command)?;
+        }
+        let mut registrations: Vec<&Registration> =
+            inventory::iter::<Registration>.into_iter().collect();
+        registrations.sort_by_key(|r| r.name);
+        for r in registrations {
+            registry.insert(r.to_command())?;
+        }
+        for event in events() {
+            registry.insert_event(event)?;
+        }
+        let mut events: Vec<&EventRegistration> =
+            inventory::iter::<EventRegistration>.into_iter().collect();
+        events.sort_by_key(|r| r.name);
+        for e in events {
+            registry.insert_event(e.to_descriptor())?;
+        }
+        Ok(registry)
+    }
 }

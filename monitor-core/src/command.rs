@@ -2,7 +2,6 @@
 //! compile-time registrations `#[qmp_command]` makes.
 
 use std::any::Any;
-use std::fmt;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
@@ -12,58 +11,12 @@ use crate::args;
 use crate::dispatch::Context;
 use crate::error::CommandError;
 use crate::reply::{Outcome, Reply};
-use crate::schema::{Schema, SchemaGen};
+use crate::schema::Schema;
 use crate::state::StateRequirement;
 use crate::value::Map;
 
-pub use crate::dispatch::SessionInfo;
-pub use crate::event::{EventDescriptor, EventRegistration};
-pub use crate::registry::{Registry, RegistryError};
-
-/// A handler as the dispatcher calls it: raw arguments in, a reply out.
-pub type HandlerFn = dyn Fn(&Context<'_>, Map) -> Outcome + Send + Sync;
-
-/// How the dispatcher runs a command.
-#[derive(Clone)]
-pub enum Handler {
-    /// A plain function (what inventory registrations use).
-    Fn(fn(&Context<'_>, Map) -> Outcome),
-    /// A closure inserted at run time.
-    Boxed(Arc<HandlerFn>),
-    /// A command the session itself implements (`qmp_capabilities`).
-    Session(SessionCommand),
-}
-
-/// Commands implemented by the session rather than by a handler.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionCommand {
-    /// `qmp_capabilities`.
-    Capabilities,
-    /// `query-commands`.
-    QueryCommands,
-    /// `query-events`.
-    QueryEvents,
-    /// `query-qmp-schema`.
-    QuerySchema,
-}
-
-impl fmt::Debug for Handler {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Handler::Fn(_) => f.write_str("Handler::Fn"),
-            Handler::Boxed(_) => f.write_str("Handler::Boxed"),
-            Handler::Session(c) => write!(f, "Handler::Session({c:?})"),
-        }
-    }
-}
-
-/// Schema hook: describes a type for introspection and returns its name.
-pub type SchemaHook = fn(&mut SchemaGen) -> String;
-
-/// The schema hook of any [`Schema`] type.
-pub fn schema_of<T: Schema + ?Sized>(schema_gen: &mut SchemaGen) -> String {
-    schema_gen.describe::<T>()
-}
+pub use crate::dispatch::{Handler, HandlerFn};
+pub use crate::schema::{schema_of, SchemaHook};
 
 /// A command: name, handler and flags.
 ///

@@ -12,17 +12,46 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use serde::Serialize;
 
-use crate::args;
-use crate::builtins::{NameInfo, VersionInfo};
-use crate::command::{Handler, HandlerFn, SessionCommand};
 use crate::error::CommandError;
 use crate::event::Emitter;
 use crate::fds::{FdSets, SessionFds};
 use crate::pending::{Completion, Deferred, Mailbox};
 use crate::registry::Registry;
-use crate::reply::{Outcome, Reply};
+use crate::reply::Outcome;
 use crate::state::{State, StateMap};
 use crate::value::Map;
+use crate::version::VersionInfo;
+
+/// A handler as the dispatcher calls it: raw arguments in, a reply out.
+pub type HandlerFn = dyn Fn(&Context<'_>, Map) -> Outcome + Send + Sync;
+
+/// How the dispatcher runs a command.
+#[derive(Clone)]
+pub enum Handler {
+    /// A plain function (what inventory registrations use).
+    Fn(fn(&Context<'_>, Map) -> Outcome),
+    /// A closure inserted at run time.
+    Boxed(Arc<HandlerFn>),
+}
+
+impl Handler {
+    /// The function to call.
+    pub(crate) fn as_fn(&self) -> &HandlerFn {
+        match self {
+            Handler::Fn(f) => f,
+            Handler::Boxed(f) => f.as_ref(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Handler::Fn(_) => f.write_str("Handler::Fn"),
+            Handler::Boxed(_) => f.write_str("Handler::Boxed"),
+        }
+    }
+}
 
 /// What the calling session looks like to a handler.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,16 +256,7 @@ impl Dispatcher {
     pub fn greeting(&self, offer_oob: bool) -> Vec<u8> {
         let default = VersionInfo::default();
         let version = self.state.get::<VersionInfo>().unwrap_or(&default);
-        let mut out = Vec::with_capacity(128);
-        out.extend_from_slice(b"{\"QMP\": {\"version\": ");
-        // A VersionInfo always serialises.
-        let _ = crate::wire::to_writer(&mut out, version);
-        out.extend_from_slice(if offer_oob {
-            b", \"capabilities\": [\"oob\"]}}\r\n"
-        } else {
-            b", \"capabilities\": []}}\r\n"
-        });
-        out
+        crate::response::greeting(version, offer_oob)
     }
 
     /// The event emitter.
@@ -277,24 +297,7 @@ impl Dispatcher {
                 Effects::default(),
             );
         };
-        let handler: &HandlerFn = match command.handler() {
-            Handler::Fn(f) => f,
-            Handler::Boxed(f) => f.as_ref(),
-            Handler::Session(SessionCommand::QueryCommands) => {
-                return (query_commands(self, &arguments), Effects::default())
-            }
-            Handler::Session(SessionCommand::QueryEvents) => {
-                return (query_events(self, &arguments), Effects::default())
-            }
-            Handler::Session(_) => {
-                return (
-                    Err(CommandError::generic(format!(
-                        "The command {name} is only available over QMP"
-                    ))),
-                    Effects::default(),
-                )
-            }
-        };
+        let handler = command.handler().as_fn();
         let quit = Cell::new(false);
         // A console passes no descriptors.
         let fds = SessionFds::new(0);
@@ -363,21 +366,4 @@ impl Effects {
             quit: self.quit || other.quit,
         }
     }
-}
-
-pub(crate) fn query_commands(dispatcher: &Dispatcher, arguments: &Map) -> Outcome {
-    args::expect_none(arguments)?;
-    let registry = dispatcher.registry.read();
-    let list: Vec<NameInfo<'_>> = registry.names().map(|name| NameInfo { name }).collect();
-    Reply::new(&list)
-}
-
-pub(crate) fn query_events(dispatcher: &Dispatcher, arguments: &Map) -> Outcome {
-    args::expect_none(arguments)?;
-    let registry = dispatcher.registry.read();
-    let list: Vec<NameInfo<'_>> = registry
-        .events()
-        .map(|e| NameInfo { name: e.name() })
-        .collect();
-    Reply::new(&list)
 }

@@ -13,9 +13,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use parking_lot::Mutex;
 use serde::Serialize;
 
-use crate::command::SchemaHook;
 use crate::error::CommandError;
 use crate::reply::Reply;
+use crate::schema::SchemaHook;
 use crate::throttle::{PendingEvent, Policy, Rule, Throttle};
 use crate::wire;
 
@@ -446,7 +446,7 @@ impl From<&Event> for PendingEvent {
 /// # Examples
 ///
 /// ```
-/// use monitor_core::command::{schema_of, EventDescriptor};
+/// use monitor_core::{event::EventDescriptor, schema::schema_of};
 ///
 /// let stop = EventDescriptor::new("STOP");
 /// let rtc = EventDescriptor::new("RTC_CHANGE").data(schema_of::<std::collections::BTreeMap<String, i64>>);

@@ -163,9 +163,9 @@ mod state;
 pub mod stream;
 pub mod throttle;
 mod value;
+mod version;
 pub mod wire;
 
-pub use builtins::{VersionInfo, VersionTriple, QEMU_7_2};
 pub use command::{Command, Handler};
 pub use dispatch::{Context, SessionInfo};
 pub use error::{CommandError, ErrorClass, IntoErrorText, ResultExt};
@@ -179,6 +179,7 @@ pub use server::{
 };
 pub use state::{State, StateMap, StateRequirement};
 pub use value::{Map, Value};
+pub use version::{VersionInfo, VersionTriple, QEMU_7_2};
 
 pub use monitor_derive::{qmp_command, Event, Schema};
 
@@ -245,12 +246,12 @@ pub mod __private {
     pub use serde_json;
 
     pub use crate::args::{from_arguments, Arguments};
-    pub use crate::command::{schema_of, Registration};
+    pub use crate::command::Registration;
     pub use crate::error::CommandError;
     pub use crate::event::EventRegistration;
     pub use crate::event::TypedEvent;
     pub use crate::pending::Completion;
-    pub use crate::schema::{Member, ObjectInfo, Schema, SchemaGen, TypeKey, Variant};
+    pub use crate::schema::{schema_of, Member, ObjectInfo, Schema, SchemaGen, TypeKey, Variant};
     pub use crate::state::{State, StateRequirement};
     pub use crate::value::Map;
     pub use crate::{Context, Outcome, Reply};

@@ -8,7 +8,6 @@ use std::thread::JoinHandle;
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::builtins::VersionInfo;
 use crate::command::Command;
 use crate::console::ConsoleFactory;
 use crate::dispatch::SessionInfo;
@@ -16,12 +15,14 @@ use crate::event::Emitter;
 use crate::event::EventDescriptor;
 use crate::fds::FdSets;
 use crate::registry::{Registry, RegistryError};
+use crate::server::hooks::SessionHooks;
 use crate::server::{
     Exit, ListenAddr, ListenOptions, ListenSource, Server, ServerConfig, ServerError, Shared, Stats,
 };
 use crate::session::Dispatcher;
 use crate::state::StateMap;
 use crate::stream::Limits;
+use crate::version::VersionInfo;
 use crate::Error;
 
 /// Stack size of the monitor thread (parsing and dropping 1024-deep
@@ -34,25 +35,6 @@ type QuitHook = Box<dyn FnOnce() + Send>;
 /// command table.
 pub(crate) type StartupCheck =
     Box<dyn FnOnce(&Registry) -> Result<(), Box<dyn std::error::Error + Send + Sync>> + Send>;
-
-/// A session hook: called on the monitor thread.
-pub(crate) type SessionHook = Arc<dyn Fn(&SessionInfo) + Send + Sync>;
-
-/// What the server calls when a client comes and goes.
-#[derive(Clone, Default)]
-pub(crate) struct SessionHooks {
-    pub(crate) connect: Option<SessionHook>,
-    pub(crate) disconnect: Option<SessionHook>,
-}
-
-impl std::fmt::Debug for SessionHooks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionHooks")
-            .field("connect", &self.connect.is_some())
-            .field("disconnect", &self.disconnect.is_some())
-            .finish()
-    }
-}
 
 /// Configures a [`Monitor`].
 ///
@@ -207,7 +189,7 @@ impl MonitorBuilder {
     /// # Examples
     ///
     /// ```
-    /// use monitor_core::{command::EventDescriptor, Monitor};
+    /// use monitor_core::{event::EventDescriptor, Monitor};
     ///
     /// let monitor = Monitor::builder().event(EventDescriptor::new("X_PLUGIN_READY")).spawn()?;
     /// monitor.events().emit(monitor_core::Event::new("X_PLUGIN_READY"));

@@ -4,8 +4,43 @@
 //! rules (modified UTF-8, noncharacters rejected, `\u0000` allowed) follow
 //! QEMU 7.2's `json-parser.c` and `cutils.c`; the first error wins.
 
-use crate::stream::{Token, TokenKind};
 use crate::value::{Map, Value};
+
+/// Token kinds, as QEMU's `JSONTokenType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenKind {
+    LCurly,
+    RCurly,
+    LSquare,
+    RSquare,
+    Colon,
+    Comma,
+    Integer,
+    Float,
+    Keyword,
+    String,
+}
+
+/// A token of a message; its text lives in the message's text (the
+/// splitter's buffer). Twelve bytes: a message holds up to 2 Mi of them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Token {
+    pub(crate) kind: TokenKind,
+    start: u32,
+    end: u32,
+}
+
+impl Token {
+    /// A token of `kind` whose text is at `start..end` in the message's.
+    pub(crate) fn new(kind: TokenKind, start: u32, end: u32) -> Token {
+        Token { kind, start, end }
+    }
+
+    /// Where its text is in the message's text.
+    pub(crate) fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
 
 /// Parses the tokens of one message. The error is QEMU's message without
 /// the `JSON parse error, ` prefix.

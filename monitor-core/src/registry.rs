@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::command::{Command, Registration};
-use crate::event::{EventDescriptor, EventRegistration};
+use crate::command::Command;
+use crate::event::EventDescriptor;
 use crate::schema::{SchemaGen, SchemaInfo};
 use crate::state::StateMap;
 
@@ -61,34 +61,6 @@ impl Registry {
     /// An empty registry.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// The built-ins plus every `inventory` registration in the program.
-    ///
-    /// # Errors
-    ///
-    /// [`RegistryError::Duplicate`] when two share a name.
-    pub fn with_inventory() -> Result<Self, RegistryError> {
-        let mut registry = Registry::new();
-        for command in crate::builtins::commands() {
-            registry.insert(command)?;
-        }
-        let mut registrations: Vec<&Registration> =
-            inventory::iter::<Registration>.into_iter().collect();
-        registrations.sort_by_key(|r| r.name);
-        for r in registrations {
-            registry.insert(r.to_command())?;
-        }
-        for event in crate::builtins::events() {
-            registry.insert_event(event)?;
-        }
-        let mut events: Vec<&EventRegistration> =
-            inventory::iter::<EventRegistration>.into_iter().collect();
-        events.sort_by_key(|r| r.name);
-        for e in events {
-            registry.insert_event(e.to_descriptor())?;
-        }
-        Ok(registry)
     }
 
     /// Declares an event.

@@ -7,7 +7,34 @@ use crate::error::CommandError;
 use crate::order::in_qdict_order;
 use crate::reply::Reply;
 use crate::value::Value;
+use crate::version::VersionInfo;
 use crate::wire;
+
+/// The greeting a QMP client gets on connecting, offering `oob` or not.
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::{response, VersionInfo};
+///
+/// let greeting = response::greeting(&VersionInfo::new(7, 2, 0, ""), true);
+/// assert_eq!(
+///     greeting,
+///     b"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, \"package\": \"\"}, \"capabilities\": [\"oob\"]}}\r\n"
+/// );
+/// ```
+pub fn greeting(version: &VersionInfo, offer_oob: bool) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(b"{\"QMP\": {\"version\": ");
+    // A VersionInfo always serialises.
+    let _ = wire::to_writer(&mut out, version);
+    out.extend_from_slice(if offer_oob {
+        b", \"capabilities\": [\"oob\"]}}\r\n"
+    } else {
+        b", \"capabilities\": []}}\r\n"
+    });
+    out
+}
 
 /// Appends a success response.
 ///

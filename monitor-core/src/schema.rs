@@ -38,6 +38,14 @@ use std::sync::Arc;
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
+/// Schema hook: describes a type for introspection and returns its name.
+pub type SchemaHook = fn(&mut SchemaGen) -> String;
+
+/// The schema hook of any [`Schema`] type.
+pub fn schema_of<T: Schema + ?Sized>(schema_gen: &mut SchemaGen) -> String {
+    schema_gen.describe::<T>()
+}
+
 /// A type that can describe itself for introspection.
 pub trait Schema {
     /// Adds this type (and the types it uses) to `schema_gen`; returns its name.

@@ -27,9 +27,7 @@ use std::task::Poll;
 
 use crate::args;
 use crate::builtins::CapabilitiesArgs;
-use crate::command::{Handler, HandlerFn, SessionCommand};
 use crate::dispatch::SessionInfo;
-use crate::dispatch::{query_commands, query_events};
 pub use crate::dispatch::{Dispatcher, Effects};
 use crate::error::CommandError;
 use crate::fds::SessionFds;
@@ -554,25 +552,11 @@ impl Session {
                 "The command {name} does not support OOB"
             ))));
         }
-        let handler: &HandlerFn = match command.handler() {
-            Handler::Fn(f) => f,
-            Handler::Boxed(f) => f.as_ref(),
-            Handler::Session(SessionCommand::Capabilities) => {
-                return Ran::Now(self.capabilities(arguments))
-            }
-            Handler::Session(SessionCommand::QueryCommands) => {
-                return Ran::Now(query_commands(dispatcher, &arguments))
-            }
-            Handler::Session(SessionCommand::QueryEvents) => {
-                return Ran::Now(query_events(dispatcher, &arguments))
-            }
-            Handler::Session(SessionCommand::QuerySchema) => {
-                return Ran::Now(
-                    args::expect_none(&arguments)
-                        .and_then(|()| Reply::new(&dispatcher.registry.read().schema())),
-                )
-            }
-        };
+        if name == "qmp_capabilities" {
+            // The session's own: it changes the session's state.
+            return Ran::Now(self.capabilities(arguments));
+        }
+        let handler = command.handler().as_fn();
         let token = self.next_token;
         self.next_token += 1;
         let (outcome, deferred) = dispatcher.run_handler(

@@ -21,7 +21,7 @@ use std::collections::VecDeque;
 
 use thiserror::Error;
 
-use crate::parse;
+use crate::parse::{self, Token, TokenKind};
 use crate::value::Value;
 
 /// QEMU's `MAX_TOKEN_SIZE`: bytes of token text in one message (and in one token).
@@ -158,37 +158,6 @@ fn build(tokens: &[Token], text: &[u8], offset: u64) -> (Frame, usize) {
         Err(_) => 0,
     };
     (frame, weight)
-}
-
-/// Token kinds, as QEMU's `JSONTokenType`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TokenKind {
-    LCurly,
-    RCurly,
-    LSquare,
-    RSquare,
-    Colon,
-    Comma,
-    Integer,
-    Float,
-    Keyword,
-    String,
-}
-
-/// A token of the message being collected; its text lives in
-/// `Splitter::text`. Twelve bytes: a message holds up to 2 Mi of them.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Token {
-    pub(crate) kind: TokenKind,
-    start: u32,
-    end: u32,
-}
-
-impl Token {
-    /// Where its text is in the message's text.
-    pub(crate) fn range(self) -> std::ops::Range<usize> {
-        self.start as usize..self.end as usize
-    }
 }
 
 /// Buffers whose capacity passes this are shrunk when a message or token
@@ -647,11 +616,8 @@ impl Splitter {
             let most = self.limits.max_token_count.max(self.tokens.len() + 1);
             self.tokens.reserve_exact(most - self.tokens.len());
         }
-        self.tokens.push(Token {
-            kind,
-            start: start as u32,
-            end: (start + len) as u32,
-        });
+        self.tokens
+            .push(Token::new(kind, start as u32, (start + len) as u32));
         self.token_size += len;
         let open = self.brace_count > 0 || self.bracket_count > 0;
         if open && self.brace_count >= 0 && self.bracket_count >= 0 {

@@ -414,8 +414,8 @@ fn individual_arguments_report_errors_in_declaration_order() {
 
 #[test]
 fn run_time_registration_appears_in_the_schema_the_same_way() {
-    use monitor_core::command::{schema_of, EventDescriptor};
     use monitor_core::{client::Client, Command, Monitor};
+    use monitor_core::{event::EventDescriptor, schema::schema_of};
 
     #[derive(Deserialize, Schema)]
     struct PluginArgs {

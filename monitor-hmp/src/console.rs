@@ -75,7 +75,7 @@
 //! ```
 //! use std::sync::Arc;
 //! use monitor_core::console::{Console, ConsoleEffects};
-//! use monitor_core::command::SessionInfo;
+//! use monitor_core::SessionInfo;
 //! use monitor_core::session::Dispatcher;
 //! use monitor_core::{Emitter, ListenAddr, Monitor, Registry, StateMap};
 //! use monitor_hmp::console::{HmpConsoleFactory, LineRunner};
@@ -128,9 +128,9 @@ use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use monitor_core::command::SessionInfo;
 use monitor_core::console::{Console, ConsoleEffects, ConsoleFactory, ConsoleInput};
 use monitor_core::session::Dispatcher;
+use monitor_core::SessionInfo;
 
 use self::editor::LineEditor;
 use self::keys::{Decoder, Key};

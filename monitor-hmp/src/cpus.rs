@@ -7,8 +7,8 @@
 //! report. A VMM without that command has no CPUs here, like QEMU's
 //! `-machine none`.
 
-use monitor_core::command::SessionInfo;
 use monitor_core::session::Dispatcher;
+use monitor_core::SessionInfo;
 use monitor_core::{CommandError, Map};
 
 /// QEMU's error for a `cpu-index` that names no CPU
@@ -23,7 +23,7 @@ pub(crate) fn not_a_cpu() -> CommandError {
 /// # Examples
 ///
 /// ```
-/// use monitor_core::command::SessionInfo;
+/// use monitor_core::SessionInfo;
 /// use monitor_core::session::Dispatcher;
 /// use monitor_core::{Emitter, Registry, StateMap};
 ///

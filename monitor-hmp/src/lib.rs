@@ -79,9 +79,9 @@ pub mod table;
 
 use std::sync::Arc;
 
-use monitor_core::command::SessionInfo;
 use monitor_core::console::{ConsoleEffects, ConsoleFactory};
 use monitor_core::session::Dispatcher;
+use monitor_core::SessionInfo;
 use monitor_core::{MonitorBuilder, VersionInfo};
 
 pub use console::{HmpConsoleFactory, LineRunner};

@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
-use monitor_core::command::SessionInfo;
 use monitor_core::session::Dispatcher;
+use monitor_core::SessionInfo;
 use monitor_core::{CommandError, Map, Registry};
 use serde_json::Value;
 use thiserror::Error;

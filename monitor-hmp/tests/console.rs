@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use monitor_core::command::SessionInfo;
 use monitor_core::console::{Console, ConsoleEffects};
 use monitor_core::session::Dispatcher;
+use monitor_core::SessionInfo;
 use monitor_core::{Emitter, Exit, ListenAddr, Monitor, Registry, StateMap};
 use monitor_hmp::console::{HmpConsoleFactory, LineRunner};
 

@@ -11,6 +11,7 @@
 
 mod connection;
 mod event_log;
+pub(crate) mod hooks;
 mod listener;
 mod offload;
 pub(crate) mod peer;
@@ -31,11 +32,11 @@ pub use listener::{InheritError, ListenAddr, ListenOptions, ListenSource};
 use crate::console::ConsoleFactory;
 use crate::fds::{Charge, FdBudget};
 use crate::log_limit::{Kind as LogKind, LogLimit};
-use crate::monitor::SessionHooks;
 use crate::session::{Dispatcher, Session};
 use crate::stream::Limits;
 use connection::{Connection, Received, WRITE_BUDGET};
 use event_log::EventLog;
+use hooks::{run_hook, SessionHooks};
 use listener::Listener;
 use offload::{Done, Offload};
 
@@ -69,14 +70,6 @@ impl Closing {
             }
             _ => Closing::Loud(reason),
         }
-    }
-}
-
-/// Runs a session hook; a panicking hook is logged, not fatal.
-fn run_hook(hook: &crate::monitor::SessionHook, info: &crate::dispatch::SessionInfo) {
-    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(info)));
-    if ran.is_err() {
-        log::error!("session {}: a session hook panicked", info.id);
     }
 }
 

@@ -1,5 +1,5 @@
 // One `#[args]` struct holds all the arguments; extractors may sit beside it.
-use monitor_core::command::Registry;
+use monitor_core::Registry;
 use monitor_core::schema::SchemaInfo;
 use monitor_core::{qmp_command, CommandError, Schema, SessionInfo};
 use serde::Deserialize;

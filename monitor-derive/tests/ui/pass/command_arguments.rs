@@ -1,6 +1,6 @@
 // Individual arguments: kebab-case names, `Option` is optional,
 // `#[arg(name = "...")]` renames, raw identifiers lose their `r#`.
-use monitor_core::command::Registry;
+use monitor_core::Registry;
 use monitor_core::schema::SchemaInfo;
 use monitor_core::{qmp_command, CommandError};
 

@@ -2,7 +2,7 @@
 // `&SessionInfo`, `&Emitter`, `&Context<'_>`, mixed freely with arguments.
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use monitor_core::command::Registry;
+use monitor_core::Registry;
 use monitor_core::{qmp_command, Context, Emitter, SessionInfo};
 
 struct Vm {

@@ -1,5 +1,5 @@
 // `allow_oob`, `deprecated`, `features = [...]`, and doc comments.
-use monitor_core::command::Registry;
+use monitor_core::Registry;
 use monitor_core::qmp_command;
 
 /// Resume guest execution.

@@ -1,6 +1,6 @@
 // Every supported return shape: unit, a bare type, `Result<T, CommandError>`,
 // and `Result<T, E>` with a custom `E: Into<CommandError>`.
-use monitor_core::command::Registry;
+use monitor_core::Registry;
 use monitor_core::{qmp_command, CommandError, Schema};
 use serde::Serialize;
 

@@ -1,5 +1,5 @@
 // Events with and without data; the default name is SCREAMING_SNAKE_CASE.
-use monitor_core::command::Registry;
+use monitor_core::Registry;
 use monitor_core::schema::SchemaInfo;
 use monitor_core::{Event, Schema, TypedEvent};
 use serde::Serialize;
