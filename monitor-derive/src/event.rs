@@ -6,20 +6,13 @@ use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, LitStr};
 
 use crate::attrs::{snake, SerdeAttrs};
+use crate::names::valid_name;
 
 pub(crate) fn expand(input: TokenStream) -> TokenStream {
     match syn::parse2::<DeriveInput>(input).and_then(|i| derive(&i)) {
         Ok(tokens) => tokens,
         Err(e) => e.to_compile_error(),
     }
-}
-
-/// Event names: letters, digits, `_`, `-`, `.`; not empty.
-pub(crate) fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
 }
 
 fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
