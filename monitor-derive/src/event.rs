@@ -1,12 +1,18 @@
 //! `#[derive(Event)]`: a named event type, declared for `query-events`.
+//!
+//! In two steps: [`parse`] reads the type and its `#[event(...)]` into an
+//! [`Event`], rejecting what cannot be one, and [`generate`] writes the
+//! declaration from it.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 use syn::spanned::Spanned;
-use syn::{Data, DeriveInput, Fields, LitStr};
+use syn::{Attribute, Data, DeriveInput, Fields, LitStr};
 
 use crate::attrs::{snake, SerdeAttrs};
+use crate::names::valid_name;
 
+/// The macro: `input` is the type.
 pub(crate) fn expand(input: TokenStream) -> TokenStream {
     match syn::parse2::<DeriveInput>(input).and_then(|i| derive(&i)) {
         Ok(tokens) => tokens,
@@ -14,24 +20,52 @@ pub(crate) fn expand(input: TokenStream) -> TokenStream {
     }
 }
 
-/// Event names: letters, digits, `_`, `-`, `.`; not empty.
-pub(crate) fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+/// Parse, then generate.
+fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
+    let event = parse(input)?;
+    Ok(generate(&event))
 }
 
-fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
+/// An event type, read.
+struct Event<'a> {
+    /// The type.
+    ident: &'a Ident,
+    /// The event's name: `#[event(name = "...")]`, or the type's name in
+    /// `SCREAMING_SNAKE_CASE`.
+    name: String,
+    /// Feature flags (`deprecated`).
+    features: Vec<String>,
+    /// Whether the type's `Serialize` output is the event's `data`: a unit
+    /// struct has none, unless it is `#[serde(transparent)]`.
+    has_data: bool,
+}
+
+/// Reads the type: not generic, with valid options.
+fn parse(input: &DeriveInput) -> syn::Result<Event<'_>> {
     if !input.generics.params.is_empty() {
         return Err(syn::Error::new(
             input.generics.span(),
             "event types cannot be generic",
         ));
     }
+    let (name, features) = options(&input.attrs)?;
+    let ident = &input.ident;
+    let name = name.unwrap_or_else(|| snake(&ident.to_string()).to_ascii_uppercase());
+    let container = SerdeAttrs::parse(&input.attrs)?;
+    let unit = matches!(&input.data, Data::Struct(s) if matches!(s.fields, Fields::Unit));
+    Ok(Event {
+        ident,
+        name,
+        features,
+        has_data: !unit || container.transparent,
+    })
+}
+
+/// Every `#[event(...)]`: the name (once, valid) and the feature flags.
+fn options(attrs: &[Attribute]) -> syn::Result<(Option<String>, Vec<String>)> {
     let mut name = None;
     let mut features = Vec::new();
-    for attr in input.attrs.iter().filter(|a| a.path().is_ident("event")) {
+    for attr in attrs.iter().filter(|a| a.path().is_ident("event")) {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("name") {
                 let lit: LitStr = meta.value()?.parse()?;
@@ -54,17 +88,24 @@ fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
             }
         })?;
     }
-    let ident = &input.ident;
-    let name = name.unwrap_or_else(|| snake(&ident.to_string()).to_ascii_uppercase());
-    let container = SerdeAttrs::parse(&input.attrs)?;
-    let unit = matches!(&input.data, Data::Struct(s) if matches!(s.fields, Fields::Unit));
-    let data = if unit && !container.transparent {
-        quote! { ::std::option::Option::None }
-    } else {
+    Ok((name, features))
+}
+
+/// The `TypedEvent` impl and the `inventory` registration.
+fn generate(event: &Event<'_>) -> TokenStream {
+    let Event {
+        ident,
+        name,
+        features,
+        has_data,
+    } = event;
+    let data = if *has_data {
         quote! { ::std::option::Option::Some(::monitor_core::__private::schema_of::<#ident>) }
+    } else {
+        quote! { ::std::option::Option::None }
     };
     let origin = format!("::{ident}");
-    Ok(quote! {
+    quote! {
         impl ::monitor_core::__private::TypedEvent for #ident {
             const NAME: &'static str = #name;
         }
@@ -79,7 +120,7 @@ fn derive(input: &DeriveInput) -> syn::Result<TokenStream> {
                 }
             }
         };
-    })
+    }
 }
 
 #[cfg(test)]

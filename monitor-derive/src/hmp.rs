@@ -1,18 +1,43 @@
 //! `#[hmp_command]`: registers an HMP handler with its `args_type`,
 //! `params` and `help`, as QEMU's command tables do.
+//!
+//! In three steps: [`parse`] reads the options, [`valid`] checks them and
+//! fills in the defaults, making a [`Registration`], and [`generate`]
+//! writes it.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 use syn::{ItemFn, LitStr};
 
+/// The options of `#[hmp_command(...)]`, as written.
 #[derive(Default)]
 struct Options {
+    /// `name = "..."`: the command, with `|aliases`.
     name: Option<LitStr>,
+    /// `args_type = "..."`: QEMU's argument mini-language.
     args_type: Option<LitStr>,
+    /// `params = "..."`: the arguments as `help` shows them.
     params: Option<LitStr>,
+    /// `help = "..."`: what the command does.
     help: Option<LitStr>,
 }
 
+/// A checked command: every field the registration needs.
+struct Registration<'a> {
+    /// The handler function.
+    ident: &'a Ident,
+    /// The command's name, not empty.
+    name: LitStr,
+    /// `args_type` (default empty).
+    args_type: LitStr,
+    /// `params` (default empty).
+    params: LitStr,
+    /// `help`, which is required.
+    help: LitStr,
+}
+
+/// The macro: `attr` is what the parentheses held, `item` the function,
+/// which is re-emitted whatever happens.
 pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let func: ItemFn = match syn::parse2(item.clone()) {
         Ok(f) => f,
@@ -23,8 +48,11 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             return out;
         }
     };
-    match parse(attr).and_then(|o| generate(&func, o)) {
-        Ok(generated) => quote! { #func #generated },
+    match parse(attr).and_then(|o| valid(&func, o)) {
+        Ok(registration) => {
+            let generated = generate(&registration);
+            quote! { #func #generated }
+        }
         Err(e) => {
             let e = e.to_compile_error();
             quote! { #e #func }
@@ -32,6 +60,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
+/// Reads the options, each at most once.
 fn parse(attr: TokenStream) -> syn::Result<Options> {
     let mut o = Options::default();
     let parser = syn::meta::parser(|meta| {
@@ -58,7 +87,9 @@ fn parse(attr: TokenStream) -> syn::Result<Options> {
     Ok(o)
 }
 
-fn generate(func: &ItemFn, o: Options) -> syn::Result<TokenStream> {
+/// Checks the options of `func`'s command (a name that is not empty, a
+/// `help`) and fills in the defaults.
+fn valid(func: &ItemFn, o: Options) -> syn::Result<Registration<'_>> {
     let ident = &func.sig.ident;
     let name = match o.name {
         Some(n) if !n.value().trim().is_empty() => n,
@@ -71,10 +102,26 @@ fn generate(func: &ItemFn, o: Options) -> syn::Result<TokenStream> {
             "give the command a `help = \"...\"` text",
         ));
     };
-    let args_type = o.args_type.unwrap_or_else(|| LitStr::new("", ident.span()));
-    let params = o.params.unwrap_or_else(|| LitStr::new("", ident.span()));
+    Ok(Registration {
+        ident,
+        name,
+        args_type: o.args_type.unwrap_or_else(|| LitStr::new("", ident.span())),
+        params: o.params.unwrap_or_else(|| LitStr::new("", ident.span())),
+        help,
+    })
+}
+
+/// The `HmpRegistration` submitted to `inventory`.
+fn generate(r: &Registration<'_>) -> TokenStream {
+    let Registration {
+        ident,
+        name,
+        args_type,
+        params,
+        help,
+    } = r;
     let origin = format!("::{ident}");
-    Ok(quote! {
+    quote! {
         const _: () = {
             ::monitor_hmp::__private::inventory::submit! {
                 ::monitor_hmp::__private::HmpRegistration {
@@ -87,7 +134,7 @@ fn generate(func: &ItemFn, o: Options) -> syn::Result<TokenStream> {
                 }
             }
         };
-    })
+    }
 }
 
 #[cfg(test)]

@@ -64,6 +64,7 @@ mod attrs;
 mod command;
 mod event;
 mod hmp;
+mod names;
 mod schema;
 
 use proc_macro::TokenStream;
