@@ -334,6 +334,13 @@ impl Connection {
         })
     }
 
+    /// Whether the client is not read for now: its unsent responses (or
+    /// console output) pass `threshold`, or its session takes no more
+    /// input (queue full, or a message being parsed elsewhere).
+    pub(crate) fn is_paused(&self, threshold: usize) -> bool {
+        self.pending_output() > threshold || !self.session.wants_input()
+    }
+
     /// Bytes of responses and console output queued for the client
     /// (events are not counted: they stay in the shared log).
     pub(crate) fn pending_output(&self) -> usize {
