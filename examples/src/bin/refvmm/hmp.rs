@@ -91,7 +91,7 @@ fn info_registers(ctx: &mut HmpContext<'_>, args: &Args) -> Result<(), HmpError>
             ("LDT", s.ldt),
             ("TR", s.tr),
         ] {
-            let flags = crate::memory::seg_flags(&seg);
+            let flags = crate::dumps::seg_flags(&seg);
             let _ = writeln!(
                 out,
                 "{name:<3}={:04x} {:016x} {:08x} {:08x}",

@@ -7,9 +7,9 @@
 
 mod balloon;
 mod commands;
+mod dumps;
 mod hmp;
 mod hmp_memory;
-mod memory;
 mod model;
 mod options;
 mod rtc;

@@ -1,7 +1,17 @@
 //! The pure parts of Linux boot, without KVM: formats, command lines, the
 //! memory map, page tables, and loading small hand-made images.
 
+use kvm_bindings::kvm_sregs;
+use linux_loader::loader::bootparam::setup_header;
+
+use super::boot_info::XEN_HVM_START_MAGIC;
+use super::cmdline::{cmdline_bytes, cmdline_max};
+use super::e820::ram_regions;
+use super::entry::{CR0_PE, CR0_PG, EFER_LMA, EFER_LME};
+use super::load::{initrd_addr, XLF_KERNEL_64};
 use super::*;
+use crate::vmm::boot::{self, GDT_ADDR};
+use crate::vmm::memory::{GuestRam, MMIO_HOLE_START};
 
 const MIB: u64 = 1 << 20;
 

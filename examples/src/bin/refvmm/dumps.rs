@@ -1,4 +1,4 @@
-//! Guest memory commands: `pmemsave`, `memsave`, `dump-guest-memory` (an
+//! Guest-memory dump commands: `pmemsave`, `memsave`, `dump-guest-memory` (an
 //! ELF64 core, synchronous or detached), `query-dump` and
 //! `query-dump-guest-memory-capability`, with QEMU 7.2's arguments and
 //! error messages.
