@@ -2,7 +2,9 @@
 //!
 //! No I/O here: bytes in, bytes out. The server owns the socket.
 //!
-//! The state machine (QEMU's, see `docs/DESIGN.md`):
+//! The state machine is QEMU's: its rules, with QEMU's messages and
+//! sources, are in `docs/PROTOCOL.md` (sections 3 and 12); how the server
+//! drives it, in `docs/DESIGN.md` (section 4). In short:
 //! 1. On connect the greeting is sent and the session is in negotiation mode.
 //! 2. In negotiation mode every command but `qmp_capabilities` fails with
 //!    `CommandNotFound` "Expecting capabilities negotiation with
