@@ -3,7 +3,8 @@
 //! lists masked). The cases cover capabilities negotiation, request
 //! validation, command dispatch, JSON parse errors and recovery, strings and
 //! numbers, `id` echo, framing across writes, out-of-band execution and
-//! `quit`. `differential_fuzz.rs` adds generated cases.
+//! `quit`. `differential_fuzz.rs` adds generated cases. The rules the
+//! cases check are stated in `docs/PROTOCOL.md`.
 //!
 //! Needs `qemu-system-x86_64` on `PATH`; without it the tests are skipped,
 //! except under `CI` where that is a failure.

@@ -12,6 +12,8 @@
 //! One known difference: when a request has several problems, a bad type in
 //! a present member is reported before a missing member declared earlier
 //! (serde reports missing members only after visiting the present ones).
+//!
+//! Every message and the order of the checks: `docs/PROTOCOL.md`, section 6.
 
 use std::fmt;
 

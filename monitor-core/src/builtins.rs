@@ -1,4 +1,5 @@
-//! The commands every QMP server has (QEMU's `control.json`).
+//! The commands every QMP server has (QEMU's `control.json`; what each
+//! answers: `docs/PROTOCOL.md`, section 14).
 
 use serde::{Deserialize, Serialize};
 

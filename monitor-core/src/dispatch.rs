@@ -269,8 +269,9 @@ impl Dispatcher {
         &self.fd_sets
     }
 
-    /// Answers deferred commands completed since the last call, in order:
-    /// `(session id, request token, outcome)`. Also reports futures to poll.
+    /// Where deferred answers and future wake-ups are posted, from any
+    /// thread, for the server (or [`Session::settle`](crate::session::Session::settle))
+    /// to take and route to their sessions.
     pub(crate) fn mailbox(&self) -> &Arc<Mailbox> {
         &self.mailbox
     }

@@ -1,5 +1,6 @@
 //! The built-in descriptor commands (QEMU 7.2's `misc.json`): `getfd`,
-//! `closefd`, `add-fd`, `remove-fd`, `query-fdsets`, with QEMU's messages.
+//! `closefd`, `add-fd`, `remove-fd`, `query-fdsets`, with QEMU's messages
+//! (listed in `docs/PROTOCOL.md`, section 15).
 
 use crate::args::Arguments;
 use crate::command::{schema_of, Command, Handler};

@@ -4,7 +4,9 @@
 //! into a rust-vmm based hypervisor and management software that speaks QMP
 //! to QEMU (libvirt, `qemu.qmp`, `qmp-shell`) speaks to your VMM too.
 //!
-//! What it does, byte for byte as QEMU 7.2 does it:
+//! What it does, byte for byte as QEMU 7.2 does it (`docs/PROTOCOL.md` in
+//! the repository states each rule with QEMU's text and source, and every
+//! difference from QEMU):
 //! - frames a JSON *stream* (not lines) with QEMU's dialect, limits and error
 //!   recovery ([`stream`]);
 //! - validates requests in QEMU's order and words ([`request`], [`args`]);

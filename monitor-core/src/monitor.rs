@@ -490,7 +490,11 @@ impl MonitorBuilder {
         self
     }
 
-    /// Called on the monitor thread after `quit` has been answered.
+    /// Called on the monitor thread once a `quit` has stopped the monitor:
+    /// after its answer has been written (or given up on, after one
+    /// second), every client closed and the unix socket files removed.
+    /// [`Monitor::wait`] returns when the hook returns (never, if it exits
+    /// the process). Not called after [`Monitor::shutdown`].
     pub fn on_quit(mut self, hook: impl FnOnce() + Send + 'static) -> Self {
         self.on_quit = Some(Box::new(hook));
         self
@@ -716,7 +720,15 @@ impl Monitor {
         self.shared.wake();
     }
 
-    /// Waits for the monitor thread to end (after `quit` or [`shutdown`](Self::shutdown)).
+    /// Waits for the monitor thread to end, which it does only after `quit`
+    /// or [`shutdown`](Self::shutdown) (or when its event loop fails);
+    /// returns how it ended.
+    ///
+    /// After `quit` the thread runs the
+    /// [`on_quit`](MonitorBuilder::on_quit) hook before it ends, so `wait`
+    /// returns `Exit::Quit` once the hook has returned (and not at all if
+    /// the hook exits the process). Only the first call waits: a later
+    /// one returns `Exit::Shutdown` at once, whatever the ending was.
     ///
     /// # Errors
     ///

@@ -1,5 +1,6 @@
 //! The iteration orders of QEMU's hash tables, so that "the first problem"
-//! is the same problem QEMU reports.
+//! is the same problem QEMU reports (`docs/PROTOCOL.md`, rules 4.2, 6.6,
+//! 7.3 and 11.2).
 //!
 //! - `QDict` (request members, and the order in which QEMU writes an
 //!   object it echoes): 512 buckets by `tdb_hash`, newest first in a bucket

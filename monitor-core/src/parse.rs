@@ -2,7 +2,8 @@
 //!
 //! The messages (`expecting value`, `duplicate key`, ...) and the Unicode
 //! rules (modified UTF-8, noncharacters rejected, `\u0000` allowed) follow
-//! QEMU 7.2's `json-parser.c` and `cutils.c`; the first error wins.
+//! QEMU 7.2's `qobject/json-parser.c` and `util/unicode.c`; the first error
+//! wins. The rules and their texts: `docs/PROTOCOL.md`, section 9.
 
 use crate::value::{Map, Value};
 

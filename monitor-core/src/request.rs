@@ -2,7 +2,8 @@
 //!
 //! QEMU walks the request's members in its hash table's order and reports
 //! the first problem; [`qdict_order`] reproduces that order so the same
-//! input gets the same single error.
+//! input gets the same single error. The checks and their texts:
+//! `docs/PROTOCOL.md`, section 4.
 
 use crate::error::CommandError;
 use crate::value::{Map, Value};

@@ -1,7 +1,8 @@
 //! Responses on the wire: `{"return": ..., "id": ...}` and
 //! `{"id": ..., "error": {"class": ..., "desc": ...}}`, one per line, `\r\n`.
 //! The `id` is echoed as QEMU echoes it: the same value, with the members
-//! of its objects in QEMU's hash-table order.
+//! of its objects in QEMU's hash-table order (`docs/PROTOCOL.md`, sections
+//! 2 and 7).
 
 use crate::error::CommandError;
 use crate::order::in_qdict_order;

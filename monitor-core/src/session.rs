@@ -2,7 +2,9 @@
 //!
 //! No I/O here: bytes in, bytes out. The server owns the socket.
 //!
-//! The state machine (QEMU's, see `docs/DESIGN.md`):
+//! The state machine is QEMU's: its rules, with QEMU's messages and
+//! sources, are in `docs/PROTOCOL.md` (sections 3 and 12); how the server
+//! drives it, in `docs/DESIGN.md` (section 4). In short:
 //! 1. On connect the greeting is sent and the session is in negotiation mode.
 //! 2. In negotiation mode every command but `qmp_capabilities` fails with
 //!    `CommandNotFound` "Expecting capabilities negotiation with
@@ -15,8 +17,9 @@
 //! 5. The head of the queue runs when no in-band command is pending. A
 //!    handler that defers its answer leaves its command pending; the queue
 //!    waits, responses stay in request order.
-//! 6. The queue holds at most 8 messages with `oob` enabled; without `oob`
-//!    nothing is read while a command is queued or pending (as QEMU).
+//! 6. The queue holds at most 8 messages with `oob` enabled (and stops
+//!    taking more at 16 MiB of queued messages); without `oob` nothing is
+//!    read while a command is queued or pending (as QEMU).
 //! 7. When the client goes away, pending commands are cancelled.
 
 use std::cell::Cell;
@@ -362,8 +365,14 @@ impl Session {
         (used, effects)
     }
 
-    /// Feeds all of `input` that the queue takes, appending responses to
-    /// `out`; returns the effects and how many bytes were used.
+    /// Feeds `input` to the session, appending responses to `out`, and
+    /// returns the effects of the messages it handled.
+    ///
+    /// It stops early when the session takes no more input
+    /// ([`wants_input`](Self::wants_input) is false: the in-band queue is
+    /// full, or a command is pending without `oob`), and the rest of
+    /// `input` is then dropped, not kept: a caller that must not lose
+    /// bytes uses [`step`](Self::step), which says how many it consumed.
     pub fn feed(&mut self, dispatcher: &Dispatcher, input: &[u8], out: &mut Vec<u8>) -> Effects {
         let mut effects = Effects::default();
         let mut rest = input;

@@ -16,6 +16,8 @@
 //!
 //! Memory is bounded by the limits: at most one message's tokens are held,
 //! its text lexed in place, and 12 bytes of bookkeeping per token.
+//!
+//! The rules and QEMU's texts: `docs/PROTOCOL.md`, sections 1, 9 and 10.
 
 use std::collections::VecDeque;
 

@@ -1,4 +1,5 @@
-//! Event rate limiting, as QEMU does it (`monitor_qapi_event_queue`).
+//! Event rate limiting, as QEMU does it (`monitor_qapi_event_queue`;
+//! `docs/PROTOCOL.md`, section 13).
 //!
 //! Some events can fire in bursts (a guest writing its RTC in a loop, a
 //! balloon resizing); QEMU sends each of them at most once per *period* and

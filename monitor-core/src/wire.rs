@@ -3,7 +3,8 @@
 //! Compact JSON with `": "` and `", "` separators, ASCII only (`\uXXXX` with
 //! uppercase hex, surrogate pairs beyond the BMP), doubles printed like C's
 //! `%.17g`, one object per line ending in `\r\n`. A listener may ask for
-//! QEMU's pretty layout instead ([`to_pretty`]).
+//! QEMU's pretty layout instead ([`to_pretty`]). The rules:
+//! `docs/PROTOCOL.md`, section 11.
 
 use std::io;
 

@@ -1,5 +1,5 @@
 //! Sessions without sockets: negotiation, dispatch, argument errors,
-//! ordering, panics, and garbage.
+//! ordering, panics, and garbage (the rules: `docs/PROTOCOL.md`).
 
 use monitor_core::session::{Dispatcher, Session};
 use monitor_core::{Command, CommandError, Emitter, ErrorClass, Registry, Schema, StateMap};

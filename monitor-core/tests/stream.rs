@@ -1,5 +1,6 @@
 //! Stream framing: every case is fed whole, byte by byte, and in random
-//! splits, and must give the same frames each way.
+//! splits, and must give the same frames each way. The rules:
+//! `docs/PROTOCOL.md`, sections 1, 9 and 10.
 
 use monitor_core::stream::{Frame, Limits, Splitter, MAX_NESTING, MAX_TOKEN_COUNT, MAX_TOKEN_SIZE};
 use monitor_core::Value;

@@ -7,7 +7,7 @@
 //! `cpu-index` (not an integer), then any unexpected member; only then is
 //! `cpu-index` looked up among the VMM's CPUs ([`crate::cpus`]): one that
 //! names none is `Parameter 'cpu-index' expects a CPU number`, and the
-//! line does not run.
+//! line does not run. The rules: `docs/PROTOCOL.md`, section 16.
 
 use std::sync::Arc;
 

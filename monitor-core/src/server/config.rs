@@ -145,7 +145,9 @@ impl Default for ServerConfig {
 /// How the loop ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
-    /// A client ran `quit`.
+    /// A command asked the monitor to stop: QMP's `quit`, or any handler
+    /// through [`Context::request_quit`](crate::Context::request_quit)
+    /// (the human monitor's `quit` runs QMP's).
     Quit,
     /// [`Monitor::shutdown`](crate::Monitor::shutdown) was called.
     Shutdown,
