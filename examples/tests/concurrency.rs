@@ -333,7 +333,7 @@ fn garbage(rng: &mut XorShift, out: &mut Vec<u8>) {
                 out.extend_from_slice(open);
             }
             if rng.below(2) == 0 {
-                out.extend(std::iter::repeat(b']').take(depth));
+                out.extend(std::iter::repeat_n(b']', depth));
             }
         }
         4 => {

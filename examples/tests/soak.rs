@@ -257,7 +257,7 @@ fn garbage(rng: &mut XorShift) -> Vec<u8> {
     }
     if rng.chance(10) {
         // Deep nesting, past the limit.
-        out.extend(std::iter::repeat(b'[').take(1100));
+        out.extend(std::iter::repeat_n(b'[', 1100));
     }
     out
 }
@@ -284,7 +284,7 @@ fn garbage_then_sync(rng: &mut XorShift, conn: &mut Conn, bytes: &[u8], tally: &
 fn oversized(rng: &mut XorShift) -> Vec<u8> {
     let pad = MAX_MESSAGE + 1 + rng.below(64 << 10) as usize;
     let mut out = br#"{"execute": "x-ping", "id": "g-big", "arguments": {"pad": ""#.to_vec();
-    out.extend(std::iter::repeat(b'x').take(pad));
+    out.extend(std::iter::repeat_n(b'x', pad));
     out.extend_from_slice(br#""}}"#);
     out
 }

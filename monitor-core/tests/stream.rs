@@ -218,7 +218,7 @@ fn control_character_discards_partial_message_with_one_error() {
 fn nesting_1024_is_accepted_and_1025_rejected() {
     let nested = |depth: usize| {
         let mut v = vec![b'['; depth];
-        v.extend(std::iter::repeat(b']').take(depth));
+        v.extend(std::iter::repeat_n(b']', depth));
         v
     };
     let ok = frames(&nested(MAX_NESTING));

@@ -187,7 +187,7 @@ fn programs(plan: &Plan, notes: &mut Vec<String>) -> io::Result<Vec<(Kind, PathB
     let wanted = |k: Kind| {
         plan.only
             .as_ref()
-            .map_or(true, |o| o.iter().any(|s| s == k.key()))
+            .is_none_or(|o| o.iter().any(|s| s == k.key()))
     };
     let qemu = plan.qemu.clone().or_else(|| in_path("qemu-system-x86_64"));
     let kvm = Path::new("/dev/kvm").exists();

@@ -147,10 +147,7 @@ pub fn discard(mem: &GuestMemoryMmap, addr: u64, len: u64) -> Result<()> {
     }
     let region = mem.find_region(GuestAddress(addr)).ok_or_else(outside)?;
     let offset = addr - region.start_addr().0;
-    if offset
-        .checked_add(len)
-        .map_or(true, |end| end > region.len())
-    {
+    if offset.checked_add(len).is_none_or(|end| end > region.len()) {
         return Err(outside());
     }
     let len = usize::try_from(len).map_err(|_| outside())?;

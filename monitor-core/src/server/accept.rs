@@ -169,7 +169,7 @@ impl Server {
     /// Tries again the listeners whose `accept` failed, once their retry
     /// time has come.
     pub(super) fn retry_accepts(&mut self) {
-        if !self.accept_retry.is_some_and(|at| at <= Instant::now()) {
+        if self.accept_retry.is_none_or(|at| at > Instant::now()) {
             return;
         }
         self.accept_retry = None;
@@ -186,7 +186,7 @@ impl Server {
     pub(super) fn admit(
         &self,
         index: usize,
-        stream: &connection::Stream,
+        stream: &connection::ClientSocket,
     ) -> Result<Charge, String> {
         let connected = self
             .conns
@@ -196,7 +196,7 @@ impl Server {
         if connected >= self.config.max_connections {
             return Err(format!("{connected} clients are connected, the limit"));
         }
-        if let (Some(allowed), connection::Stream::Unix(socket)) =
+        if let (Some(allowed), connection::ClientSocket::Unix(socket)) =
             (&self.config.allowed_uids, stream)
         {
             let uid = peer::peer_uid(socket)
@@ -216,7 +216,7 @@ impl Server {
     /// Sets up a new connection: a QMP session, or a console.
     pub(super) fn add_connection(
         &mut self,
-        mut stream: connection::Stream,
+        mut stream: connection::ClientSocket,
         charge: Option<Charge>,
         name: String,
         console: Option<Arc<dyn ConsoleFactory>>,
@@ -277,7 +277,7 @@ impl Server {
                 log::warn!("cannot attach a console: {e}");
                 continue;
             }
-            let stream = connection::Stream::Unix(mio::net::UnixStream::from_std(stream));
+            let stream = connection::ClientSocket::Unix(mio::net::UnixStream::from_std(stream));
             // The VMM's own stream: never refused, not paid for.
             let name = "attached console".to_owned();
             self.add_connection(stream, None, name, Some(factory), false);

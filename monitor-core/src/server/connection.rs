@@ -29,36 +29,36 @@ enum Segment {
     Events { from: u64, to: u64 },
 }
 
-/// A connected socket.
+/// A client's connected socket (the JSON lexer is `crate::stream`).
 #[derive(Debug)]
-pub(crate) enum Stream {
+pub(crate) enum ClientSocket {
     Unix(UnixStream),
     Tcp(TcpStream),
 }
 
-impl Stream {
+impl ClientSocket {
     pub(crate) fn source(&mut self) -> &mut dyn mio::event::Source {
         match self {
-            Stream::Unix(s) => s,
-            Stream::Tcp(s) => s,
+            ClientSocket::Unix(s) => s,
+            ClientSocket::Tcp(s) => s,
         }
     }
 }
 
-impl Read for Stream {
+impl Read for ClientSocket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
-            Stream::Unix(s) => s.read(buf),
-            Stream::Tcp(s) => s.read(buf),
+            ClientSocket::Unix(s) => s.read(buf),
+            ClientSocket::Tcp(s) => s.read(buf),
         }
     }
 }
 
-impl Write for Stream {
+impl Write for ClientSocket {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
-            Stream::Unix(s) => s.write(buf),
-            Stream::Tcp(s) => s.write(buf),
+            ClientSocket::Unix(s) => s.write(buf),
+            ClientSocket::Tcp(s) => s.write(buf),
         }
     }
 
@@ -80,7 +80,7 @@ pub(crate) struct Received {
 /// A client of the monitor.
 #[derive(Debug)]
 pub(crate) struct Connection {
-    pub(crate) stream: Stream,
+    pub(crate) socket: ClientSocket,
     /// The QMP session (a console connection keeps one that never
     /// negotiates, so it gets no events and no deferred answers).
     pub(crate) session: Session,
@@ -136,9 +136,9 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(stream: Stream, session: Session) -> Self {
+    pub(crate) fn new(socket: ClientSocket, session: Session) -> Self {
         Connection {
-            stream,
+            socket,
             session,
             console: None,
             closing: false,
@@ -291,9 +291,9 @@ impl Connection {
         buf: &mut [u8],
         listeners: &[super::ListenAddr],
     ) -> io::Result<Received> {
-        let Stream::Unix(socket) = &self.stream else {
+        let ClientSocket::Unix(socket) = &self.socket else {
             return self
-                .stream
+                .socket
                 .read(buf)
                 .map(|bytes| Received { bytes, fds: false });
         };
@@ -366,7 +366,7 @@ impl Connection {
                 break;
             }
             if self.writing_pos < self.writing.len() {
-                match write_some(&mut self.stream, &self.writing[self.writing_pos..])? {
+                match write_some(&mut self.socket, &self.writing[self.writing_pos..])? {
                     Some(n) => {
                         self.writing_pos += n;
                         written += n;
@@ -412,7 +412,7 @@ impl Connection {
                 crate::wire::to_pretty(&available[..take], &mut self.writing);
                 take
             } else {
-                match write_some(&mut self.stream, available)? {
+                match write_some(&mut self.socket, available)? {
                     Some(n) => {
                         written += n;
                         n
@@ -459,7 +459,7 @@ impl Connection {
 }
 
 /// One write: `Some(bytes written)` (never 0), `None` if the socket is full.
-fn write_some(stream: &mut Stream, bytes: &[u8]) -> io::Result<Option<usize>> {
+fn write_some(stream: &mut ClientSocket, bytes: &[u8]) -> io::Result<Option<usize>> {
     loop {
         match stream.write(bytes) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),

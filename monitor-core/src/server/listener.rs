@@ -14,7 +14,7 @@ use rustix::io::{Errno, FdFlags};
 use rustix::net::{sockopt, AddressFamily, SocketType};
 use thiserror::Error;
 
-use super::connection::Stream;
+use super::connection::ClientSocket;
 use super::ServerError;
 use crate::console::ConsoleFactory;
 
@@ -234,12 +234,12 @@ impl Listener {
         &self.local
     }
 
-    pub(crate) fn accept(&self) -> io::Result<Stream> {
+    pub(crate) fn accept(&self) -> io::Result<ClientSocket> {
         match &self.socket {
-            Socket::Unix(l) => l.accept().map(|(s, _)| Stream::Unix(s)),
+            Socket::Unix(l) => l.accept().map(|(s, _)| ClientSocket::Unix(s)),
             Socket::Tcp(l) => l.accept().map(|(s, _)| {
                 let _ = s.set_nodelay(true);
-                Stream::Tcp(s)
+                ClientSocket::Tcp(s)
             }),
         }
     }

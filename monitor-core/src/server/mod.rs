@@ -418,7 +418,7 @@ impl Server {
                 }
             }
         }
-        let _ = self.poll.registry().deregister(conn.stream.source());
+        let _ = self.poll.registry().deregister(conn.socket.source());
         if let Some(hook) = &self.hooks.disconnect {
             run_hook(hook, conn.session.info());
         }
