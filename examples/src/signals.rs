@@ -16,20 +16,12 @@
 use std::io;
 use std::sync::Arc;
 
-use monitor_core::{Event, Monitor};
-use serde::Serialize;
+use monitor_core::{Event, IntoEvent, Monitor, Shutdown, ShutdownCause};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 /// The signals that end the VMM (QEMU's `termsig_handler` set).
 pub const TERMINATING: [i32; 3] = [SIGINT, SIGTERM, SIGHUP];
-
-/// `SHUTDOWN`'s data.
-#[derive(Debug, Serialize)]
-struct Shutdown {
-    guest: bool,
-    reason: &'static str,
-}
 
 /// The `SHUTDOWN` event QEMU emits when a host signal ends it.
 ///
@@ -40,15 +32,11 @@ struct Shutdown {
 /// assert_eq!(event.name(), "SHUTDOWN");
 /// ```
 pub fn host_signal_event() -> Event {
-    let event = Event::new("SHUTDOWN");
-    // Two plain fields always serialize.
-    event
-        .clone()
-        .with_data(&Shutdown {
-            guest: false,
-            reason: "host-signal",
-        })
-        .unwrap_or(event)
+    Shutdown {
+        guest: false,
+        reason: ShutdownCause::HostSignal,
+    }
+    .into_event()
 }
 
 /// The terminating signals, caught from [`HostSignals::catch`] on and

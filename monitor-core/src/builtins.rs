@@ -8,7 +8,7 @@ use crate::command::Registration;
 use crate::command::{Command, Handler};
 use crate::dispatch::Context;
 use crate::error::CommandError;
-use crate::event::{Event, EventDescriptor, EventRegistration};
+use crate::event::{EventDescriptor, EventRegistration, TypedEvent};
 use crate::registry::{Registry, RegistryError};
 use crate::reply::{Outcome, Reply};
 use crate::schema::{schema_of, Member, ObjectInfo, Schema, SchemaGen, TypeKey, Variant};
@@ -205,15 +205,56 @@ impl Schema for SchemaInfoType {
     }
 }
 
-/// `SHUTDOWN`'s data.
-#[derive(Debug, Serialize)]
-pub(crate) struct Shutdown {
-    guest: bool,
-    reason: &'static str,
+/// The `SHUTDOWN` event (QEMU's): the VMM is going away. Emit it typed;
+/// the monitor declares it.
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::{Emitter, Shutdown, ShutdownCause};
+///
+/// let emitter = Emitter::new();
+/// emitter.emit(Shutdown { guest: true, reason: ShutdownCause::GuestShutdown });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Shutdown {
+    /// The guest asked for it (`false`: the host did).
+    pub guest: bool,
+    /// Why.
+    pub reason: ShutdownCause,
 }
 
-/// QEMU's `ShutdownCause`.
-pub(crate) struct ShutdownCause;
+impl TypedEvent for Shutdown {
+    const NAME: &'static str = "SHUTDOWN";
+}
+
+/// Why the VMM shuts down or resets (QEMU's `ShutdownCause`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ShutdownCause {
+    /// No particular cause.
+    None,
+    /// An error in the host.
+    HostError,
+    /// QMP's `quit`.
+    HostQmpQuit,
+    /// QMP's `system_reset`.
+    HostQmpSystemReset,
+    /// A signal (SIGINT, SIGTERM, SIGHUP).
+    HostSignal,
+    /// The user interface (a window closed).
+    HostUi,
+    /// The guest powered off.
+    GuestShutdown,
+    /// The guest reset itself.
+    GuestReset,
+    /// The guest panicked.
+    GuestPanic,
+    /// A reset of part of the machine.
+    SubsystemReset,
+    /// A snapshot was loaded.
+    SnapshotLoad,
+}
 
 impl Schema for ShutdownCause {
     fn schema(schema_gen: &mut SchemaGen) -> String {
@@ -251,11 +292,10 @@ fn query_version(ctx: &Context<'_>, arguments: Map) -> Outcome {
 
 fn quit(ctx: &Context<'_>, arguments: Map) -> Outcome {
     args::expect_none(&arguments)?;
-    let event = Event::new("SHUTDOWN").with_data(&Shutdown {
+    ctx.emitter().emit(Shutdown {
         guest: false,
-        reason: "host-qmp-quit",
-    })?;
-    ctx.emitter().emit(event);
+        reason: ShutdownCause::HostQmpQuit,
+    });
     ctx.request_quit();
     Ok(Reply::empty())
 }

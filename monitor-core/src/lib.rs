@@ -168,6 +168,7 @@ mod value;
 mod version;
 pub mod wire;
 
+pub use builtins::{Shutdown, ShutdownCause};
 pub use command::{Command, Handler};
 pub use dispatch::{Context, SessionInfo};
 pub use error::{CommandError, ErrorClass, IntoErrorText, ResultExt};

@@ -34,7 +34,7 @@ pub enum ServerError {
         /// The path.
         path: PathBuf,
     },
-    /// An inherited descriptor ([`ListenSource::Fd`]) is not a listening
+    /// An inherited descriptor ([`ListenSource::Fd`](super::ListenSource::Fd)) is not a listening
     /// stream socket the monitor can serve.
     #[error("fd {fd} is not a listening socket: {problem}")]
     NotListening {

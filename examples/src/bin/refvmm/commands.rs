@@ -76,13 +76,6 @@ pub struct Reset {
     pub reason: &'static str,
 }
 
-/// SHUTDOWN's data (the event itself is declared by monitor-core).
-pub fn shutdown_event(guest: bool, reason: &str) -> Event {
-    let e = Event::new("SHUTDOWN");
-    let data = serde_json::json!({"guest": guest, "reason": reason});
-    e.clone().with_data(&data).unwrap_or(e)
-}
-
 /// Stop all guest vCPUs.
 #[qmp_command(name = "stop")]
 fn stop(vm: &Vm, emitter: &Emitter) -> Result<(), CommandError> {

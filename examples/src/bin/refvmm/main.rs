@@ -31,9 +31,9 @@ use examples::vmm::linux::{KernelBoot, LinuxError};
 use examples::vmm::{Machine, MachineConfig, MachineEvent};
 use monitor_core::machine::ChardevInfo;
 use monitor_core::qemu_opts::{Backend, Chardev, MonitorOptions, SocketAddress};
-use monitor_core::{Emitter, Monitor, QEMU_7_2};
+use monitor_core::{Emitter, Monitor, Shutdown, ShutdownCause, QEMU_7_2};
 
-use commands::{shutdown_event, Reset, Vm};
+use commands::{Reset, Vm};
 use options::{DeviceSpec, Options};
 
 const USAGE: &str = "\
@@ -281,7 +281,10 @@ fn watch_machine(
         for event in events {
             match event {
                 MachineEvent::ResetRequested { .. } if exits.no_reboot => {
-                    emitter.emit(shutdown_event(true, "guest-reset"));
+                    emitter.emit(Shutdown {
+                        guest: true,
+                        reason: ShutdownCause::GuestReset,
+                    });
                     let _ = machine.shutdown();
                     exits.after_shutdown(&emitter, &monitor);
                 }
@@ -295,7 +298,10 @@ fn watch_machine(
                     }
                 }
                 MachineEvent::PoweredOff { .. } => {
-                    emitter.emit(shutdown_event(true, "guest-shutdown"));
+                    emitter.emit(Shutdown {
+                        guest: true,
+                        reason: ShutdownCause::GuestShutdown,
+                    });
                     exits.after_shutdown(&emitter, &monitor);
                 }
                 MachineEvent::RtcChange { offset } => {
