@@ -42,7 +42,7 @@ mod util;
 
 use std::fmt::Write as _;
 
-use util::rng::XorShift;
+use monitor_test_util::XorShift;
 use util::{Case, Nego, Pair};
 
 /// Cases run by default (a CI run).

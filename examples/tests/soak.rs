@@ -26,8 +26,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use monitor_core::client::{Client, ClientError};
+use monitor_test_util::XorShift;
 use serde_json::{json, Value as Json};
-use util::rng::XorShift;
 use util::Minimal;
 
 /// Clients connected at once.

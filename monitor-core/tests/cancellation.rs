@@ -2,7 +2,7 @@
 //! is cancelled, and memory and file descriptors return to their starting
 //! level. Alone in its test binary, so the process-wide counts are its own.
 
-mod util;
+use monitor_test_util as util;
 
 use util::{wait_until, TIMEOUT};
 

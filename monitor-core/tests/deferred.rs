@@ -2,7 +2,7 @@
 //! and out-of-band commands unaffected, dropped handles, async commands,
 //! cancellation without leaks.
 
-mod util;
+use monitor_test_util as util;
 
 use util::{socket_path, wait_until, TIMEOUT};
 

@@ -3,7 +3,7 @@
 //! threads, error conversions, required commands, throttle rules, and the
 //! session hooks.
 
-mod util;
+use monitor_test_util as util;
 
 use util::{socket_path, wait_until};
 

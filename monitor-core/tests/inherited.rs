@@ -2,7 +2,7 @@
 //! socket,fd=N,server=on`): served like bound ones, never unlinked, and
 //! refused at spawn when they are not listening sockets.
 
-mod util;
+use monitor_test_util as util;
 
 use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -4,7 +4,7 @@
 //! shapes and texts were checked against `qemu-system-x86_64 -machine
 //! none`).
 
-mod util;
+use monitor_test_util as util;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

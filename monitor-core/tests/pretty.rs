@@ -4,7 +4,7 @@
 //! `matches_a_running_qemu` compares with a live QEMU when one is installed
 //! (SKIPPED without, a failure under `CI`).
 
-mod util;
+use monitor_test_util as util;
 
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;

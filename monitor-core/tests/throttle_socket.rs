@@ -1,6 +1,6 @@
 //! Rate limiting end to end, over a socket, in real time.
 
-mod util;
+use monitor_test_util as util;
 
 use util::{wait_until, TIMEOUT};
 

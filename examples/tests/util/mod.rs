@@ -9,12 +9,13 @@
 //!   ([`compare`]);
 //! - [`Minimal`]: `minimal` on a socket of its own, for the tests that
 //!   drive it directly ([`minimal`]);
-//! - [`rng`]: reproducible pseudo-randomness;
 //! - [`vmm`]: the reference VMM as a child process.
+//!
+//! What every test crate of the workspace shares (socket paths, waits,
+//! reproducible randomness) is in the `monitor-test-util` crate.
 
 #![allow(dead_code)] // each test file uses a different part
 
-pub mod rng;
 pub mod vmm;
 
 mod case;

@@ -10,16 +10,12 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-#[path = "util/rng.rs"]
-#[allow(dead_code)] // `chance` is the soak test's
-mod rng;
-
 use monitor_core::client::Client;
 use monitor_core::{Command, CommandError, Event, Monitor};
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
-use rng::XorShift;
+use monitor_test_util::XorShift;
 
 /// Clients that behave and must get everything.
 const GOOD_CLIENTS: usize = 8;
