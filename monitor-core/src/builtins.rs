@@ -312,7 +312,7 @@ fn capabilities_elsewhere(_ctx: &Context<'_>, _arguments: Map) -> Outcome {
 /// `query-commands`: every command of the registry, in registration order.
 fn query_commands(ctx: &Context<'_>, arguments: Map) -> Outcome {
     args::expect_none(&arguments)?;
-    let registry = ctx.dispatcher().registry().read();
+    let registry = ctx.dispatcher().registry();
     let list: Vec<NameInfo<'_>> = registry.names().map(|name| NameInfo { name }).collect();
     Reply::new(&list)
 }
@@ -320,7 +320,7 @@ fn query_commands(ctx: &Context<'_>, arguments: Map) -> Outcome {
 /// `query-events`: every event declared, in declaration order.
 fn query_events(ctx: &Context<'_>, arguments: Map) -> Outcome {
     args::expect_none(&arguments)?;
-    let registry = ctx.dispatcher().registry().read();
+    let registry = ctx.dispatcher().registry();
     let list: Vec<NameInfo<'_>> = registry
         .events()
         .map(|e| NameInfo { name: e.name() })
@@ -331,7 +331,7 @@ fn query_events(ctx: &Context<'_>, arguments: Map) -> Outcome {
 /// `query-qmp-schema`: the registry's commands and events, described.
 fn query_qmp_schema(ctx: &Context<'_>, arguments: Map) -> Outcome {
     args::expect_none(&arguments)?;
-    Reply::new(&ctx.dispatcher().registry().read().schema())
+    Reply::new(&ctx.dispatcher().registry().schema())
 }
 
 /// The built-in commands, in QEMU's order.

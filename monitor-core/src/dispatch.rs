@@ -348,9 +348,11 @@ impl Dispatcher {
         (outcome, deferred.into_inner())
     }
 
-    /// The shared command registry.
-    pub fn registry(&self) -> &Arc<RwLock<Registry>> {
-        &self.registry
+    /// The commands and events, read-locked while the guard lives (keep
+    /// it short: adding a command at run time waits for it). Only the
+    /// monitor changes the registry ([`Monitor::register`](crate::Monitor::register)).
+    pub fn registry(&self) -> impl std::ops::Deref<Target = Registry> + '_ {
+        self.registry.read()
     }
 }
 

@@ -138,6 +138,7 @@ extern crate self as monitor_core;
 
 pub mod args;
 mod builtins;
+#[cfg(feature = "client")]
 pub mod client;
 pub mod command;
 pub mod console;

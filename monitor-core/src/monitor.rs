@@ -533,7 +533,7 @@ impl MonitorBuilder {
         }
         let mut dispatcher = Dispatcher::new(registry, self.state, self.emitter.clone());
         dispatcher.fd_sets = self.fd_sets.clone();
-        let registry = Arc::clone(dispatcher.registry());
+        let registry = Arc::clone(&dispatcher.registry);
         let mailbox = Arc::clone(dispatcher.mailbox());
         let state = Arc::clone(&dispatcher.state);
         let (mut server, addrs) = Server::prepare(self.listeners, dispatcher, self.config)?;

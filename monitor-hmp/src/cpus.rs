@@ -34,7 +34,6 @@ pub(crate) fn not_a_cpu() -> CommandError {
 pub fn indexes(dispatcher: &Dispatcher, session: &SessionInfo) -> Vec<i64> {
     if dispatcher
         .registry()
-        .read()
         .get("query-cpus-fast")
         .is_none()
     {

@@ -199,7 +199,7 @@ impl LineRunner for HmpTable {
     }
 
     fn complete(&self, dispatcher: &Dispatcher, line_before_cursor: &str) -> Vec<String> {
-        HmpTable::complete(self, &dispatcher.registry().read(), line_before_cursor)
+        HmpTable::complete(self, &dispatcher.registry(), line_before_cursor)
     }
 
     fn banner(&self, dispatcher: &Dispatcher) -> String {

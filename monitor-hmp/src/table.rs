@@ -534,7 +534,7 @@ impl HmpTable {
         if trimmed.is_empty() {
             return (String::new(), false);
         }
-        let registry = dispatcher.registry().read();
+        let registry = dispatcher.registry();
         let (word, rest) = split_word(trimmed);
         if word == "help" || word == "?" {
             let topic = rest.trim();

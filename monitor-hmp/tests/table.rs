@@ -119,7 +119,7 @@ fn generic_commands_exist_only_with_their_qmp_command() {
 fn completion_offers_available_commands_and_info_items() {
     let t = HmpTable::new();
     let with = dispatcher(&["query-status", "stop"]);
-    let registry = with.registry().read();
+    let registry = with.registry();
     assert!(t.complete(&registry, "x-g").contains(&"x-greet".to_owned()));
     assert_eq!(
         t.complete(&registry, "info x-t"),
@@ -131,7 +131,7 @@ fn completion_offers_available_commands_and_info_items() {
     assert_eq!(t.complete(&registry, "sto"), vec!["stop".to_owned()]);
     drop(registry);
     let without = dispatcher(&[]);
-    let registry = without.registry().read();
+    let registry = without.registry();
     assert!(!t
         .complete(&registry, "info ")
         .contains(&"status".to_owned()));

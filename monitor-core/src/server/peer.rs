@@ -6,7 +6,9 @@
 //! return, so the crate keeps `#![forbid(unsafe_code)]`.
 
 use std::ffi::OsStr;
-use std::io::{self, IoSlice, IoSliceMut};
+#[cfg(feature = "client")]
+use std::io::IoSlice;
+use std::io::{self, IoSliceMut};
 use std::mem::MaybeUninit;
 use std::net::{SocketAddr, SocketAddrV4, SocketAddrV6};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -15,8 +17,10 @@ use std::path::Path;
 
 use rustix::net::{
     AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags,
-    SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketAddrUnix,
+    SocketAddrUnix,
 };
+#[cfg(feature = "client")]
+use rustix::net::{SendAncillaryBuffer, SendAncillaryMessage, SendFlags};
 
 use super::ListenAddr;
 use crate::fds::FDS_PER_MESSAGE;
@@ -64,6 +68,7 @@ pub(crate) fn peer_uid(socket: impl AsFd) -> io::Result<u32> {
 
 /// Sends the start of `bytes` with descriptors (at most
 /// [`FDS_PER_MESSAGE`]); returns how many bytes went.
+#[cfg(feature = "client")]
 pub(crate) fn send_with_fds(
     socket: impl AsFd,
     bytes: &[u8],
