@@ -32,11 +32,7 @@ pub(crate) fn not_a_cpu() -> CommandError {
 /// assert!(monitor_hmp::cpus::indexes(&dispatcher, &session).is_empty());
 /// ```
 pub fn indexes(dispatcher: &Dispatcher, session: &SessionInfo) -> Vec<i64> {
-    if dispatcher
-        .registry()
-        .get("query-cpus-fast")
-        .is_none()
-    {
+    if dispatcher.registry().get("query-cpus-fast").is_none() {
         return Vec::new();
     }
     let (outcome, _) = dispatcher.call(session, "query-cpus-fast", Map::new());
