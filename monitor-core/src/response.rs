@@ -138,8 +138,8 @@ pub(crate) fn write_answer(
     outcome: Result<&Reply, &CommandError>,
     id: Option<Echo>,
 ) {
-    let spliced = match id {
-        Some(Echo::Written(text)) if text.len() >= SPLICE_AT => Some(text),
+    let text = match id {
+        Some(Echo::Written(text)) if text.len() >= SPLICE_AT => text,
         other => {
             let id = other.as_ref().map(Echo::as_ref);
             match outcome {
@@ -153,7 +153,8 @@ pub(crate) fn write_answer(
         Ok(reply) => return_with(out, reply, Some(IdRef::Hole)),
         Err(error) => error_with(out, error, Some(IdRef::Hole)),
     };
-    if let (Some(at), Some(text)) = (at, spliced) {
+    // A hole always has a place.
+    if let Some(at) = at {
         splices.push((at, text));
     }
 }

@@ -77,11 +77,9 @@ pub struct Session {
     negotiated: bool,
     oob_offered: bool,
     /// In-band messages not yet run.
-    queue: VecDeque<Queued>,
+    queue: VecDeque<Parsed>,
     /// The sum of their weights.
     queued_weight: usize,
-    /// The weight of the frame `step` is handing to `handle_frame`.
-    next_weight: usize,
     /// The in-band command whose answer is pending, if any.
     inflight: Option<u64>,
     /// A large message handed out to be parsed elsewhere, until taken.
@@ -98,21 +96,13 @@ pub struct Session {
     next_token: u64,
 }
 
-/// A message waiting in the in-band queue.
-#[derive(Debug)]
-struct Queued {
-    frame: Frame,
-    /// See [`Splitter::last_weight`].
-    weight: usize,
-    /// Its `id`, already written, when it was parsed elsewhere.
-    echo: Option<Vec<u8>>,
-}
-
-/// A large message parsed off the monitor thread, ready for
-/// [`Session::deliver`].
+/// A message taken by the session (and waiting in the in-band queue): a
+/// large one parsed off the monitor thread comes to
+/// [`Session::deliver`] this way.
 #[derive(Debug)]
 pub(crate) struct Parsed {
     frame: Frame,
+    /// See [`Splitter::last_weight`].
     weight: usize,
     /// The message's `id` written as it is echoed; the `id` member of the
     /// value is then `null`, so the monitor thread never walks it.
@@ -193,7 +183,6 @@ impl Session {
             oob_offered: offer_oob,
             queue: VecDeque::new(),
             queued_weight: 0,
-            next_weight: 0,
             inflight: None,
             raw: None,
             parsing: false,
@@ -353,8 +342,12 @@ impl Session {
         let effects = match item {
             None => None,
             Some(Item::Frame(frame)) => {
-                self.next_weight = self.splitter.last_weight();
-                Some(self.handle_frame(dispatcher, frame, out))
+                let parsed = Parsed {
+                    frame,
+                    weight: self.splitter.last_weight(),
+                    echo: None,
+                };
+                Some(self.take(dispatcher, parsed, out))
             }
             Some(Item::Raw(raw)) => {
                 self.raw = Some(raw);
@@ -395,10 +388,9 @@ impl Session {
         frame: Frame,
         out: &mut Vec<u8>,
     ) -> Effects {
-        let weight = std::mem::take(&mut self.next_weight);
         let parsed = Parsed {
             frame,
-            weight,
+            weight: 0,
             echo: None,
         };
         self.take(dispatcher, parsed, out)
@@ -407,17 +399,12 @@ impl Session {
     /// [`handle_frame`](Self::handle_frame) for a frame parsed here or
     /// elsewhere.
     fn take(&mut self, dispatcher: &Dispatcher, parsed: Parsed, out: &mut Vec<u8>) -> Effects {
-        let queued = Queued {
-            frame: parsed.frame,
-            weight: parsed.weight,
-            echo: parsed.echo,
-        };
-        if matches!(&queued.frame, Ok(v) if request::is_oob(v)) {
-            let effects = self.run(dispatcher, queued, out);
+        if matches!(&parsed.frame, Ok(v) if request::is_oob(v)) {
+            let effects = self.run(dispatcher, parsed, out);
             return effects.merge(self.pump(dispatcher, out));
         }
-        self.queued_weight += queued.weight;
-        self.queue.push_back(queued);
+        self.queued_weight += parsed.weight;
+        self.queue.push_back(parsed);
         self.pump(dispatcher, out)
     }
 
@@ -484,8 +471,8 @@ impl Session {
     }
 
     /// Handles one message now, in-band or out-of-band.
-    fn run(&mut self, dispatcher: &Dispatcher, queued: Queued, out: &mut Vec<u8>) -> Effects {
-        let Queued { frame, echo, .. } = queued;
+    fn run(&mut self, dispatcher: &Dispatcher, parsed: Parsed, out: &mut Vec<u8>) -> Effects {
+        let Parsed { frame, echo, .. } = parsed;
         let value = match frame {
             Ok(value) => value,
             Err(e) => {

@@ -2,25 +2,19 @@
 //! the greeting), the per-listener connection limit, and the capabilities
 //! negotiation timeout. Every wait is on a condition, bounded by TIMEOUT.
 
-use std::io::{ErrorKind, Read};
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use monitor_core::client::Client;
 use monitor_core::{Monitor, MonitorBuilder};
+use monitor_test_util::{read_until_closed, socket_path};
 use serde_json::json;
 
 /// How long any single wait may take before it is a failure.
 const TIMEOUT: Duration = Duration::from_secs(20);
-
-fn socket_path(tag: &str) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!("mc-access-{tag}-{}-{n}.sock", std::process::id()))
-}
 
 /// This process's user ID (the owner of `/proc/self`).
 fn my_uid() -> u32 {
@@ -33,26 +27,12 @@ fn spawn(builder: MonitorBuilder, tag: &str) -> (Monitor, PathBuf) {
     (monitor, path)
 }
 
-/// Reads until the server closes the connection; returns every byte it
-/// sent before. Fails if it is still open at the deadline.
-fn read_until_closed(mut stream: UnixStream) -> Vec<u8> {
+/// What the server sent before closing `stream` (failing at [`TIMEOUT`]).
+fn closed(stream: UnixStream) -> Vec<u8> {
     stream
         .set_read_timeout(Some(TIMEOUT))
         .expect("set a read timeout");
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return got,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return got,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => panic!(
-                "the connection was not closed ({e}); received {:?}",
-                String::from_utf8_lossy(&got)
-            ),
-        }
-    }
+    read_until_closed(stream)
 }
 
 #[test]
@@ -62,7 +42,7 @@ fn peer_outside_the_allow_list_is_closed_before_the_greeting() {
         "refused",
     );
     let stream = UnixStream::connect(&path).expect("connect");
-    let got = read_until_closed(stream);
+    let got = closed(stream);
     assert!(
         got.is_empty(),
         "a refused peer received {:?}",
@@ -90,7 +70,7 @@ fn clients_beyond_the_listener_limit_are_closed_without_a_greeting() {
     let mut first = Client::connect_unix(&path).expect("first");
     let _second = Client::connect_unix(&path).expect("second");
     let third = UnixStream::connect(&path).expect("connect");
-    assert!(read_until_closed(third).is_empty());
+    assert!(closed(third).is_empty());
     first.negotiate().expect("the first client is still served");
     drop(first);
     // Once the server has seen the first one go, a new client fits.
@@ -120,7 +100,7 @@ fn clients_that_do_not_negotiate_in_time_are_dropped() {
     negotiated.set_timeout(TIMEOUT);
     negotiated.negotiate().expect("negotiate");
     let idle = UnixStream::connect(&path).expect("connect");
-    let got = read_until_closed(idle);
+    let got = closed(idle);
     assert!(got.starts_with(b"{\"QMP\""), "the idle client was greeted");
     assert_eq!(
         got.iter().filter(|&&b| b == b'\n').count(),

@@ -3,8 +3,8 @@
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use monitor_core::client::Client;
 use monitor_core::{Command, CommandError, Event, Monitor};
+use monitor_test_util::socket_path;
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
@@ -38,12 +39,6 @@ const TIMEOUT: Duration = Duration::from_secs(20);
 /// Bounds for the garbage one flooder sends.
 const MIN_FLOOD_BYTES: usize = 256 << 10;
 const MAX_FLOOD_BYTES: usize = 64 << 20;
-
-fn socket_path(tag: &str) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!("mc-conc-{tag}-{}-{n}.sock", std::process::id()))
-}
 
 #[derive(Deserialize)]
 struct EchoArgs {

@@ -4,7 +4,7 @@
 
 use monitor_test_util as util;
 
-use std::io::{ErrorKind, Read};
+use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
@@ -41,25 +41,6 @@ impl Drop for Remove {
 /// This process's user ID (the owner of `/proc/self`).
 fn my_uid() -> u32 {
     std::fs::metadata("/proc/self").expect("/proc/self").uid()
-}
-
-/// Reads until the server closes the connection; every byte it sent.
-/// Fails if the connection is still open at the deadline.
-fn read_until_closed(mut stream: impl Read) -> Vec<u8> {
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match stream.read(&mut buf) {
-            Ok(0) => return got,
-            Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == ErrorKind::ConnectionReset => return got,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => panic!(
-                "the connection was not closed ({e}); received {:?}",
-                String::from_utf8_lossy(&got)
-            ),
-        }
-    }
 }
 
 /// Two clients at once, then a third after the first left: all served.
@@ -177,7 +158,7 @@ fn peer_outside_the_allow_list_gets_nothing() {
         .expect("spawn");
     let stream = UnixStream::connect(&path).expect("connect");
     stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-    let got = read_until_closed(stream);
+    let got = util::read_until_closed(stream);
     assert!(
         got.is_empty(),
         "a refused peer received {:?}",
@@ -213,7 +194,7 @@ fn the_connection_limit_applies() {
     let mut first = Client::connect_tcp(addr).expect("first");
     let second = TcpStream::connect(addr).expect("connect");
     second.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-    assert!(read_until_closed(second).is_empty());
+    assert!(util::read_until_closed(second).is_empty());
     first.negotiate().expect("the first client is still served");
     shut(monitor);
 }
@@ -355,7 +336,7 @@ fn a_console_fd_is_served_as_a_console() {
     // the connection ends at shutdown.
     stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
     monitor.shutdown();
-    assert!(read_until_closed(&stream).is_empty());
+    assert!(util::read_until_closed(&stream).is_empty());
     monitor.wait().expect("clean exit");
     assert!(path.exists());
 }

@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -12,17 +11,11 @@ use monitor_core::client::{Client, ClientError};
 use monitor_core::{
     Command, CommandError, Event, Exit, ListenAddr, Monitor, MonitorBuilder, ServerError,
 };
+use monitor_test_util::socket_path;
 use serde_json::{json, Value as Json};
 
 /// How long any single wait in these tests may take before it is a failure.
 const TIMEOUT: Duration = Duration::from_secs(10);
-
-/// A fresh socket path in the temporary directory.
-fn socket_path(tag: &str) -> PathBuf {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    std::env::temp_dir().join(format!("mc-server-{tag}-{}-{n}.sock", std::process::id()))
-}
 
 /// A builder with `x-echo` (returns its arguments) and `x-panic`. Plain
 /// JSON and `()` keep the commands free of schema descriptions.

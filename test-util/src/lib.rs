@@ -4,6 +4,7 @@
 //! A crate of its own (a dev-dependency), so that each test binary takes
 //! what it uses and nothing is compiled into a test that does not use it.
 
+use std::io::{ErrorKind, Read};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -46,6 +47,33 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     while !cond() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Reads until the peer closes the connection (end of file, or a reset);
+/// every byte it sent. Fails if a read fails otherwise, as one does at a
+/// read timeout the caller set: the connection was still open.
+///
+/// # Examples
+///
+/// ```
+/// let got = monitor_test_util::read_until_closed(&b"bye"[..]);
+/// assert_eq!(got, b"bye");
+/// ```
+pub fn read_until_closed(mut stream: impl Read) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return got,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => panic!(
+                "the connection was not closed ({e}); received {:?}",
+                String::from_utf8_lossy(&got)
+            ),
+        }
     }
 }
 

@@ -93,11 +93,7 @@ impl Offload {
 
     /// A handle that frees on the worker, for a connection.
     pub(super) fn freer(&mut self) -> Freer {
-        if self.jobs.is_none() && !self.inline {
-            self.jobs = self.start();
-            self.inline = self.jobs.is_none();
-        }
-        Freer(self.jobs.clone())
+        Freer(self.jobs().cloned())
     }
 
     /// The messages parsed since the last call, in the order they were
@@ -107,14 +103,20 @@ impl Offload {
     }
 
     fn send(&mut self, job: Job) -> Result<(), mpsc::SendError<Job>> {
+        match self.jobs() {
+            Some(jobs) => jobs.send(job),
+            None => Err(mpsc::SendError(job)),
+        }
+    }
+
+    /// The worker's queue, starting the worker on first use; `None` when
+    /// it could not be started (then everything runs on this thread).
+    fn jobs(&mut self) -> Option<&Sender<Job>> {
         if self.jobs.is_none() && !self.inline {
             self.jobs = self.start();
             self.inline = self.jobs.is_none();
         }
-        match &self.jobs {
-            Some(jobs) => jobs.send(job),
-            None => Err(mpsc::SendError(job)),
-        }
+        self.jobs.as_ref()
     }
 
     /// Starts the worker; it stops when its `Offload` is dropped.
