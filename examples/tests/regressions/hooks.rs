@@ -52,6 +52,13 @@ fn defect_12_sleeps_of_clients_that_left_cost_no_threads() {
     let minimal = Minimal::spawn_with(&["--max-clients", "1024"], "warn");
     let pid = minimal.pid();
     let probe = Probe::start(&minimal.socket);
+    // The heartbeat's thread is the last `minimal` starts: once a HEARTBEAT
+    // has come, the thread count is the steady one.
+    let (watcher, mut heartbeats) = negotiated(&minimal.socket);
+    let beat = std::iter::from_fn(|| read_json(&mut heartbeats))
+        .find(|message| message["event"] == "HEARTBEAT");
+    assert!(beat.is_some(), "no HEARTBEAT within {TIMEOUT:?}");
+    drop((watcher, heartbeats));
     let baseline = threads(pid);
     for i in 0..2000 {
         let (mut writer, mut reader) = negotiated_oob(&minimal.socket);

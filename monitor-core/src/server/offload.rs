@@ -12,7 +12,7 @@
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use mio::Token;
 use parking_lot::Mutex;
@@ -41,35 +41,38 @@ pub(crate) enum Job {
 
 /// Frees large buffers on the worker thread (or at once without one).
 #[derive(Debug, Default)]
-pub(crate) struct Freer(Option<Sender<Job>>);
+pub(crate) struct Freer(Option<Arc<Worker>>);
 
 impl Freer {
     /// Frees `value` off this thread.
     pub(crate) fn free(&self, value: impl Send + 'static) {
-        if let Some(jobs) = &self.0 {
+        if let Some(jobs) = self.0.as_ref().and_then(|worker| worker.jobs()) {
             // Freed right here when the worker has gone.
             let _ = jobs.send(Job::Free(Box::new(value)));
         }
     }
 }
 
-/// The worker thread, started on first use, and what it finished.
-pub(super) struct Offload {
-    jobs: Option<Sender<Job>>,
-    /// The worker could not be started: parse on the monitor thread.
-    inline: bool,
+/// The worker thread, started on first use (a monitor that never sees a
+/// large message never starts it), and what it finished.
+pub(super) struct Offload(Arc<Worker>);
+
+/// What the monitor thread and the connections' [`Freer`]s share.
+struct Worker {
+    /// The worker's queue once started; `None` inside when it could not
+    /// be started (then everything runs on the monitor thread).
+    jobs: OnceLock<Option<Sender<Job>>>,
     done: Arc<Mutex<VecDeque<Done>>>,
     shared: Arc<Shared>,
 }
 
 impl Offload {
     pub(super) fn new(shared: Arc<Shared>) -> Offload {
-        Offload {
-            jobs: None,
-            inline: false,
+        Offload(Arc::new(Worker {
+            jobs: OnceLock::new(),
             done: Arc::new(Mutex::new(VecDeque::new())),
             shared,
-        }
+        }))
     }
 
     /// Parses `raw` on the worker; [`take_done`](Self::take_done) returns
@@ -81,7 +84,7 @@ impl Offload {
             raw,
         };
         if let Err(mpsc::SendError(job)) = self.send(job) {
-            run(job, &self.done, &self.shared);
+            run(job, &self.0.done, &self.0.shared);
         }
     }
 
@@ -91,35 +94,35 @@ impl Offload {
         let _ = self.send(Job::Free(Box::new(value)));
     }
 
-    /// A handle that frees on the worker, for a connection.
-    pub(super) fn freer(&mut self) -> Freer {
-        Freer(self.jobs().cloned())
+    /// A handle that frees on the worker, for a connection; it starts
+    /// nothing until it has something to free.
+    pub(super) fn freer(&self) -> Freer {
+        Freer(Some(Arc::clone(&self.0)))
     }
 
     /// The messages parsed since the last call, in the order they were
     /// handed out.
     pub(super) fn take_done(&self) -> VecDeque<Done> {
-        std::mem::take(&mut *self.done.lock())
+        std::mem::take(&mut *self.0.done.lock())
     }
 
     fn send(&mut self, job: Job) -> Result<(), mpsc::SendError<Job>> {
-        match self.jobs() {
+        match self.0.jobs() {
             Some(jobs) => jobs.send(job),
             None => Err(mpsc::SendError(job)),
         }
     }
+}
 
+impl Worker {
     /// The worker's queue, starting the worker on first use; `None` when
-    /// it could not be started (then everything runs on this thread).
-    fn jobs(&mut self) -> Option<&Sender<Job>> {
-        if self.jobs.is_none() && !self.inline {
-            self.jobs = self.start();
-            self.inline = self.jobs.is_none();
-        }
-        self.jobs.as_ref()
+    /// it could not be started.
+    fn jobs(&self) -> Option<&Sender<Job>> {
+        self.jobs.get_or_init(|| self.start()).as_ref()
     }
 
-    /// Starts the worker; it stops when its `Offload` is dropped.
+    /// Starts the worker; it stops when the last sender (the `Offload`'s
+    /// and the connections' `Freer`s) is dropped.
     fn start(&self) -> Option<Sender<Job>> {
         let (jobs, queue) = mpsc::channel::<Job>();
         let done = Arc::clone(&self.done);
@@ -141,12 +144,18 @@ impl Offload {
     }
 }
 
-impl std::fmt::Debug for Offload {
+impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Offload")
-            .field("started", &self.jobs.is_some())
+        f.debug_struct("Worker")
+            .field("started", &self.jobs.get().is_some_and(Option::is_some))
             .field("done", &self.done.lock().len())
             .finish()
+    }
+}
+
+impl std::fmt::Debug for Offload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
     }
 }
 
