@@ -11,12 +11,13 @@ use crate::error::CommandError;
 use crate::event::{EventDescriptor, EventRegistration, TypedEvent};
 use crate::registry::{Registry, RegistryError};
 use crate::reply::{Outcome, Reply};
-use crate::schema::{schema_of, Member, ObjectInfo, Schema, SchemaGen, TypeKey, Variant};
+use crate::schema::{schema_of, Member, ObjectInfo, SchemaGen, TypeKey, Variant};
 use crate::value::Map;
 use crate::version::VersionInfo;
+use crate::Schema;
 
 /// `qmp_capabilities`' argument enum (QEMU's `QMPCapability`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Schema)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum Capability {
     Oob,
@@ -30,41 +31,16 @@ impl Capability {
     }
 }
 
-impl Schema for Capability {
-    fn schema(schema_gen: &mut SchemaGen) -> String {
-        schema_gen.enumeration::<Self>(&["oob"])
-    }
-}
-
 /// `qmp_capabilities`' arguments.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Schema)]
 pub(crate) struct CapabilitiesArgs {
     pub(crate) enable: Option<Vec<Capability>>,
 }
 
-impl Schema for CapabilitiesArgs {
-    fn schema(schema_gen: &mut SchemaGen) -> String {
-        schema_gen.object::<Self>(|schema_gen| {
-            ObjectInfo::new(vec![Member::optional(
-                "enable",
-                schema_gen.describe::<Vec<Capability>>(),
-            )])
-        })
-    }
-}
-
 /// `query-commands` and `query-events` entries: `{"name": str}`.
-#[derive(Debug, Serialize)]
-pub(crate) struct NameInfo<'a> {
-    pub(crate) name: &'a str,
-}
-
-impl Schema for NameInfo<'static> {
-    fn schema(schema_gen: &mut SchemaGen) -> String {
-        schema_gen.object::<Self>(|schema_gen| {
-            ObjectInfo::new(vec![Member::new("name", schema_gen.describe::<String>())])
-        })
-    }
+#[derive(Debug, Serialize, Schema)]
+pub(crate) struct NameInfo {
+    pub(crate) name: String,
 }
 
 /// The result of `query-qmp-schema`, described as QEMU describes it.
@@ -216,7 +192,7 @@ impl Schema for SchemaInfoType {
 /// let emitter = Emitter::new();
 /// emitter.emit(Shutdown { guest: true, reason: ShutdownCause::GuestShutdown });
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Schema)]
 pub struct Shutdown {
     /// The guest asked for it (`false`: the host did).
     pub guest: bool,
@@ -229,7 +205,7 @@ impl TypedEvent for Shutdown {
 }
 
 /// Why the VMM shuts down or resets (QEMU's `ShutdownCause`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Schema)]
 #[serde(rename_all = "kebab-case")]
 pub enum ShutdownCause {
     /// No particular cause.
@@ -254,35 +230,6 @@ pub enum ShutdownCause {
     SubsystemReset,
     /// A snapshot was loaded.
     SnapshotLoad,
-}
-
-impl Schema for ShutdownCause {
-    fn schema(schema_gen: &mut SchemaGen) -> String {
-        schema_gen.enumeration::<Self>(&[
-            "none",
-            "host-error",
-            "host-qmp-quit",
-            "host-qmp-system-reset",
-            "host-signal",
-            "host-ui",
-            "guest-shutdown",
-            "guest-reset",
-            "guest-panic",
-            "subsystem-reset",
-            "snapshot-load",
-        ])
-    }
-}
-
-impl Schema for Shutdown {
-    fn schema(schema_gen: &mut SchemaGen) -> String {
-        schema_gen.object::<Self>(|schema_gen| {
-            ObjectInfo::new(vec![
-                Member::new("guest", schema_gen.describe::<bool>()),
-                Member::new("reason", schema_gen.describe::<ShutdownCause>()),
-            ])
-        })
-    }
 }
 
 fn query_version(ctx: &Context<'_>, arguments: Map) -> Outcome {
@@ -313,7 +260,12 @@ fn capabilities_elsewhere(_ctx: &Context<'_>, _arguments: Map) -> Outcome {
 fn query_commands(ctx: &Context<'_>, arguments: Map) -> Outcome {
     args::expect_none(&arguments)?;
     let registry = ctx.dispatcher().registry();
-    let list: Vec<NameInfo<'_>> = registry.names().map(|name| NameInfo { name }).collect();
+    let list: Vec<NameInfo> = registry
+        .names()
+        .map(|name| NameInfo {
+            name: name.to_owned(),
+        })
+        .collect();
     Reply::new(&list)
 }
 
@@ -321,9 +273,11 @@ fn query_commands(ctx: &Context<'_>, arguments: Map) -> Outcome {
 fn query_events(ctx: &Context<'_>, arguments: Map) -> Outcome {
     args::expect_none(&arguments)?;
     let registry = ctx.dispatcher().registry();
-    let list: Vec<NameInfo<'_>> = registry
+    let list: Vec<NameInfo> = registry
         .events()
-        .map(|e| NameInfo { name: e.name() })
+        .map(|e| NameInfo {
+            name: e.name().to_owned(),
+        })
         .collect();
     Reply::new(&list)
 }
@@ -359,7 +313,7 @@ pub(crate) fn commands() -> Vec<Command> {
             Handler::Fn(query_commands),
             "Return the list of supported QMP commands.",
         )
-        .schema(schema_of::<()>, schema_of::<Vec<NameInfo<'static>>>),
+        .schema(schema_of::<()>, schema_of::<Vec<NameInfo>>),
         builtin(
             "quit",
             Handler::Fn(quit),
@@ -371,7 +325,7 @@ pub(crate) fn commands() -> Vec<Command> {
             Handler::Fn(query_events),
             "Return the list of events the VMM may emit.",
         )
-        .schema(schema_of::<()>, schema_of::<Vec<NameInfo<'static>>>),
+        .schema(schema_of::<()>, schema_of::<Vec<NameInfo>>),
         builtin(
             "query-qmp-schema",
             Handler::Fn(query_qmp_schema),

@@ -2,52 +2,43 @@
 //! `closefd`, `add-fd`, `remove-fd`, `query-fdsets`, with QEMU's messages
 //! (listed in `docs/PROTOCOL.md`, section 15).
 
-use crate::args::Arguments;
+use serde::Deserialize;
+
+use crate::args::from_arguments;
 use crate::command::{schema_of, Command, Handler};
 use crate::dispatch::Context;
 use crate::error::CommandError;
 use crate::reply::{Outcome, Reply};
-use crate::schema::{Member, ObjectInfo, Schema, SchemaGen};
+use crate::schema::{Member, ObjectInfo, SchemaGen};
 use crate::value::Map;
+use crate::Schema;
 
-/// `getfd` and `closefd` arguments: `{fdname: str}`.
-struct FdName;
-
-impl Schema for FdName {
-    fn schema(schema_gen: &mut SchemaGen) -> String {
-        schema_gen.object::<Self>(|schema_gen| {
-            ObjectInfo::new(vec![Member::new("fdname", schema_gen.describe::<String>())])
-        })
-    }
+/// `getfd` and `closefd` arguments.
+#[derive(Deserialize, Schema)]
+struct FdName {
+    fdname: String,
 }
 
-/// `add-fd` arguments: `{*fdset-id: int, *opaque: str}`.
-struct AddFdArgs;
-
-impl Schema for AddFdArgs {
-    fn schema(schema_gen: &mut SchemaGen) -> String {
-        schema_gen.object::<Self>(|schema_gen| {
-            ObjectInfo::new(vec![
-                Member::optional("fdset-id", schema_gen.describe::<i64>()),
-                Member::optional("opaque", schema_gen.describe::<String>()),
-            ])
-        })
-    }
+/// `add-fd` arguments.
+#[derive(Deserialize, Schema)]
+struct AddFdArgs {
+    #[serde(rename = "fdset-id")]
+    fdset_id: Option<i64>,
+    opaque: Option<String>,
 }
 
-/// `remove-fd` arguments: `{fdset-id: int, *fd: int}`.
-struct RemoveFdArgs;
-
-impl Schema for RemoveFdArgs {
-    fn schema(schema_gen: &mut SchemaGen) -> String {
-        schema_gen.object::<Self>(|schema_gen| {
-            ObjectInfo::new(vec![
-                Member::new("fdset-id", schema_gen.describe::<i64>()),
-                Member::optional("fd", schema_gen.describe::<i64>()),
-            ])
-        })
-    }
+/// `remove-fd` arguments.
+#[derive(Deserialize, Schema)]
+struct RemoveFdArgs {
+    #[serde(rename = "fdset-id")]
+    fdset_id: i64,
+    fd: Option<i64>,
 }
+
+// The results are described by hand: QEMU's schema lists their members
+// in declaration order (`fdset-id` first), while the public types in
+// `fds` serialise them in QEMU's wire order (its hash order), which a
+// derived description would copy.
 
 /// `add-fd`'s result, `fds::AddfdInfo`, described (a private type, so
 /// that the public one adds nothing to the `Schema` implementors).
@@ -94,9 +85,7 @@ impl Schema for FdsetInfo {
 }
 
 fn getfd(ctx: &Context<'_>, arguments: Map) -> Outcome {
-    let mut args = Arguments::new(arguments);
-    let name: String = args.member("fdname")?;
-    args.finish()?;
+    let FdName { fdname: name } = from_arguments(arguments)?;
     let fd = ctx.session_fds().take_received_or_error()?;
     if name.starts_with(|c: char| c.is_ascii_digit()) {
         return Err(CommandError::generic(
@@ -108,9 +97,7 @@ fn getfd(ctx: &Context<'_>, arguments: Map) -> Outcome {
 }
 
 fn closefd(ctx: &Context<'_>, arguments: Map) -> Outcome {
-    let mut args = Arguments::new(arguments);
-    let name: String = args.member("fdname")?;
-    args.finish()?;
+    let FdName { fdname: name } = from_arguments(arguments)?;
     match ctx.session_fds().remove(&name) {
         Some(_closed) => Ok(Reply::empty()),
         None => Err(CommandError::generic(format!(
@@ -120,19 +107,13 @@ fn closefd(ctx: &Context<'_>, arguments: Map) -> Outcome {
 }
 
 fn add_fd(ctx: &Context<'_>, arguments: Map) -> Outcome {
-    let mut args = Arguments::new(arguments);
-    let fdset_id: Option<i64> = args.member("fdset-id")?;
-    let opaque: Option<String> = args.member("opaque")?;
-    args.finish()?;
+    let AddFdArgs { fdset_id, opaque } = from_arguments(arguments)?;
     let fd = ctx.session_fds().take_received_or_error()?;
     Reply::new(&ctx.fd_sets().add(fd, fdset_id, opaque)?)
 }
 
 fn remove_fd(ctx: &Context<'_>, arguments: Map) -> Outcome {
-    let mut args = Arguments::new(arguments);
-    let fdset_id: i64 = args.member("fdset-id")?;
-    let fd: Option<i64> = args.member("fd")?;
-    args.finish()?;
+    let RemoveFdArgs { fdset_id, fd } = from_arguments(arguments)?;
     ctx.fd_sets().remove(fdset_id, fd)?;
     Ok(Reply::empty())
 }
