@@ -174,7 +174,7 @@ pub mod fanout {
                 *reached = 0;
                 self.shared.target.store(target, Ordering::SeqCst);
             }
-            let emitter = self.monitor.events();
+            let emitter = self.monitor.emitter();
             for _ in 0..events {
                 let event = Event::new(EVENT).with_data(&self.data);
                 // The data is a plain object: serialising it cannot fail.

@@ -10,7 +10,7 @@ pub const MAX_EVENTS: u64 = 1_000_000;
 /// The most bytes of events one `x-bench-events` may emit: `count` times
 /// the size of one event on the wire. The monitor keeps events once for
 /// every client, and queues at most 128 MiB of them between `emit` and
-/// its thread (`monitor_core::event::EVENT_QUEUE_BYTES`): this keeps one
+/// its thread (`monitor_core::EVENT_QUEUE_BYTES`): this keeps one
 /// call under that, a million events without data included.
 pub const MAX_BYTES: u64 = 128 << 20;
 
@@ -36,7 +36,7 @@ const EVENT_OVERHEAD: u64 = 96;
 /// use serde_json::json;
 ///
 /// let builder = Monitor::builder();
-/// let emitter = builder.emitter();
+/// let emitter = builder.emitter().clone();
 /// examples::bench::emit_events(&emitter, 3, None, None).unwrap();
 /// assert!(examples::bench::emit_events(&emitter, 1_000_001, None, None).is_err());
 /// let blob = json!({"blob": "x".repeat(1 << 20)});

@@ -106,7 +106,7 @@ impl HostSignals {
                         std::process::exit(1);
                     };
                     crate::cli::report(program, format!("terminating on signal {signal}"));
-                    monitor.events().emit(host_signal_event());
+                    monitor.emitter().emit(host_signal_event());
                     stop();
                     let _ = monitor_hmp::stdio::restore_terminal();
                     monitor.shutdown();

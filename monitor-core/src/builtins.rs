@@ -4,9 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::args;
+use crate::command::Command;
 use crate::command::Registration;
-use crate::command::{Command, Handler};
 use crate::dispatch::Context;
+use crate::dispatch::Handler;
 use crate::error::CommandError;
 use crate::event::{EventDescriptor, EventRegistration, TypedEvent};
 use crate::registry::{Registry, RegistryError};

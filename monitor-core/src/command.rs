@@ -8,15 +8,13 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::args;
-use crate::dispatch::Context;
+use crate::dispatch::{Context, Handler};
 use crate::error::CommandError;
+use crate::introspect::Schema;
+use crate::introspect::{schema_of, SchemaHook};
 use crate::reply::{Outcome, Reply};
-use crate::schema::Schema;
 use crate::state::StateRequirement;
 use crate::value::Map;
-
-pub use crate::dispatch::{Handler, HandlerFn};
-pub use crate::schema::{schema_of, SchemaHook};
 
 /// A command: name, handler and flags.
 ///
@@ -171,21 +169,9 @@ impl Command {
     }
 }
 
-/// A compile-time registration, collected with `inventory`.
-///
-/// # Examples
-///
-/// ```
-/// use monitor_core::{command::Registration, Context, Map, Outcome, Reply};
-///
-/// fn x_hello(_ctx: &Context<'_>, _args: Map) -> Outcome {
-///     Reply::new("hello")
-/// }
-///
-/// monitor_core::submit! {
-///     Registration::new("x-hello", x_hello, concat!(module_path!(), "::x_hello"))
-/// }
-/// ```
+/// A compile-time registration, collected with `inventory`: what
+/// `#[qmp_command]` submits (through `__private`; `tests/registry.rs`
+/// submits one by hand).
 #[derive(Debug)]
 pub struct Registration {
     /// Command name.

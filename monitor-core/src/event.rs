@@ -149,8 +149,9 @@ impl Event {
 /// }
 ///
 /// let emitter = Emitter::new();
+/// let events = emitter.receiver().unwrap();
 /// emitter.emit(RtcChange { offset: 3 });
-/// let line = String::from_utf8(emitter.take_pending()[0].to_vec()).unwrap();
+/// let line = String::from_utf8(events.take_pending()[0].to_vec()).unwrap();
 /// assert!(line.ends_with("\"event\": \"RTC_CHANGE\", \"data\": {\"offset\": 3}}\r\n"));
 /// ```
 pub trait TypedEvent: Serialize {
@@ -228,6 +229,8 @@ impl Queue {
 struct Inner {
     queue: Mutex<Queue>,
     pending: AtomicBool,
+    /// The [`EventReceiver`] is out (a monitor holds it while it runs).
+    received: AtomicBool,
     notify: Mutex<Option<Notify>>,
     /// Rate limiting, shared by every client (QEMU's table by default).
     /// Locked before `queue` when both are.
@@ -248,14 +251,15 @@ struct Inner {
 /// use monitor_core::{Emitter, Event};
 ///
 /// let emitter = Emitter::new();
+/// let events = emitter.receiver().unwrap();
 /// emitter.emit(Event::new("STOP"));
-/// let lines = emitter.take_pending();
+/// let lines = events.take_pending();
 /// assert!(lines[0].ends_with(b"\"event\": \"STOP\"}\r\n"));
 ///
 /// // Throttled: the second RTC_CHANGE within a second is held back.
 /// emitter.emit(Event::new("RTC_CHANGE"));
 /// emitter.emit(Event::new("RTC_CHANGE"));
-/// assert_eq!(emitter.take_pending().len(), 1);
+/// assert_eq!(events.take_pending().len(), 1);
 /// assert!(emitter.next_deadline().is_some());
 /// ```
 #[derive(Clone, Default)]
@@ -337,39 +341,29 @@ impl Emitter {
         self.inner.throttle.lock().next_deadline()
     }
 
-    /// Takes every event line due now, oldest first: queued events, then
-    /// throttled ones whose period ended.
-    pub fn take_pending(&self) -> Vec<Arc<[u8]>> {
-        self.take_due(Instant::now())
-    }
-
-    /// [`take_pending`](Self::take_pending) with the time given.
-    pub fn take_due(&self, now: Instant) -> Vec<Arc<[u8]>> {
-        let bytes = self.take_bytes(now);
-        bytes
-            .split_inclusive(|&b| b == b'\n')
-            .map(Arc::from)
-            .collect()
-    }
-
-    /// What [`take_due`](Self::take_due) takes, as the lines laid end to
-    /// end (each ends with CR LF): what the server appends to its event log.
-    pub(crate) fn take_bytes(&self, now: Instant) -> Vec<u8> {
-        let mut expired = Vec::new();
-        let mut throttle = self.inner.throttle.lock();
-        throttle.expire(now, &mut expired);
-        let mut queue = self.inner.queue.lock();
-        self.inner.pending.store(false, Ordering::Release);
-        queue.push(expired);
-        if queue.dropped > 0 {
-            log::warn!(
-                "event queue full ({} MiB): dropped {} events",
-                EVENT_QUEUE_BYTES >> 20,
-                queue.dropped
-            );
-            queue.dropped = 0;
+    /// The one [`EventReceiver`] of this emitter, unless it is out: a
+    /// monitor holds it from [`spawn`](crate::MonitorBuilder::spawn) until
+    /// it stops, so no one else can take the events its clients are owed.
+    /// Dropping the receiver gives it back.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use monitor_core::{Emitter, Event};
+    ///
+    /// let emitter = Emitter::new();
+    /// let events = emitter.receiver().expect("nobody holds it");
+    /// assert!(emitter.receiver().is_none(), "one receiver at a time");
+    /// emitter.emit(Event::new("STOP"));
+    /// assert_eq!(events.take_pending().len(), 1);
+    /// ```
+    pub fn receiver(&self) -> Option<EventReceiver> {
+        if self.inner.received.swap(true, Ordering::AcqRel) {
+            return None;
         }
-        std::mem::take(&mut queue.bytes)
+        Some(EventReceiver {
+            inner: Arc::clone(&self.inner),
+        })
     }
 
     /// Sets the throttle rule of one event (a zero period removes it);
@@ -441,12 +435,81 @@ impl From<&Event> for PendingEvent {
     }
 }
 
+/// Where an [`Emitter`]'s events come out: the event lines due, each
+/// once, for a transport of your own over [`Session`](crate::session::Session)s
+/// or for a test. An emitter has one ([`Emitter::receiver`]); a running
+/// monitor holds its emitter's.
+pub struct EventReceiver {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for EventReceiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventReceiver")
+            .field("pending_bytes", &self.inner.queue.lock().bytes.len())
+            .finish()
+    }
+}
+
+impl Drop for EventReceiver {
+    fn drop(&mut self) {
+        self.inner.received.store(false, Ordering::Release);
+    }
+}
+
+impl EventReceiver {
+    /// Whether events are waiting (cheap).
+    pub fn has_pending(&self) -> bool {
+        self.inner.pending.load(Ordering::Acquire)
+    }
+
+    /// The next time a throttled event is due.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.inner.throttle.lock().next_deadline()
+    }
+
+    /// Takes every event line due now, oldest first: queued events, then
+    /// throttled ones whose period ended.
+    pub fn take_pending(&self) -> Vec<Arc<[u8]>> {
+        self.take_due(Instant::now())
+    }
+
+    /// [`take_pending`](Self::take_pending) with the time given.
+    pub fn take_due(&self, now: Instant) -> Vec<Arc<[u8]>> {
+        let bytes = self.take_bytes(now);
+        bytes
+            .split_inclusive(|&b| b == b'\n')
+            .map(Arc::from)
+            .collect()
+    }
+
+    /// What [`take_due`](Self::take_due) takes, as the lines laid end to
+    /// end (each ends with CR LF): what the server appends to its event log.
+    pub(crate) fn take_bytes(&self, now: Instant) -> Vec<u8> {
+        let mut expired = Vec::new();
+        let mut throttle = self.inner.throttle.lock();
+        throttle.expire(now, &mut expired);
+        let mut queue = self.inner.queue.lock();
+        self.inner.pending.store(false, Ordering::Release);
+        queue.push(expired);
+        if queue.dropped > 0 {
+            log::warn!(
+                "event queue full ({} MiB): dropped {} events",
+                EVENT_QUEUE_BYTES >> 20,
+                queue.dropped
+            );
+            queue.dropped = 0;
+        }
+        std::mem::take(&mut queue.bytes)
+    }
+}
+
 /// An event the monitor declares (listed by `query-events` and the schema).
 ///
 /// # Examples
 ///
 /// ```
-/// use monitor_core::{event::EventDescriptor, schema::schema_of};
+/// use monitor_core::{schema::schema_of, EventDescriptor};
 ///
 /// let stop = EventDescriptor::new("STOP");
 /// let rtc = EventDescriptor::new("RTC_CHANGE").data(schema_of::<std::collections::BTreeMap<String, i64>>);
@@ -532,13 +595,14 @@ mod tests {
     #[test]
     fn defect_02_the_queue_is_bounded_in_bytes() {
         let emitter = Emitter::new();
+        let events = emitter.receiver().unwrap();
         let blob = "b".repeat(256 << 10);
         let data = serde_json::json!({ "blob": blob });
         // 600 events of 256 KiB: 150 MiB, over the 128 MiB bound.
         for _ in 0..600 {
             emitter.emit(Event::new("BIG").with_data(&data).unwrap());
         }
-        let bytes = emitter.take_bytes(Instant::now());
+        let bytes = events.take_bytes(Instant::now());
         assert!(bytes.len() <= EVENT_QUEUE_BYTES, "{} bytes", bytes.len());
         let kept = bytes.split_inclusive(|&b| b == b'\n').count();
         assert!(kept < 600 && kept > 400, "{kept} events kept");
@@ -546,7 +610,7 @@ mod tests {
         assert!(bytes.ends_with(b"}\r\n"));
         // Room again once taken.
         emitter.emit(Event::new("SMALL"));
-        assert_eq!(emitter.take_pending().len(), 1);
+        assert_eq!(events.take_pending().len(), 1);
     }
 
     #[test]

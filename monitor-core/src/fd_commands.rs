@@ -2,25 +2,25 @@
 //! `closefd`, `add-fd`, `remove-fd`, `query-fdsets`, with QEMU's messages
 //! (listed in `docs/PROTOCOL.md`, section 15).
 
-use serde::Deserialize;
-
-use crate::args::from_arguments;
-use crate::command::{schema_of, Command, Handler};
+use crate::args::Arguments;
+use crate::command::Command;
 use crate::dispatch::Context;
+use crate::dispatch::Handler;
 use crate::error::CommandError;
+use crate::introspect::schema_of;
 use crate::reply::{Outcome, Reply};
 use crate::schema::{Member, ObjectInfo, SchemaGen};
 use crate::value::Map;
 use crate::Schema;
 
 /// `getfd` and `closefd` arguments.
-#[derive(Deserialize, Schema)]
+#[derive(Schema)]
 struct FdName {
     fdname: String,
 }
 
 /// `add-fd` arguments.
-#[derive(Deserialize, Schema)]
+#[derive(Schema)]
 struct AddFdArgs {
     #[serde(rename = "fdset-id")]
     fdset_id: Option<i64>,
@@ -28,11 +28,44 @@ struct AddFdArgs {
 }
 
 /// `remove-fd` arguments.
-#[derive(Deserialize, Schema)]
+#[derive(Schema)]
 struct RemoveFdArgs {
     #[serde(rename = "fdset-id")]
     fdset_id: i64,
     fd: Option<i64>,
+}
+
+// Arguments are taken member by member, in declaration order, as QEMU's
+// visitor does: a missing `fdset-id` is reported before a badly typed
+// `fd` (a serde struct would see the members present first).
+
+impl FdName {
+    fn take(arguments: Map) -> Result<Self, CommandError> {
+        let mut args = Arguments::new(arguments);
+        let fdname = args.member("fdname")?;
+        args.finish()?;
+        Ok(FdName { fdname })
+    }
+}
+
+impl AddFdArgs {
+    fn take(arguments: Map) -> Result<Self, CommandError> {
+        let mut args = Arguments::new(arguments);
+        let fdset_id = args.member("fdset-id")?;
+        let opaque = args.member("opaque")?;
+        args.finish()?;
+        Ok(AddFdArgs { fdset_id, opaque })
+    }
+}
+
+impl RemoveFdArgs {
+    fn take(arguments: Map) -> Result<Self, CommandError> {
+        let mut args = Arguments::new(arguments);
+        let fdset_id = args.member("fdset-id")?;
+        let fd = args.member("fd")?;
+        args.finish()?;
+        Ok(RemoveFdArgs { fdset_id, fd })
+    }
 }
 
 // The results are described by hand: QEMU's schema lists their members
@@ -85,7 +118,7 @@ impl Schema for FdsetInfo {
 }
 
 fn getfd(ctx: &Context<'_>, arguments: Map) -> Outcome {
-    let FdName { fdname: name } = from_arguments(arguments)?;
+    let FdName { fdname: name } = FdName::take(arguments)?;
     let fd = ctx.session_fds().take_received_or_error()?;
     if name.starts_with(|c: char| c.is_ascii_digit()) {
         return Err(CommandError::generic(
@@ -97,7 +130,7 @@ fn getfd(ctx: &Context<'_>, arguments: Map) -> Outcome {
 }
 
 fn closefd(ctx: &Context<'_>, arguments: Map) -> Outcome {
-    let FdName { fdname: name } = from_arguments(arguments)?;
+    let FdName { fdname: name } = FdName::take(arguments)?;
     match ctx.session_fds().remove(&name) {
         Some(_closed) => Ok(Reply::empty()),
         None => Err(CommandError::generic(format!(
@@ -107,13 +140,13 @@ fn closefd(ctx: &Context<'_>, arguments: Map) -> Outcome {
 }
 
 fn add_fd(ctx: &Context<'_>, arguments: Map) -> Outcome {
-    let AddFdArgs { fdset_id, opaque } = from_arguments(arguments)?;
+    let AddFdArgs { fdset_id, opaque } = AddFdArgs::take(arguments)?;
     let fd = ctx.session_fds().take_received_or_error()?;
     Reply::new(&ctx.fd_sets().add(fd, fdset_id, opaque)?)
 }
 
 fn remove_fd(ctx: &Context<'_>, arguments: Map) -> Outcome {
-    let RemoveFdArgs { fdset_id, fd } = from_arguments(arguments)?;
+    let RemoveFdArgs { fdset_id, fd } = RemoveFdArgs::take(arguments)?;
     ctx.fd_sets().remove(fdset_id, fd)?;
     Ok(Reply::empty())
 }

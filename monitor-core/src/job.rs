@@ -22,6 +22,7 @@
 //! impl TypedEvent for DumpCompleted { const NAME: &'static str = "DUMP_COMPLETED"; }
 //!
 //! let emitter = Emitter::new();
+//! let events = emitter.receiver().unwrap();
 //! let jobs = Jobs::new(emitter.clone());
 //! let job = jobs.start("dump", DumpStatus { status: "active", completed: 0, total: 2 }).unwrap();
 //! assert!(jobs.start("dump", DumpStatus { status: "active", completed: 0, total: 2 }).is_err());
@@ -31,7 +32,7 @@
 //! });
 //! worker.join().unwrap();
 //! assert_eq!(jobs.get("dump").unwrap().status, "completed");
-//! assert_eq!(emitter.take_pending().len(), 1);
+//! assert_eq!(events.take_pending().len(), 1);
 //! ```
 
 use std::collections::HashMap;

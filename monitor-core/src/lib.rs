@@ -9,7 +9,7 @@
 //! difference from QEMU):
 //! - frames a JSON *stream* (not lines) with QEMU's dialect, limits and error
 //!   recovery ([`stream`]);
-//! - validates requests in QEMU's order and words ([`request`], [`args`]);
+//! - validates requests in QEMU's order and words ([`args`]);
 //! - runs capability negotiation and command mode per connection ([`session`]);
 //! - answers one compact ASCII line per message, `\r\n` terminated ([`wire`]);
 //! - serves any number of clients on unix and TCP sockets from one mio
@@ -82,7 +82,37 @@
 //!    [`require_commands`](MonitorBuilder::require_commands) that is not
 //!    linked in, and the checks extensions add (the human monitor's
 //!    command table, see `monitor_hmp`).
-//! 4. Emit events from any thread with [`Monitor::events`].
+//! 4. Emit events from any thread with [`Monitor::emitter`].
+//!
+//! # The public API
+//!
+//! Each item has one path. What is public is kept stable: CI compares it
+//! with the baseline in the repository's `api/` directory, so a change to
+//! it is deliberate.
+//!
+//! - **The crate root** is what an embedder uses every day: the monitor
+//!   ([`Monitor`], [`MonitorBuilder`], [`Error`], [`ServerConfig`],
+//!   [`ListenAddr`], [`ListenOptions`], [`ListenSource`], [`Exit`],
+//!   [`Stats`]), commands ([`qmp_command`], [`Command`], [`Handler`],
+//!   [`Context`], [`SessionInfo`], [`Reply`], [`CommandError`],
+//!   [`ResultExt`], [`State`], [`Registry`]), values ([`Value`], [`Map`]),
+//!   the [`Schema`](trait@Schema) trait and its derive, events ([`Event`](struct@Event)
+//!   and its derive, [`TypedEvent`], [`Emitter`], [`EventDescriptor`],
+//!   [`Shutdown`]) and versions ([`VersionInfo`], [`QEMU_7_2`]).
+//! - **Modules, one noun each**, for what fewer VMMs need: [`args`]
+//!   (arguments of a hand-written handler), [`pending`] (answering
+//!   later), [`job`], [`fds`], [`machine`] (what libvirt asks about the
+//!   machine), [`qemu_opts`], [`console`] (a human monitor, as
+//!   `monitor-hmp` provides), [`schema`] (describing types by hand), and
+//!   `client` (a blocking client; the default feature `client`).
+//! - **A transport of your own** drives the sans-I/O engine the server
+//!   uses: [`session`] (a client's state machine over a shared
+//!   [`Dispatcher`](session::Dispatcher)), [`stream`] (QEMU's JSON
+//!   framing), [`wire`] (QEMU's output encoding), [`throttle`], and the
+//!   events of an [`Emitter`] from its one [`EventReceiver`] (a running
+//!   monitor holds its own, so nobody takes events from its clients).
+//! - `__private` is what the macros generate code against: hidden, and
+//!   not part of the API.
 //!
 //! # Commands in library crates
 //!
@@ -115,7 +145,7 @@
 //! | warn | `QMP listener on ADDR is reachable from other hosts and has no authentication` | a TCP listener on a non-loopback address |
 //! | warn | `the peer uid allow-list does not apply to ADDR: TCP peers have no uid` | `allow_uids` with a TCP listener |
 //! | warn | `session N: more than 16 descriptors in one message; the rest were closed` | a client passed too many descriptors at once |
-//! | warn | `event queue full (128 MiB): dropped N events` | more than `event::EVENT_QUEUE_BYTES` of events were emitted while the monitor thread was busy; logged when it next takes the queue |
+//! | warn | `event queue full (128 MiB): dropped N events` | more than [`EVENT_QUEUE_BYTES`] of events were emitted while the monitor thread was busy; logged when it next takes the queue |
 //! | warn | `event NAME: no throttle key: ...` | a keyed throttle rule's member is missing from the event's data; the event is throttled as one key |
 //! | warn | `accept on ADDR failed: ...; trying again when a descriptor is freed` | `accept` failed (often: the process is out of descriptors); it is tried again every 100 ms and whenever a client leaves, and logged again only after it has worked |
 //! | warn | `cannot register a client`, `cannot attach a console` | the operating system refused a socket operation (often: out of descriptors) |
@@ -140,13 +170,14 @@ pub mod args;
 mod builtins;
 #[cfg(feature = "client")]
 pub mod client;
-pub mod command;
+mod command;
 pub mod console;
 mod dispatch;
 mod error;
-pub mod event;
+mod event;
 mod fd_commands;
 pub mod fds;
+mod introspect;
 pub mod job;
 mod log_limit;
 pub mod machine;
@@ -157,10 +188,9 @@ pub mod pending;
 pub mod qemu_opts;
 mod registry;
 mod reply;
-pub mod request;
-pub mod response;
-pub mod schema;
-pub mod server;
+mod request;
+mod response;
+mod server;
 pub mod session;
 mod state;
 pub mod stream;
@@ -169,15 +199,57 @@ mod value;
 mod version;
 pub mod wire;
 
+/// Describing types by hand for `query-qmp-schema`, in QEMU's
+/// `SchemaInfo` format: what [`Schema`](trait@Schema) implementations
+/// call (`#[derive(Schema)]` writes these calls for you). A [`SchemaGen`](schema::SchemaGen)
+/// collects the descriptions into the list `query-qmp-schema` returns:
+/// builtins, enums, arrays, objects, alternates, commands, events. As in
+/// QEMU, type names other than builtins are opaque numbers ("0" is the
+/// empty object); array types are named `[element]`.
+///
+/// # Examples
+///
+/// ```
+/// use monitor_core::schema::{Member, ObjectInfo, SchemaGen};
+/// use monitor_core::Schema;
+///
+/// struct Point { x: i64, label: Option<String> }
+///
+/// impl Schema for Point {
+///     fn schema(schema_gen: &mut SchemaGen) -> String {
+///         schema_gen.object::<Self>(|schema_gen| ObjectInfo::new(vec![
+///             Member::new("x", schema_gen.describe::<i64>()),
+///             Member::optional("label", schema_gen.describe::<String>()),
+///         ]))
+///     }
+/// }
+///
+/// let mut schema_gen = SchemaGen::new();
+/// let name = schema_gen.describe::<Point>();
+/// let entries = serde_json::to_value(schema_gen.entries()).unwrap();
+/// let point = entries.as_array().unwrap().iter().find(|e| e["name"] == name).unwrap();
+/// assert_eq!(point["meta-type"], "object");
+/// assert_eq!(point["members"][1], serde_json::json!({"name": "label", "type": "str", "default": null}));
+/// ```
+pub mod schema {
+    pub use crate::introspect::{
+        schema_of, Member, Null, ObjectInfo, SchemaGen, SchemaHook, SchemaInfo, TypeKey, Variant,
+        EMPTY_OBJECT,
+    };
+}
+
 pub use builtins::{Shutdown, ShutdownCause};
-pub use command::{Command, Handler};
-pub use dispatch::{Context, SessionInfo};
+pub use command::Command;
+pub use dispatch::{Context, Handler, HandlerFn, SessionInfo};
 pub use error::{CommandError, ErrorClass, IntoErrorText, ResultExt};
-pub use event::{Emitter, Event, IntoEvent, Timestamp, TypedEvent};
+pub use event::{
+    Emitter, Event, EventDescriptor, EventReceiver, IntoEvent, Timestamp, TypedEvent,
+    EVENT_QUEUE_BYTES,
+};
+pub use introspect::Schema;
 pub use monitor::{Monitor, MonitorBuilder};
 pub use registry::{Registry, RegistryError};
 pub use reply::{Outcome, Reply};
-pub use schema::Schema;
 pub use server::{
     Exit, InheritError, ListenAddr, ListenOptions, ListenSource, ServerConfig, ServerError, Stats,
 };
@@ -199,6 +271,10 @@ pub enum Error {
     /// The monitor thread could not be started.
     #[error("cannot start the monitor thread")]
     Thread(#[source] std::io::Error),
+    /// Someone else holds the emitter's [`EventReceiver`] (see
+    /// [`Emitter::receiver`]): the monitor would not see its events.
+    #[error("the emitter's events are taken by an EventReceiver held elsewhere")]
+    EventsTaken,
     /// The monitor thread panicked.
     #[error("the monitor thread panicked")]
     Panicked,
@@ -254,8 +330,10 @@ pub mod __private {
     pub use crate::error::CommandError;
     pub use crate::event::EventRegistration;
     pub use crate::event::TypedEvent;
+    pub use crate::introspect::{
+        schema_of, Member, ObjectInfo, Schema, SchemaGen, TypeKey, Variant,
+    };
     pub use crate::pending::Completion;
-    pub use crate::schema::{schema_of, Member, ObjectInfo, Schema, SchemaGen, TypeKey, Variant};
     pub use crate::state::{State, StateRequirement};
     pub use crate::value::Map;
     pub use crate::{Context, Outcome, Reply};

@@ -189,10 +189,10 @@ impl MonitorBuilder {
     /// # Examples
     ///
     /// ```
-    /// use monitor_core::{event::EventDescriptor, Monitor};
+    /// use monitor_core::{EventDescriptor, Monitor};
     ///
     /// let monitor = Monitor::builder().event(EventDescriptor::new("X_PLUGIN_READY")).spawn()?;
-    /// monitor.events().emit(monitor_core::Event::new("X_PLUGIN_READY"));
+    /// monitor.emitter().emit(monitor_core::Event::new("X_PLUGIN_READY"));
     /// monitor.shutdown();
     /// # Ok::<(), monitor_core::Error>(())
     /// ```
@@ -484,7 +484,7 @@ impl MonitorBuilder {
     }
 
     /// The event rate-limiting policy (default: QEMU's table). It can be
-    /// changed at run time through [`Monitor::events`].
+    /// changed at run time through [`Monitor::emitter`].
     pub fn throttle_policy(self, policy: crate::throttle::Policy) -> Self {
         self.emitter.set_throttle_policy(policy);
         self
@@ -500,9 +500,10 @@ impl MonitorBuilder {
         self
     }
 
-    /// The emitter the monitor will use (to hand to devices before spawning).
-    pub fn emitter(&self) -> Emitter {
-        self.emitter.clone()
+    /// The emitter the monitor will use (clone it to hand to devices
+    /// before spawning; [`Monitor::emitter`] is the same one).
+    pub fn emitter(&self) -> &Emitter {
+        &self.emitter
     }
 
     /// Checks the configuration, binds the listeners and starts the monitor
@@ -536,7 +537,8 @@ impl MonitorBuilder {
         let registry = Arc::clone(&dispatcher.registry);
         let mailbox = Arc::clone(dispatcher.mailbox());
         let state = Arc::clone(&dispatcher.state);
-        let (mut server, addrs) = Server::prepare(self.listeners, dispatcher, self.config)?;
+        let events = self.emitter.receiver().ok_or(Error::EventsTaken)?;
+        let (mut server, addrs) = Server::prepare(self.listeners, dispatcher, events, self.config)?;
         server.set_hooks(self.hooks);
         let shared = server.shared();
         let mailbox_shared = Arc::clone(&shared);
@@ -631,8 +633,9 @@ impl Monitor {
         MonitorBuilder::new()
     }
 
-    /// The event emitter (Clone + Send + Sync).
-    pub fn events(&self) -> &Emitter {
+    /// The event emitter (Clone + Send + Sync): the one
+    /// [`MonitorBuilder::emitter`] gave.
+    pub fn emitter(&self) -> &Emitter {
         &self.emitter
     }
 

@@ -40,13 +40,6 @@ fn modified_utf8(key: &str) -> Vec<u8> {
 /// The order in which QEMU's `qdict_first`/`qdict_next` visit the keys
 /// (given in insertion order): by bucket, newest first within a bucket.
 /// Returns indices into the input.
-///
-/// # Examples
-///
-/// ```
-/// let order = monitor_core::request::qdict_order(["execute", "arguments", "foo"].into_iter());
-/// assert_eq!(order.len(), 3);
-/// ```
 pub fn qdict_order<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<usize> {
     const QDICT_BUCKET_MAX: u32 = 512;
     let mut order: Vec<(u32, usize)> = keys

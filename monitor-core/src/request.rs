@@ -46,19 +46,6 @@ pub fn is_oob(value: &Value) -> bool {
 ///
 /// Returns QEMU's `GenericError` for the first problem found, with the
 /// request's `id` when it had one.
-///
-/// # Examples
-///
-/// ```
-/// use monitor_core::request::check;
-/// use monitor_core::stream::Splitter;
-///
-/// let mut s = Splitter::new();
-/// let v = s.feed_all(br#"{"execute": 1, "id": 7}"#).remove(0).unwrap();
-/// let rejected = check(v, false).unwrap_err();
-/// assert_eq!(rejected.error.desc(), "QMP input member 'execute' must be a string");
-/// assert_eq!(rejected.id, Some(7.into()));
-/// ```
 pub fn check(value: Value, oob_enabled: bool) -> Result<Request, Rejected> {
     let Value::Object(mut map) = value else {
         return Err(Rejected {
@@ -147,6 +134,16 @@ mod tests {
 
     fn desc(text: &str, oob: bool) -> String {
         req(text, oob).unwrap_err().error.desc().to_owned()
+    }
+
+    #[test]
+    fn a_rejected_request_keeps_its_id() {
+        let rejected = req(r#"{"execute": 1, "id": 7}"#, false).unwrap_err();
+        assert_eq!(
+            rejected.error.desc(),
+            "QMP input member 'execute' must be a string"
+        );
+        assert_eq!(rejected.id, Some(7.into()));
     }
 
     #[test]

@@ -12,18 +12,6 @@ use crate::version::VersionInfo;
 use crate::wire;
 
 /// The greeting a QMP client gets on connecting, offering `oob` or not.
-///
-/// # Examples
-///
-/// ```
-/// use monitor_core::{response, VersionInfo};
-///
-/// let greeting = response::greeting(&VersionInfo::new(7, 2, 0, ""), true);
-/// assert_eq!(
-///     greeting,
-///     b"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, \"package\": \"\"}, \"capabilities\": [\"oob\"]}}\r\n"
-/// );
-/// ```
 pub fn greeting(version: &VersionInfo, offer_oob: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(128);
     out.extend_from_slice(b"{\"QMP\": {\"version\": ");
@@ -37,18 +25,10 @@ pub fn greeting(version: &VersionInfo, offer_oob: bool) -> Vec<u8> {
     out
 }
 
-/// Appends a success response.
-///
-/// # Examples
-///
-/// ```
-/// use monitor_core::{response, Reply, Value};
-///
-/// let mut out = Vec::new();
-/// response::write_return(&mut out, &Reply::empty(), Some(&Value::Int(1)));
-/// assert_eq!(out, b"{\"return\": {}, \"id\": 1}\r\n");
-/// ```
-pub fn write_return(out: &mut Vec<u8>, reply: &Reply, id: Option<&Value>) {
+/// Appends a success response (the tests' shorthand for
+/// [`write_answer`]).
+#[cfg(test)]
+pub(crate) fn write_return(out: &mut Vec<u8>, reply: &Reply, id: Option<&Value>) {
     let _ = return_with(out, reply, id.map(IdRef::Value));
 }
 
@@ -176,16 +156,6 @@ fn return_with(out: &mut Vec<u8>, reply: &Reply, id: Option<IdRef<'_>>) -> Optio
 }
 
 /// Appends an error response.
-///
-/// # Examples
-///
-/// ```
-/// use monitor_core::{response, CommandError};
-///
-/// let mut out = Vec::new();
-/// response::write_error(&mut out, &CommandError::generic("no"), None);
-/// assert_eq!(out, b"{\"error\": {\"class\": \"GenericError\", \"desc\": \"no\"}}\r\n");
-/// ```
 pub fn write_error(out: &mut Vec<u8>, error: &CommandError, id: Option<&Value>) {
     let _ = error_with(out, error, id.map(IdRef::Value));
 }
@@ -219,6 +189,21 @@ fn write_id(out: &mut Vec<u8>, id: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_greeting_and_an_error_are_written_as_qemu_writes_them() {
+        let greeting = greeting(&VersionInfo::new(7, 2, 0, ""), true);
+        assert_eq!(
+            greeting,
+            b"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}, \"package\": \"\"}, \"capabilities\": [\"oob\"]}}\r\n"
+        );
+        let mut out = Vec::new();
+        write_error(&mut out, &CommandError::generic("no"), None);
+        assert_eq!(
+            out,
+            b"{\"error\": {\"class\": \"GenericError\", \"desc\": \"no\"}}\r\n"
+        );
+    }
 
     #[test]
     fn object_ids_are_echoed_in_qemu_s_member_order() {

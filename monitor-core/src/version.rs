@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::schema::{Member, ObjectInfo, Schema, SchemaGen};
+use crate::introspect::{Member, ObjectInfo, Schema, SchemaGen};
 
 /// `query-version`'s `qemu` member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

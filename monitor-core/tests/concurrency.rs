@@ -573,7 +573,7 @@ fn good_clients_get_all_answers_in_order_despite_flooder_and_non_reader() {
         let flood = s.spawn(|| flooder.flood(0xF100D, &stop));
         let silent = s.spawn(|| keep_sending(silent, &stop));
         let emitter = {
-            let (events, progress) = (monitor.events().clone(), Arc::clone(&progress));
+            let (events, progress) = (monitor.emitter().clone(), Arc::clone(&progress));
             s.spawn(move || emit_events(events, progress))
         };
         let good: Vec<_> = clients

@@ -211,7 +211,7 @@ fn client_wait_for_a_response_times_out_while_events_flow() {
     let (monitor, path, _gate) = start("wait-timeout");
     let mut c = client(&path, false);
     c.set_timeout(std::time::Duration::from_millis(300));
-    let events = monitor.events().clone();
+    let events = monitor.emitter().clone();
     let flowing = Arc::new(std::sync::atomic::AtomicBool::new(true));
     let emitter = {
         let flowing = Arc::clone(&flowing);

@@ -253,7 +253,34 @@ fn throttle_rules_must_name_declared_events() {
         .throttle_policy(Policy::qemu().with("X_LINK_CHANGE", Rule::keyed(rule.period(), "id")))
         .spawn()
         .unwrap();
-    monitor.events().emit(LinkChange { id: "a".into() });
+    monitor.emitter().emit(LinkChange { id: "a".into() });
+    monitor.shutdown();
+}
+
+/// The events a monitor's clients are owed cannot be taken elsewhere: a
+/// running monitor holds its emitter's one receiver, and a monitor whose
+/// emitter's receiver is held elsewhere does not start.
+#[test]
+fn nobody_takes_the_events_of_a_running_monitor() {
+    let path = socket_path("receiver");
+    let builder = complete_builder(&path);
+    let thief = builder
+        .emitter()
+        .receiver()
+        .expect("a fresh emitter's receiver");
+    let err = builder.spawn().unwrap_err();
+    assert!(matches!(err, Error::EventsTaken), "{err:?}");
+    assert!(!path.exists(), "nothing was bound");
+    drop(thief);
+
+    let monitor = complete_builder(&path).spawn().unwrap();
+    assert!(monitor.emitter().receiver().is_none());
+    let mut c = client(&path);
+    monitor.emitter().emit(Event::new("X_SEEN"));
+    let event = c
+        .wait_event("X_SEEN")
+        .expect("the event reaches the client");
+    assert_eq!(event["event"], "X_SEEN");
     monitor.shutdown();
 }
 

@@ -263,7 +263,7 @@ fn compact_and_pretty_listeners_side_by_side() {
     // An event emitted outside any command reaches both, each in its own
     // layout.
     monitor
-        .events()
+        .emitter()
         .emit(Event::new("X_EVENT").with_data(&[1]).expect("data"));
     let event = compact.wait_event("X_EVENT").expect("compact event");
     assert_eq!(event["data"], serde_json::json!([1]));

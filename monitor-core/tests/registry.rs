@@ -1,6 +1,6 @@
 //! The registry: inventory registrations are found, names are unique.
 
-use monitor_core::command::Registration;
+use monitor_core::__private::Registration;
 use monitor_core::{Command, CommandError, Context, Map, Monitor, Outcome, Registry, Reply};
 
 fn x_inventory_probe(_ctx: &Context<'_>, _args: Map) -> Outcome {

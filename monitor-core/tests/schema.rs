@@ -382,18 +382,19 @@ fn query_events_lists_declared_events() {
 fn typed_events_are_emitted_by_name() {
     let d = dispatcher();
     let mut s = Session::new(1, "test", true);
+    let events = d.emitter().receiver().expect("nobody holds it");
     call(&d, &mut s, &json!({"execute": "qmp_capabilities"}));
     call(
         &d,
         &mut s,
         &json!({"execute": "x-fire", "arguments": {"offset": -3}}),
     );
-    let lines = d.emitter().take_pending();
+    let lines = events.take_pending();
     let event: Value = serde_json::from_slice(&lines[0]).unwrap();
     assert_eq!(event["event"], "RTC_CHANGE");
     assert_eq!(event["data"], json!({"offset": -3}));
     d.emitter().emit(Powerdown);
-    let event: Value = serde_json::from_slice(&d.emitter().take_pending()[0]).unwrap();
+    let event: Value = serde_json::from_slice(&events.take_pending()[0]).unwrap();
     assert_eq!(event["event"], "POWERDOWN");
     assert!(event.get("data").is_none(), "{event}");
 }
@@ -415,7 +416,7 @@ fn individual_arguments_report_errors_in_declaration_order() {
 #[test]
 fn run_time_registration_appears_in_the_schema_the_same_way() {
     use monitor_core::{client::Client, Command, Monitor};
-    use monitor_core::{event::EventDescriptor, schema::schema_of};
+    use monitor_core::{schema::schema_of, EventDescriptor};
 
     #[derive(Deserialize, Schema)]
     struct PluginArgs {

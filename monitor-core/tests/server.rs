@@ -247,7 +247,7 @@ fn events_wait_for_negotiation() {
     let mut witness = negotiated(&path);
     let mut late = connect(&path);
 
-    monitor.events().emit(Event::new("BEFORE"));
+    monitor.emitter().emit(Event::new("BEFORE"));
     // Once the witness has it, the monitor has handed it out to everyone.
     assert_eq!(witness.next_event().unwrap()["event"], "BEFORE");
 
@@ -258,7 +258,7 @@ fn events_wait_for_negotiation() {
     assert_eq!(refused["error"]["class"], "CommandNotFound");
     late.negotiate().unwrap();
 
-    monitor.events().emit(Event::new("AFTER"));
+    monitor.emitter().emit(Event::new("AFTER"));
     assert_eq!(witness.next_event().unwrap()["event"], "AFTER");
     let first = late.next_event().unwrap();
     assert_eq!(first["event"], "AFTER", "got {first}");
@@ -291,4 +291,74 @@ fn message_split_across_many_writes_is_answered_once() {
     assert_eq!(lines[0], json!({"return": {"text": text}, "id": "split"}));
     assert_eq!(lines[1], json!({"return": {"text": "next"}, "id": "next"}));
     drop(monitor);
+}
+
+/// A console that greets as QMP does (so that `Client` connects) and
+/// answers every key with a line naming its session.
+#[derive(Debug)]
+struct KeyCounter(u64);
+
+impl monitor_core::console::Console for KeyCounter {
+    fn start(&mut self, _: &monitor_core::session::Dispatcher, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"QMP\": {}}\r\n");
+    }
+
+    fn input(
+        &mut self,
+        _: &monitor_core::session::Dispatcher,
+        bytes: &[u8],
+        out: &mut Vec<u8>,
+        _room: usize,
+    ) -> monitor_core::console::ConsoleInput {
+        for _ in bytes {
+            out.extend_from_slice(format!("{{\"key\": {}}}\r\n", self.0).as_bytes());
+        }
+        monitor_core::console::ConsoleInput {
+            used: bytes.len(),
+            effects: monitor_core::console::ConsoleEffects::default(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct KeyCounters;
+
+impl monitor_core::console::ConsoleFactory for KeyCounters {
+    fn open(&self, session: &monitor_core::SessionInfo) -> Box<dyn monitor_core::console::Console> {
+        Box::new(KeyCounter(session.id))
+    }
+}
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count)
+}
+
+/// A console runs its commands without descriptors: those passed to it
+/// are closed as they arrive, not held until it disconnects.
+#[test]
+fn descriptors_passed_to_a_console_are_closed_at_once() {
+    use std::os::fd::AsFd;
+    let path = socket_path("console-fds");
+    let monitor = builder()
+        .listen_console(
+            ListenAddr::Unix(path.clone()),
+            std::sync::Arc::new(KeyCounters),
+        )
+        .spawn()
+        .expect("spawn");
+    let mut console = connect(&path);
+    let files: Vec<std::fs::File> = (0..4)
+        .map(|_| std::fs::File::open("/dev/null").expect("open /dev/null"))
+        .collect();
+    let fds: Vec<_> = files.iter().map(AsFd::as_fd).collect();
+    let baseline = open_fds();
+    for _ in 0..10 {
+        console.send_with_fds(b"k", &fds).expect("send");
+        let answer = console.read_message().expect("the console's answer");
+        assert!(answer["key"].is_u64(), "{answer}");
+    }
+    // The monitor runs in this process: its descriptors are ours.
+    monitor_test_util::wait_until("the passed descriptors closed", || open_fds() <= baseline);
+    drop(console);
+    monitor.shutdown();
 }

@@ -40,7 +40,7 @@ fn micros(e: &Value) -> i64 {
 #[test]
 fn a_burst_of_rtc_change_arrives_as_first_and_last_while_others_all_pass() {
     let (monitor, mut client) = setup("burst");
-    let emitter = monitor.events().clone();
+    let emitter = monitor.emitter().clone();
     for i in 0..100 {
         emitter.emit(
             Event::new("RTC_CHANGE")
@@ -89,7 +89,7 @@ fn a_burst_of_rtc_change_arrives_as_first_and_last_while_others_all_pass() {
 #[test]
 fn keys_are_throttled_independently_and_policy_changes_apply_at_run_time() {
     let (monitor, mut client) = setup("keys");
-    let emitter = monitor.events().clone();
+    let emitter = monitor.emitter().clone();
     for id in ["a", "b", "a", "b"] {
         emitter.emit(
             Event::new("VSERPORT_CHANGE")

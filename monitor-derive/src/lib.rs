@@ -39,7 +39,7 @@
 //! assert_eq!(status["status"], "running");
 //! let err = client.execute("x-peek", serde_json::json!({"size": 2})).unwrap_err();
 //! assert_eq!(err.to_string(), "GenericError: Parameter 'val' is missing");
-//! monitor.events().emit(RtcChange { offset: 3 });
+//! monitor.emitter().emit(RtcChange { offset: 3 });
 //! assert_eq!(client.next_event()?["data"]["offset"], 3);
 //! monitor.shutdown();
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -306,8 +306,8 @@ pub fn derive_schema(input: TokenStream) -> TokenStream {
 /// struct Resume; // "RESUME", no data
 ///
 /// let monitor = Monitor::builder().spawn()?;
-/// monitor.events().emit(RtcChange { offset: 3, qom_path: "/machine/unattached/device[8]".into() });
-/// monitor.events().emit(Resume);
+/// monitor.emitter().emit(RtcChange { offset: 3, qom_path: "/machine/unattached/device[8]".into() });
+/// monitor.emitter().emit(Resume);
 /// monitor.shutdown();
 /// # Ok::<(), monitor_core::Error>(())
 /// ```

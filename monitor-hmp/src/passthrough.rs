@@ -12,7 +12,8 @@
 use std::sync::Arc;
 
 use monitor_core::args::Arguments;
-use monitor_core::command::{schema_of, Handler};
+use monitor_core::schema::schema_of;
+use monitor_core::Handler;
 use monitor_core::Outcome;
 use monitor_core::{Command, Context, Map, Reply, Schema};
 use serde::Deserialize;

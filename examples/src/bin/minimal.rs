@@ -368,7 +368,7 @@ fn run(options: Options) -> Result<(), Box<dyn std::error::Error>> {
     } else {
         None
     };
-    let emitter = monitor.events().clone();
+    let emitter = monitor.emitter().clone();
     let period = options.heartbeat;
     if period > 0 {
         std::thread::spawn(move || {

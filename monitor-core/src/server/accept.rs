@@ -9,10 +9,11 @@ use std::time::Instant;
 
 use mio::{Interest, Poll, Token};
 
-use super::connection::{self, Connection};
+use super::connection::{self, Connection, Peer};
 use super::listener::{ListenAddr, ListenOptions, ListenSource, Listener};
 use super::{peer, run_hook, Closing, Server, ServerConfig, ServerError, ACCEPT_RETRY, HEAVY};
 use crate::console::ConsoleFactory;
+use crate::dispatch::SessionInfo;
 use crate::fds::Charge;
 use crate::log_limit::Kind as LogKind;
 use crate::session::Session;
@@ -234,25 +235,35 @@ impl Server {
         }
         let id = self.next_session;
         self.next_session += 1;
-        let mut session = Session::new(id, name.clone(), true);
-        session.set_limits(self.config.limits);
-        session.set_offload(Some(HEAVY));
-        session.fds().set_limit(self.config.fds_per_session);
-        session.fds().set_budget(self.budget.clone());
+        let peer = match &console {
+            Some(factory) => {
+                let info = SessionInfo {
+                    id,
+                    listener: name.clone(),
+                    oob: false,
+                };
+                let console = factory.open(&info);
+                Peer::Console { info, console }
+            }
+            None => {
+                let mut session = Session::new(id, name.clone(), true);
+                session.set_limits(self.config.limits);
+                session.set_offload(Some(HEAVY));
+                session.fds().set_limit(self.config.fds_per_session);
+                session.fds().set_budget(self.budget.clone());
+                Peer::Qmp(session)
+            }
+        };
         if let Some(hook) = &self.hooks.connect {
-            run_hook(hook, session.info());
+            run_hook(hook, peer.info());
         }
-        let mut conn = Connection::new(stream, session);
+        let mut conn = Connection::new(stream, peer);
         conn.charge = charge;
         conn.freer = self.offload.freer();
         conn.pretty = pretty;
-        match console {
-            Some(factory) => {
-                let mut console = factory.open(conn.session.info());
-                console.start(&self.dispatcher, &mut conn.output);
-                conn.console = Some(console);
-            }
-            None => {
+        match &mut conn.peer {
+            Peer::Console { console, .. } => console.start(&self.dispatcher, &mut conn.output),
+            Peer::Qmp(_) => {
                 conn.queue(&self.dispatcher.greeting(true), self.log.end());
                 conn.deadline = self.config.negotiation_timeout.map(|t| Instant::now() + t);
             }

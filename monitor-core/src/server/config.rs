@@ -66,17 +66,17 @@ pub enum ServerError {
 }
 
 /// Default limit of clients connected to one listener at once.
-pub const DEFAULT_MAX_CONNECTIONS: usize = 128;
+const DEFAULT_MAX_CONNECTIONS: usize = 128;
 
 /// Default time a QMP client has to complete `qmp_capabilities`.
-pub const DEFAULT_NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(30);
+const DEFAULT_NEGOTIATION_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Default time a client with more unread events than the output limit
 /// may go without taking a byte before it is disconnected.
-pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Default most bytes of events one client may leave unread.
-pub const DEFAULT_EVENT_BACKLOG_LIMIT: usize = 128 << 20;
+const DEFAULT_EVENT_BACKLOG_LIMIT: usize = 128 << 20;
 
 /// Tunables of the server.
 ///
@@ -95,10 +95,11 @@ pub struct ServerConfig {
     /// `drain_timeout` is disconnected (responses do not count: they
     /// pause reading instead).
     pub output_limit: usize,
-    /// How long a client over `output_limit` may take nothing.
+    /// How long a client over `output_limit` may take nothing (5 s).
     pub drain_timeout: Duration,
     /// A client with more unread events than this is disconnected at once,
-    /// reading or not: it cannot keep up. Also bounds the event log.
+    /// reading or not: it cannot keep up. Also bounds the event log
+    /// (128 MiB).
     pub event_backlog_limit: usize,
     /// A client whose queued responses exceed this is not read until it
     /// drains.
@@ -113,10 +114,11 @@ pub struct ServerConfig {
     /// connections, received and named descriptors, fd sets (`None`: half
     /// of the soft `RLIMIT_NOFILE` when the monitor starts).
     pub fd_budget: Option<usize>,
-    /// Clients connected to one listener at once; more are closed at once.
+    /// Clients connected to one listener at once; more are closed at once
+    /// (128).
     pub max_connections: usize,
     /// QMP clients that have not completed `qmp_capabilities` this long
-    /// after connecting are dropped (`None`: never).
+    /// after connecting are dropped (`None`: never; 30 s).
     pub negotiation_timeout: Option<Duration>,
     /// Peer user IDs a unix listener serves (`None`: anyone who can open
     /// the socket, which is created 0600). Others are closed before the

@@ -9,6 +9,8 @@ use mio::net::{TcpStream, UnixStream};
 
 use super::event_log::EventLog;
 use super::offload::Freer;
+use crate::console::Console;
+use crate::dispatch::SessionInfo;
 use crate::response::Splices;
 use crate::session::Session;
 
@@ -77,15 +79,80 @@ pub(crate) struct Received {
     pub(crate) fds: bool,
 }
 
+/// Who is at the other end of a connection.
+// QMP peers are the many: boxing their session would cost each an
+// allocation to save the few consoles some bytes.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Peer {
+    /// A QMP client: the session reads, runs and answers its messages.
+    Qmp(Session),
+    /// A human monitor (HMP) or other console: it gets the bytes as keys.
+    /// It never negotiates, so it gets no events and no deferred answers.
+    Console {
+        /// What its commands see as their session.
+        info: SessionInfo,
+        console: Box<dyn Console>,
+    },
+}
+
+impl Peer {
+    /// What handlers and hooks see of the peer.
+    pub(crate) fn info(&self) -> &SessionInfo {
+        match self {
+            Peer::Qmp(session) => session.info(),
+            Peer::Console { info, .. } => info,
+        }
+    }
+
+    /// The QMP session, unless the peer is a console.
+    pub(crate) fn session(&self) -> Option<&Session> {
+        match self {
+            Peer::Qmp(session) => Some(session),
+            Peer::Console { .. } => None,
+        }
+    }
+
+    /// The QMP session, unless the peer is a console.
+    pub(crate) fn session_mut(&mut self) -> Option<&mut Session> {
+        match self {
+            Peer::Qmp(session) => Some(session),
+            Peer::Console { .. } => None,
+        }
+    }
+
+    /// A QMP session that has completed `qmp_capabilities` (and so gets
+    /// events).
+    pub(crate) fn is_negotiated(&self) -> bool {
+        self.session().is_some_and(Session::is_negotiated)
+    }
+
+    /// Whether it takes more input now (a console always does; its
+    /// output pauses it).
+    pub(crate) fn wants_input(&self) -> bool {
+        self.session().is_none_or(Session::wants_input)
+    }
+
+    /// A QMP message is being parsed off the monitor thread.
+    pub(crate) fn is_parsing(&self) -> bool {
+        self.session().is_some_and(Session::is_parsing)
+    }
+}
+
+impl std::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Peer::Qmp(session) => f.debug_tuple("Qmp").field(session).finish(),
+            Peer::Console { info, .. } => f.debug_struct("Console").field("info", info).finish(),
+        }
+    }
+}
+
 /// A client of the monitor.
 #[derive(Debug)]
 pub(crate) struct Connection {
     pub(crate) socket: ClientSocket,
-    /// The QMP session (a console connection keeps one that never
-    /// negotiates, so it gets no events and no deferred answers).
-    pub(crate) session: Session,
-    /// Set for connections of a console (HMP) listener.
-    pub(crate) console: Option<Box<dyn crate::console::Console>>,
+    /// Who is at the other end: a QMP session or a console.
+    pub(crate) peer: Peer,
     /// Close once the output is flushed (the console asked for it).
     pub(crate) closing: bool,
     /// Bytes read but not yet framed (kept when the client is paused).
@@ -136,11 +203,10 @@ pub(crate) struct Connection {
 }
 
 impl Connection {
-    pub(crate) fn new(socket: ClientSocket, session: Session) -> Self {
+    pub(crate) fn new(socket: ClientSocket, peer: Peer) -> Self {
         Connection {
             socket,
-            session,
-            console: None,
+            peer,
             closing: false,
             input: Vec::new(),
             input_pos: 0,
@@ -298,32 +364,39 @@ impl Connection {
                 .map(|bytes| Received { bytes, fds: false });
         };
         let received = super::peer::recv_with_fds(socket, buf)?;
+        let id = self.peer.info().id;
         if received.truncated {
             log::warn!(
-                "session {}: more than {} descriptors in one message; the rest were closed",
-                self.session.info().id,
+                "session {id}: more than {} descriptors in one message; the rest were closed",
                 crate::fds::FDS_PER_MESSAGE
             );
         }
         let fds = !received.fds.is_empty();
-        if fds {
-            log::debug!(
-                "session {}: received {} descriptors",
-                self.session.info().id,
-                received.fds.len()
-            );
+        if !fds {
+            return Ok(Received {
+                bytes: received.bytes,
+                fds,
+            });
         }
-        let id = self.session.info().id;
+        log::debug!("session {id}: received {} descriptors", received.fds.len());
+        let Peer::Qmp(session) = &self.peer else {
+            // A console runs commands with no descriptors of its own.
+            log::warn!("session {id}: closed the descriptors it passed: a console takes none");
+            return Ok(Received {
+                bytes: received.bytes,
+                fds,
+            });
+        };
         let own = received
             .fds
             .iter()
             .any(|fd| super::peer::is_client_of(fd.as_fd(), listeners));
         let refused = if own {
             let why = crate::fds::Refused::OwnConnection;
-            self.session.fds().refuse(received.fds, why);
+            session.fds().refuse(received.fds, why);
             Some(why)
         } else {
-            self.session.fds().receive(received.fds).err()
+            session.fds().receive(received.fds).err()
         };
         if let Some(why) = refused {
             log::warn!("session {id}: closed the descriptors it passed: {why}");
@@ -338,7 +411,7 @@ impl Connection {
     /// console output) pass `threshold`, or its session takes no more
     /// input (queue full, or a message being parsed elsewhere).
     pub(crate) fn is_paused(&self, threshold: usize) -> bool {
-        self.pending_output() > threshold || !self.session.wants_input()
+        self.pending_output() > threshold || !self.peer.wants_input()
     }
 
     /// Bytes of responses and console output queued for the client

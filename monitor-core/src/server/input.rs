@@ -6,8 +6,9 @@ use std::io;
 
 use mio::Token;
 
-use super::connection::{Connection, Received};
+use super::connection::{Connection, Peer, Received};
 use super::{Closing, Server, HEAVY};
+use crate::session::Session;
 
 impl Server {
     pub(super) fn has_work(&self, c: &Connection) -> bool {
@@ -26,16 +27,15 @@ impl Server {
             let alive = self
                 .conns
                 .get(&token)
-                .is_some_and(|c| c.session.info().id == done.session);
+                .is_some_and(|c| c.peer.info().id == done.session);
             if !alive {
                 // The client left while its message was parsed.
                 self.offload.free(done);
                 continue;
             }
             self.heavy_done = done.parsed.weight() >= HEAVY;
-            let quit = self.with_conn(token, |server, conn| {
-                conn.session
-                    .deliver(&server.dispatcher, done.parsed, &mut server.scratch)
+            let quit = self.with_session(token, |server, session| {
+                session.deliver(&server.dispatcher, done.parsed, &mut server.scratch)
             });
             if let Some(conn) = self.conns.get_mut(&token) {
                 if let Err(e) = conn.flush(&self.log) {
@@ -63,17 +63,15 @@ impl Server {
                 log::debug!("session {}: answer after disconnect dropped", f.session);
                 continue;
             };
-            self.with_conn(token, |server, conn| {
-                conn.session
-                    .finish(&server.dispatcher, f.token, f.outcome, &mut server.scratch)
+            self.with_session(token, |server, session| {
+                session.finish(&server.dispatcher, f.token, f.outcome, &mut server.scratch)
             });
             touched.push(token);
         }
         for (session, task) in woken {
             if let Some(&token) = self.by_session.get(&session) {
-                self.with_conn(token, |server, conn| {
-                    conn.session
-                        .poll(&server.dispatcher, task, &mut server.scratch)
+                self.with_session(token, |server, session| {
+                    session.poll(&server.dispatcher, task, &mut server.scratch)
                 });
                 touched.push(token);
             }
@@ -87,26 +85,39 @@ impl Server {
         }
     }
 
-    /// Runs `f` on one connection (taken out of the map), then queues the
-    /// events it caused and its output, in that order.
-    pub(super) fn with_conn(
+    /// Runs `f` on one connection's QMP session (the connection taken out
+    /// of the map), then queues the events it caused and its output, in
+    /// that order. Returns whether it ran `quit`.
+    pub(super) fn with_session(
         &mut self,
         token: Token,
-        f: impl FnOnce(&mut Self, &mut Connection) -> crate::session::Effects,
+        f: impl FnOnce(&mut Self, &mut Session) -> crate::session::Effects,
     ) -> bool {
         let Some(mut conn) = self.conns.remove(&token) else {
             return false;
         };
-        let effects = f(self, &mut conn);
+        let effects = match conn.peer.session_mut() {
+            Some(session) => f(self, session),
+            None => crate::session::Effects::default(),
+        };
+        self.queue_answers(&mut conn);
+        self.conns.insert(token, conn);
+        effects.quit
+    }
+
+    /// Queues what a QMP session wrote to `scratch` after the events it
+    /// caused (as in QEMU: SHUTDOWN before quit's reply).
+    fn queue_answers(&mut self, conn: &mut Connection) {
         self.pull_events();
-        if conn.session.is_negotiated() {
+        if conn.peer.is_negotiated() {
             // Events from now on (none emitted before).
             conn.start_events(self.log.end());
         }
-        let splices = conn.session.take_splices();
+        let Some(session) = conn.peer.session_mut() else {
+            return;
+        };
+        let splices = session.take_splices();
         conn.queue_spliced(&mut self.scratch, splices, self.log.end());
-        self.conns.insert(token, conn);
-        effects.quit
     }
 
     /// Reads and handles one turn's worth of a client (at most `budget`
@@ -167,7 +178,7 @@ impl Server {
     fn feed_console(&mut self, conn: &mut Connection) -> bool {
         let threshold = self.config.pause_threshold;
         let unsent = conn.pending_output();
-        let Some(console) = conn.console.as_mut() else {
+        let Peer::Console { console, .. } = &mut conn.peer else {
             return false;
         };
         if conn.input_pos >= conn.input.len() || unsent > threshold {
@@ -191,28 +202,23 @@ impl Server {
     /// Returns whether a `quit` was executed.
     fn run_buffered(&mut self, conn: &mut Connection, token: Token) -> bool {
         while conn.input_pos < conn.input.len() && !conn.is_paused(self.config.pause_threshold) {
-            let (used, effects) = conn.session.step(
+            let Peer::Qmp(session) = &mut conn.peer else {
+                return false;
+            };
+            let (used, effects) = session.step(
                 &self.dispatcher,
                 &conn.input[conn.input_pos..],
                 &mut self.scratch,
             );
             conn.input_pos += used;
-            if let Some(raw) = conn.session.take_raw() {
+            if let Some(raw) = session.take_raw() {
                 // Read on once it is back (see `deliver_parsed`).
-                self.offload.parse(token, conn.session.info().id, raw);
+                self.offload.parse(token, session.info().id, raw);
             }
             let Some(effects) = effects else {
                 continue;
             };
-            // Events a handler emitted go out before its response, as in
-            // QEMU (SHUTDOWN before quit's reply).
-            self.pull_events();
-            if conn.session.is_negotiated() {
-                // Events from now on (none emitted before).
-                conn.start_events(self.log.end());
-            }
-            let splices = conn.session.take_splices();
-            conn.queue_spliced(&mut self.scratch, splices, self.log.end());
+            self.queue_answers(conn);
             if effects.quit {
                 return true;
             }
@@ -266,7 +272,7 @@ impl Server {
             Ok(())
                 if (conn.read_closed || conn.closing)
                     && conn.input_pos >= conn.input.len()
-                    && !conn.session.is_parsing()
+                    && !conn.peer.is_parsing()
                     && !conn.has_output(self.log.end()) =>
             {
                 Some(Closing::disconnected())

@@ -28,16 +28,14 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll, Token, Waker};
 
-pub use config::{
-    Exit, ServerConfig, ServerError, Stats, DEFAULT_DRAIN_TIMEOUT, DEFAULT_EVENT_BACKLOG_LIMIT,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_NEGOTIATION_TIMEOUT,
-};
+pub use config::{Exit, ServerConfig, ServerError, Stats};
 pub use listener::{InheritError, ListenAddr, ListenOptions, ListenSource};
 
 use crate::console::ConsoleFactory;
+use crate::event::EventReceiver;
 use crate::fds::FdBudget;
 use crate::log_limit::{Kind as LogKind, LogLimit};
-use crate::session::Dispatcher;
+use crate::session::{Dispatcher, Session};
 use accept::{open_listeners, BoundListener};
 use connection::Connection;
 use event_log::EventLog;
@@ -134,6 +132,7 @@ pub(crate) struct Prepared {
     poll: Poll,
     listeners: Vec<BoundListener>,
     dispatcher: Dispatcher,
+    events: EventReceiver,
     config: ServerConfig,
     shared: Arc<Shared>,
     hooks: SessionHooks,
@@ -169,6 +168,7 @@ impl Prepared {
             by_session: HashMap::new(),
             next_session: 1,
             dispatcher: self.dispatcher,
+            events: self.events,
             config: self.config,
             shared: self.shared,
             scratch: Vec::new(),
@@ -193,6 +193,8 @@ pub(crate) struct Server {
     next_token: usize,
     next_session: u64,
     dispatcher: Dispatcher,
+    /// Where the emitter's events come out (held while the loop runs).
+    events: EventReceiver,
     config: ServerConfig,
     shared: Arc<Shared>,
     /// One frame's response, held until the events it caused are queued.
@@ -226,6 +228,7 @@ impl Server {
     pub(crate) fn prepare(
         sources: Vec<(ListenSource, ListenOptions)>,
         dispatcher: Dispatcher,
+        events: EventReceiver,
         config: ServerConfig,
     ) -> Result<(Prepared, Vec<ListenAddr>), ServerError> {
         let poll = Poll::new().map_err(ServerError::Poll)?;
@@ -252,6 +255,7 @@ impl Server {
             poll,
             listeners,
             dispatcher,
+            events,
             config,
             shared,
             hooks: SessionHooks::default(),
@@ -275,7 +279,7 @@ impl Server {
                 Some(Duration::ZERO)
             } else {
                 [
-                    self.dispatcher.emitter().next_deadline(),
+                    self.events.next_deadline(),
                     self.next_negotiation_deadline(),
                     self.next_drain_deadline(),
                     self.accept_retry,
@@ -364,7 +368,12 @@ impl Server {
         self.shared
             .longest_turn_us
             .fetch_max(micros, Ordering::Relaxed);
-        let pending = self.conns.values().map(|c| c.session.pending()).sum();
+        let pending = self
+            .conns
+            .values()
+            .filter_map(|c| c.peer.session())
+            .map(Session::pending)
+            .sum();
         self.shared
             .sessions
             .store(self.conns.len(), Ordering::Relaxed);
@@ -375,7 +384,7 @@ impl Server {
     fn next_negotiation_deadline(&self) -> Option<Instant> {
         self.conns
             .values()
-            .filter(|c| !c.session.is_negotiated())
+            .filter(|c| !c.peer.is_negotiated())
             .filter_map(|c| c.deadline)
             .min()
     }
@@ -386,7 +395,7 @@ impl Server {
         let expired: Vec<Token> = self
             .conns
             .iter()
-            .filter(|(_, c)| !c.session.is_negotiated() && c.deadline.is_some_and(|d| d <= now))
+            .filter(|(_, c)| !c.peer.is_negotiated() && c.deadline.is_some_and(|d| d <= now))
             .map(|(t, _)| *t)
             .collect();
         for token in expired {
@@ -404,9 +413,9 @@ impl Server {
     }
 
     fn close(&mut self, mut conn: Connection, reason: Closing) {
-        let id = conn.session.info().id;
+        let id = conn.peer.info().id;
         self.by_session.remove(&id);
-        let cancelled = conn.session.close();
+        let cancelled = conn.peer.session_mut().map_or(0, Session::close);
         if cancelled > 0 {
             log::debug!("session {id}: cancelled {cancelled} pending commands");
         }
@@ -420,9 +429,9 @@ impl Server {
         }
         let _ = self.poll.registry().deregister(conn.socket.source());
         if let Some(hook) = &self.hooks.disconnect {
-            run_hook(hook, conn.session.info());
+            run_hook(hook, conn.peer.info());
         }
-        let qmp = conn.console.is_none();
+        let qmp = conn.peer.session().is_some();
         // Closes every descriptor the session held.
         drop(conn);
         if self.listeners.iter().any(|l| l.retry) {
@@ -430,7 +439,7 @@ impl Server {
             // be served now.
             self.accept_retry = Some(Instant::now());
         }
-        if qmp && !self.conns.values().any(|c| c.console.is_none()) {
+        if qmp && !self.conns.values().any(|c| c.peer.session().is_some()) {
             // As QEMU when its last QMP client goes: fd sets nobody opened
             // are closed.
             self.dispatcher.fd_sets().release_unopened();
@@ -458,7 +467,9 @@ impl Server {
     /// every client and removes unix socket files.
     fn close_all(&mut self) {
         for conn in self.conns.values_mut() {
-            conn.session.close();
+            if let Some(session) = conn.peer.session_mut() {
+                session.close();
+            }
         }
         self.pull_events();
         let end = self.log.end();

@@ -20,13 +20,12 @@ impl Server {
     /// Appends the events due now to the event log (one copy for every
     /// client; each reads from it as its socket takes bytes).
     pub(super) fn pull_events(&mut self) {
-        let emitter = self.dispatcher.emitter();
         let now = Instant::now();
-        let timer_due = emitter.next_deadline().is_some_and(|d| d <= now);
-        if !emitter.has_pending() && !timer_due {
+        let timer_due = self.events.next_deadline().is_some_and(|d| d <= now);
+        if !self.events.has_pending() && !timer_due {
             return;
         }
-        self.log.append(emitter.take_bytes(now));
+        self.log.append(self.events.take_bytes(now));
     }
 
     /// Writes to every client that has something to write and whose socket

@@ -403,7 +403,7 @@ fn run(mut o: Options) -> Result<(), Box<dyn std::error::Error>> {
         }
     });
     builder = o.access.apply(builder);
-    let emitter = builder.emitter();
+    let emitter = builder.emitter().clone();
     // Before anything listens: no signal ends the process by default.
     let signals = HostSignals::catch()?;
     let monitor = Arc::new(builder.spawn()?);

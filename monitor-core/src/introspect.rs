@@ -7,29 +7,8 @@
 //! As in QEMU, type names other than builtins are opaque numbers ("0" is the
 //! empty object); array types are named `[element]`.
 //!
-//! # Examples
-//!
-//! ```
-//! use monitor_core::schema::{Member, ObjectInfo, Schema, SchemaGen};
-//!
-//! struct Point { x: i64, label: Option<String> }
-//!
-//! impl Schema for Point {
-//!     fn schema(schema_gen: &mut SchemaGen) -> String {
-//!         schema_gen.object::<Self>(|schema_gen| ObjectInfo::new(vec![
-//!             Member::new("x", schema_gen.describe::<i64>()),
-//!             Member::optional("label", schema_gen.describe::<String>()),
-//!         ]))
-//!     }
-//! }
-//!
-//! let mut schema_gen = SchemaGen::new();
-//! let name = schema_gen.describe::<Point>();
-//! let entries = serde_json::to_value(schema_gen.entries()).unwrap();
-//! let point = entries.as_array().unwrap().iter().find(|e| e["name"] == name).unwrap();
-//! assert_eq!(point["meta-type"], "object");
-//! assert_eq!(point["members"][1], serde_json::json!({"name": "label", "type": "str", "default": null}));
-//! ```
+//! The public path is the facade `monitor_core::schema` (the trait itself
+//! is at the crate root, beside its derive).
 
 use std::any::TypeId;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
