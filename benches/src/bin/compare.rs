@@ -23,8 +23,8 @@ usage: compare [options]
   --rounds N       rounds, each measuring every server in turn (default 5)
   --quick          small counts and 1 round (a smoke test, not a figure)
   --requests N     sequential round trips per measurement (default 2000)
-  --events N       events per event measurement (default 50000, at most 65536, the
-                   monitor's event queue; QEMU: N/25 STOP/RESUME events)
+  --events N       events per event measurement (default 1000000, at most 1000000,
+                   what x-bench-events takes; QEMU: N/25, at most 2000, STOP/RESUME events)
   --idle N         idle clients for the memory figure (default 1000)
   --only LIST      servers to run, comma-separated: floor,minimal,refvmm,qemu-none,qemu-pc
   --svg PATH       where to write the chart (default target/compare.svg)
@@ -56,7 +56,7 @@ impl Default for Plan {
             requests: 2000,
             in_flight: 20_000,
             per_client: 5000,
-            events: 50_000,
+            events: MAX_EVENTS,
             qemu_events: 2000,
             idle: 1000,
             only: None,
@@ -99,7 +99,7 @@ fn parse(args: &[String]) -> Result<Plan, String> {
             "--requests" => plan.requests = number(value(&mut i)?)? as usize,
             "--events" => {
                 plan.events = number(value(&mut i)?)?.min(MAX_EVENTS);
-                plan.qemu_events = (plan.events / 25).max(2);
+                plan.qemu_events = (plan.events / 25).clamp(2, 2000);
             }
             "--idle" => plan.idle = number(value(&mut i)?)? as usize,
             "--only" => {

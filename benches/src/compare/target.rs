@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 /// How long a server may take to start listening.
 pub const START_LIMIT: Duration = Duration::from_secs(30);
 
+/// Our servers' client limit per listener in every run (`--max-clients`).
+pub const MAX_CLIENTS: &str = "100000";
+
 /// One kind of server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
@@ -99,8 +102,16 @@ impl Kind {
     pub fn args(self, sockets: &[PathBuf]) -> Vec<String> {
         let mut args: Vec<String> = match self {
             Kind::Floor => vec!["--serve-floor".into(), sockets[0].display().to_string()],
-            Kind::Minimal => Vec::new(),
-            Kind::Refvmm => vec!["-S".into(), "-serial".into(), "null".into()],
+            // The idle-client figures connect far more clients than the
+            // default limit of 128 per listener.
+            Kind::Minimal => vec!["--max-clients".into(), MAX_CLIENTS.into()],
+            Kind::Refvmm => vec![
+                "-S".into(),
+                "-serial".into(),
+                "null".into(),
+                "--max-clients".into(),
+                MAX_CLIENTS.into(),
+            ],
             Kind::QemuNone => qemu(&["-machine", "none"]),
             Kind::QemuPc => qemu(&["-M", "pc", "-S"]),
         };
