@@ -9,6 +9,12 @@
  * machine off when the power button of the refvmm power device is pressed.
  * With a virtio balloon (virtio-mmio at 0xd0000000) it inflates and
  * deflates the balloon to the host's target and reports `actual`.
+ *
+ * Between its work the CPU halts. PIT channel 0 interrupts 40 times a
+ * second (IRQ0 through the 8259 PIC, vector 0x20) to wake it; time is
+ * measured on PIT channel 2, a free-running counter, so ticks that come
+ * late, merged or in a catch-up burst change nothing. An idle guest costs
+ * its VMM 40 short wake-ups a second instead of a busy host core.
  * See README.md in this directory for the ABI and the memory map.
  *
  * GNU as, AT&T syntax, assembled with `as --64` without the C preprocessor.
@@ -110,13 +116,49 @@
 .equ LSR_THRE,          0x20            /* transmit holding register empty */
 .equ UART_DIVISOR,      1               /* 115200 baud */
 
-/* i8254 PIT, channel 0, input clock 1,193,182 Hz. */
+/*
+ * i8254 PIT, input clock 1,193,182 Hz. Channel 0 is the wake-up timer
+ * (IRQ0); channel 2 is the clock: a free-running counter that no
+ * interrupt depends on, its gate held high through port 0x61.
+ */
 .equ PIT_CH0,           0x40
+.equ PIT_CH2,           0x42
 .equ PIT_CMD,           0x43
 .equ PIT_CH0_MODE2,     0x34            /* ch 0, lobyte/hibyte, mode 2, binary */
-.equ PIT_CH0_LATCH,     0x00            /* ch 0, counter latch */
+.equ PIT_CH2_MODE2,     0xb4            /* ch 2, lobyte/hibyte, mode 2, binary */
+.equ PIT_CH2_LATCH,     0x80            /* ch 2, counter latch */
+/*
+ * Channel 0's reload: 40 Hz (25.0004 ms). The RTC's 50 ms are 2 ticks and
+ * the heartbeat's 250 ms are 10, and channel 2 (wraps after 55 ms) is
+ * read at least every 25 ms. Each wake-up costs the VMM a few VM exits:
+ * a faster tick would cost more for nothing.
+ */
+.equ PIT_TICK_RELOAD,   29830
+.equ PORT_B,            0x61            /* bit 0: ch 2 gate, bit 1: speaker */
+.equ PORT_B_GATE2,      0x01
+.equ PORT_B_SPEAKER,    0x02
 .equ HEARTBEAT_TICKS,   298296          /* 250 ms at 1,193,182 Hz */
 .equ RTC_SET_TICKS,     59659           /* 50 ms at 1,193,182 Hz */
+/* Work is done at the wake-up nearest its time: up to half a tick early. */
+.equ HEARTBEAT_DUE,     HEARTBEAT_TICKS - PIT_TICK_RELOAD / 2
+.equ RTC_SET_DUE,       RTC_SET_TICKS - PIT_TICK_RELOAD / 2
+
+/* i8259 PICs, master and slave, remapped to vectors 0x20-0x2f. */
+.equ PIC1_CMD,          0x20
+.equ PIC1_DATA,         0x21
+.equ PIC2_CMD,          0xa0
+.equ PIC2_DATA,         0xa1
+.equ PIC_ICW1,          0x11            /* edge triggered, cascade, ICW4 follows */
+.equ PIC1_VECTOR_BASE,  0x20            /* ICW2: IRQ0-7 -> 0x20-0x27 */
+.equ PIC2_VECTOR_BASE,  0x28            /* ICW2: IRQ8-15 -> 0x28-0x2f */
+.equ PIC1_ICW3,         0x04            /* slave on IRQ2 */
+.equ PIC2_ICW3,         0x02            /* slave's cascade identity */
+.equ PIC_ICW4,          0x01            /* 8086 mode, normal EOI */
+.equ PIC1_MASK,         0xfe            /* only IRQ0 (the PIT) */
+.equ PIC2_MASK,         0xff            /* nothing */
+.equ PIC_EOI,           0x20            /* OCW2: non-specific EOI */
+.equ TIMER_VECTOR,      0x20            /* IRQ0 */
+.equ SPURIOUS_VECTOR,   0x27            /* the master's spurious IRQ7 */
 
 /* MC146818 CMOS RTC. */
 .equ RTC_INDEX,         0x70            /* bit 7 (NMI mask) left clear */
@@ -131,7 +173,7 @@
 .equ POWER_PRESSED_MASK, 0x81           /* bit 0 pressed, bit 7 must be clear */
 .equ POWER_PRESSED,     0x01
 .equ POWER_OFF,         0x01
-.equ POWER_POLL_EVERY,  16              /* wait-loop iterations per poll */
+.equ POLL_EVERY,        2               /* passes per power/balloon poll: 20 Hz */
 
 /* Multiboot v1 header, only for running the image under QEMU -kernel. */
 .equ MB_MAGIC,          0x1badb002
@@ -221,10 +263,10 @@ entry32:
  * Register use in the main loop (callee-saved, untouched by the helpers):
  *   r12  heartbeat counter
  *   r13d NMIs reported so far (compared with nmi_count)
- *   r14d last PIT channel 0 count read
- *   r15  PIT ticks since the last heartbeat
- *   ebp  wait-loop iterations left before the next power button poll
- *   rbx  PIT ticks since the RTC was last set
+ *   r14d last PIT channel 2 count read
+ *   r15  PIT ticks since the last heartbeat was due (signed)
+ *   rbx  PIT ticks since the RTC was last due to be set (signed)
+ *   ebp  passes left before the next power button and balloon poll
  * The helpers clobber only rax, rcx, rdx, rsi, rdi, r8 and r9.
  */
 entry64:
@@ -246,26 +288,32 @@ entry64:
         ud2
 .endif
         call    balloon_init
+        call    pic_init
         call    pit_init
         movl    %eax, %r14d
         xorl    %r12d, %r12d
         xorl    %r13d, %r13d
         xorl    %r15d, %r15d
         xorl    %ebx, %ebx
-        movl    $POWER_POLL_EVERY, %ebp
+        movl    $POLL_EVERY, %ebp
 
+/*
+ * One pass per wake-up (a timer tick every 25 ms, or an NMI), with
+ * interrupts off until the `sti; hlt` at its end. A tick that comes
+ * during the pass stays pending in the PIC and ends the `hlt` at once:
+ * `sti` takes effect only after the next instruction, so no interrupt
+ * is taken between the two, and none is lost. An NMI is not held off
+ * by `cli`: one that comes between the NMI check and the `hlt` sends the
+ * CPU back here (see isr_common) instead of letting it halt.
+ */
 wait_loop:
-        /* NMIs are counted by the handler and reported here, whole lines. */
-        movl    nmi_count(%rip), %eax
-        cmpl    %eax, %r13d
-        jne     report_nmi
-
+        cli
         /* Elapsed PIT ticks since the last read (counts down, mod 65536). */
-        movb    $PIT_CH0_LATCH, %al
+        movb    $PIT_CH2_LATCH, %al
         outb    %al, $PIT_CMD
-        inb     $PIT_CH0, %al
+        inb     $PIT_CH2, %al
         movb    %al, %cl
-        inb     $PIT_CH0, %al
+        inb     $PIT_CH2, %al
         movb    %al, %ch
         movzwl  %cx, %ecx
         movl    %r14d, %eax
@@ -274,21 +322,49 @@ wait_loop:
         movl    %ecx, %r14d
         addq    %rax, %r15
         addq    %rax, %rbx
-        cmpq    $HEARTBEAT_TICKS, %r15
-        jae     heartbeat
-        cmpq    $RTC_SET_TICKS, %rbx
-        jae     rtc_set
-
+        cmpq    $HEARTBEAT_DUE, %r15
+        jl      1f
+        call    heartbeat
+1:
+        cmpq    $RTC_SET_DUE, %rbx
+        jl      2f
+        call    rtc_set
+2:
+        /*
+         * Every POLL_EVERY passes, as each read is an exit to refvmm in
+         * user space (the costly part of a pass): a balloon step and the
+         * power button. While the balloon moves, every pass.
+         */
         decl    %ebp
-        jnz     wait_loop
-        movl    $POWER_POLL_EVERY, %ebp
+        jnz     nmi_check
+        movl    $POLL_EVERY, %ebp
         call    balloon_poll
+        jnc     3f
+        movl    $1, %ebp
+3:
         movw    $POWER_PORT, %dx
         inb     %dx, %al
         andb    $POWER_PRESSED_MASK, %al
         cmpb    $POWER_PRESSED, %al
-        jne     wait_loop
+        je      power_off
 
+        /* NMIs are counted by the handler and reported here, whole lines. */
+nmi_check:
+        movl    nmi_count(%rip), %eax
+        cmpl    %eax, %r13d
+        jne     report_nmi
+        sti
+idle_hlt:
+        hlt
+        jmp     wait_loop
+
+report_nmi:
+        incl    %r13d
+        leaq    msg_nmi(%rip), %rsi
+        call    puts
+        jmp     nmi_check
+
+power_off:
         leaq    msg_power(%rip), %rsi
         call    puts
         movb    $POWER_OFF, %al
@@ -296,9 +372,20 @@ wait_loop:
         outb    %al, %dx
         jmp     halt_forever
 
+/*
+ * heartbeat and rtc_set run at the wake-up nearest their time (up to half
+ * a tick early, so r15 and rbx are signed) and start their next period
+ * where this one was due, not where the pass noticed it: the rate stays
+ * exact, and as the periods are whole numbers of ticks (10 and 2, to a
+ * few PIT counts), so does the spacing. If the next period is already
+ * due (the vCPU was stopped or starved), it starts now instead: no burst.
+ */
 heartbeat:
-        /* Wait a full period from now: no burst after a long stall. */
+        subq    $HEARTBEAT_TICKS, %r15
+        cmpq    $HEARTBEAT_DUE, %r15
+        jl      1f
         xorl    %r15d, %r15d
+1:
         incq    %r12
         leaq    msg_heartbeat(%rip), %rsi
         call    puts
@@ -306,7 +393,7 @@ heartbeat:
         call    print_dec
         leaq    msg_crlf(%rip), %rsi
         call    puts
-        jmp     wait_loop
+        ret
 
 /*
  * Sets the RTC to the time it holds: SET in register B (the clock holds
@@ -315,8 +402,11 @@ heartbeat:
  * (QEMU: one RTC_CHANGE per SET release), 20 times a second.
  */
 rtc_set:
-        /* A full period from now: no burst after a long stall. */
+        subq    $RTC_SET_TICKS, %rbx
+        cmpq    $RTC_SET_DUE, %rbx
+        jl      1f
         xorl    %ebx, %ebx
+1:
         movb    $RTC_REG_B, %al
         outb    %al, $RTC_INDEX
         inb     $RTC_DATA, %al
@@ -332,13 +422,7 @@ rtc_set:
         movb    %cl, %al
         andb    $RTC_B_RUN, %al
         outb    %al, $RTC_DATA
-        jmp     wait_loop
-
-report_nmi:
-        incl    %r13d
-        leaq    msg_nmi(%rip), %rsi
-        call    puts
-        jmp     wait_loop
+        ret
 
 halt_forever:
         cli
@@ -459,8 +543,9 @@ vq_setup:
  * One step towards the host's target (num_pages, at most the pool): one
  * request of at most BALLOON_BATCH pages on the inflate or deflate
  * queue, then `actual` updated. Inflating takes the pool's pages from the
- * bottom up; deflating gives back the most recently taken. Clobbers only
- * rax, rcx, rdx, rsi, rdi, r8 and r9.
+ * bottom up; deflating gives back the most recently taken. Carry set if
+ * it took a step (the balloon may have more to go), clear if there was
+ * nothing to do. Clobbers only rax, rcx, rdx, rsi, rdi, r8 and r9.
  */
 balloon_poll:
         cmpl    $0, BALLOON_PRESENT
@@ -537,11 +622,14 @@ balloon_poll:
         movl    $0, BALLOON_PRESENT
         leaq    msg_balloon_lost(%rip), %rsi
         call    puts
-        ret
+        jmp     9f
 7:
         movl    BALLOON_ACTUAL, %eax
         movl    %eax, VIO_ACTUAL(%rdi)
+        stc
+        ret
 9:
+        clc
         ret
 
 /* Fills the IDT at IDT_ADDR with gates to isr_stubs and loads it. */
@@ -591,18 +679,57 @@ serial_init:
         outb    %al, %dx
         ret
 
-/* PIT channel 0: rate generator, reload 65536. Returns the first count in eax. */
+/*
+ * Both 8259s: vectors 0x20 (master) and 0x28 (slave), slave on IRQ2,
+ * 8086 mode, normal EOI; every IRQ masked but IRQ0.
+ */
+pic_init:
+        movb    $PIC_ICW1, %al
+        outb    %al, $PIC1_CMD
+        outb    %al, $PIC2_CMD
+        movb    $PIC1_VECTOR_BASE, %al
+        outb    %al, $PIC1_DATA
+        movb    $PIC2_VECTOR_BASE, %al
+        outb    %al, $PIC2_DATA
+        movb    $PIC1_ICW3, %al
+        outb    %al, $PIC1_DATA
+        movb    $PIC2_ICW3, %al
+        outb    %al, $PIC2_DATA
+        movb    $PIC_ICW4, %al
+        outb    %al, $PIC1_DATA
+        outb    %al, $PIC2_DATA
+        movb    $PIC1_MASK, %al
+        outb    %al, $PIC1_DATA
+        movb    $PIC2_MASK, %al
+        outb    %al, $PIC2_DATA
+        ret
+
+/*
+ * PIT channel 2: rate generator, reload 65536, gate on, speaker off: the
+ * clock. Channel 0: rate generator, reload PIT_TICK_RELOAD: IRQ0 at
+ * 40 Hz. Returns channel 2's first count in eax.
+ */
 pit_init:
-        movb    $PIT_CH0_MODE2, %al
+        movb    $PIT_CH2_MODE2, %al
         outb    %al, $PIT_CMD
         xorl    %eax, %eax
-        outb    %al, $PIT_CH0           /* reload 0 means 65536 */
-        outb    %al, $PIT_CH0
-        movb    $PIT_CH0_LATCH, %al
+        outb    %al, $PIT_CH2           /* reload 0 means 65536 */
+        outb    %al, $PIT_CH2
+        inb     $PORT_B, %al
+        andb    $~PORT_B_SPEAKER, %al
+        orb     $PORT_B_GATE2, %al
+        outb    %al, $PORT_B
+        movb    $PIT_CH0_MODE2, %al
         outb    %al, $PIT_CMD
-        inb     $PIT_CH0, %al
+        movb    $(PIT_TICK_RELOAD & 0xff), %al
+        outb    %al, $PIT_CH0
+        movb    $(PIT_TICK_RELOAD >> 8), %al
+        outb    %al, $PIT_CH0
+        movb    $PIT_CH2_LATCH, %al
+        outb    %al, $PIT_CMD
+        inb     $PIT_CH2, %al
         movb    %al, %cl
-        inb     $PIT_CH0, %al
+        inb     $PIT_CH2, %al
         movb    %al, %ch
         movzwl  %cx, %eax
         ret
@@ -690,12 +817,38 @@ isr_stubs:
 /*
  * Stack: vector, error code, rip, cs, rflags, rsp, ss.
  * NMI (vector 2) is counted and returns; it touches no register and iretq
- * restores the flags. Anything else is reported and halts the CPU.
+ * restores the flags. One taken between the main loop's NMI check and its
+ * `hlt` returns to the top of the loop instead, or the CPU would halt
+ * with the NMI unreported until the next tick. The timer (IRQ0, vector
+ * 0x20) only wakes the CPU: it sends the PIC its EOI and returns. The
+ * master PIC's spurious IRQ7 (vector 0x27) gets no EOI and is ignored.
+ * Anything else is reported and halts the CPU.
  */
 isr_common:
+        cmpq    $TIMER_VECTOR, (%rsp)
+        je      timer_interrupt
         cmpq    $2, (%rsp)
-        jne     fatal_interrupt
+        jne     1f
         incl    nmi_count(%rip)
+        cmpq    $nmi_check, 16(%rsp)
+        jb      2f
+        cmpq    $idle_hlt, 16(%rsp)
+        ja      2f
+        movq    $wait_loop, 16(%rsp)
+2:
+        addq    $16, %rsp
+        iretq
+1:
+        cmpq    $SPURIOUS_VECTOR, (%rsp)
+        jne     fatal_interrupt
+        addq    $16, %rsp
+        iretq
+
+timer_interrupt:
+        pushq   %rax
+        movb    $PIC_EOI, %al
+        outb    %al, $PIC1_CMD
+        popq    %rax
         addq    $16, %rsp
         iretq
 

@@ -133,6 +133,23 @@ pub fn heartbeats(serial: &str) -> usize {
 
 pub const BANNER: &str = "refvmm firmware: booted in long mode";
 
+/// The CPU time (user and system, all threads, those ended included) that
+/// process `pid` has used, from `/proc/PID/stat`.
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read /proc/PID/stat");
+    // The command name, field 2, is in parentheses and may hold anything:
+    // the fields after the last `)` start with field 3 (state).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .expect("a parenthesised command name")
+        .1
+        .split_whitespace()
+        .collect();
+    let field = |n: usize| -> u64 { fields[n - 3].parse().expect("a clock tick count") };
+    let ticks = field(14) + field(15); // utime, stime
+    Duration::from_secs_f64(ticks as f64 / rustix::param::clock_ticks_per_second() as f64)
+}
+
 /// Runs `command` to completion with stdin on /dev/null and its output
 /// captured, failing the test (after killing it) if it runs past
 /// [`TIMEOUT`]: a refused option must end the process, not hang the test.
