@@ -244,8 +244,16 @@ impl Throttle {
         Some(event)
     }
 
-    /// The earliest deadline, if any timer is armed: when
-    /// [`Throttle::expire`] next has work to do.
+    /// Whether an event named `name` offered now would come straight
+    /// back, with nothing held to go out before it: no period is running
+    /// and no rule applies to it (or throttling is off). Then
+    /// [`offer`](Self::offer) and [`expire`](Self::expire) need not be
+    /// called, nor the time read.
+    pub fn passes_at_once(&self, name: &str) -> bool {
+        self.timers.is_empty() && (self.disabled || self.policy.get(name).is_none())
+    }
+
+    /// The next time a period ends, if any is running.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.timers.first_key_value().map(|(&(at, _), _)| at)
     }
