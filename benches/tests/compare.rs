@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use benches::compare::attack::{self, Attack};
 use benches::compare::measure;
 use benches::compare::target::EventSource;
 use monitor_core::{Command as QmpCommand, CommandError, Event, Monitor, Schema};
@@ -103,6 +104,28 @@ fn event_rate_waits_for_every_event_on_every_client() {
     assert_eq!(latencies.len(), 20);
     let rate = measure::in_flight(&sockets[0], measure::QUERY_VERSION, 100, 16).expect("pipe");
     assert!(rate > 0.0);
+    monitor.shutdown();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn fanout_and_attack_measurements_run_against_a_monitor() {
+    let dir = temp("fanout");
+    let path = dir.join("m.sock");
+    let monitor = bench_monitor(&path);
+    // 20 clients that never read, 3 that read all 500 events; the peak is
+    // at least what was resident before.
+    let before = benches::compare::procfs::resident(std::process::id()).unwrap();
+    let peak = measure::fanout_peak(&path, std::process::id(), 20, 3, 500).expect("fanout");
+    assert!(peak >= before, "{peak} < {before}");
+    // Each 1 MiB message is read whole and refused; the probe went on.
+    let samples =
+        attack::probe_under(&path, None, Attack::Message(1 << 20), 2).expect("probe under attack");
+    assert!(samples.len() >= attack::MIN_PROBES, "{}", samples.len());
+    assert!(samples.iter().all(|ms| ms.is_finite() && *ms > 0.0));
+    // A TAB storm needs a human monitor.
+    let err = attack::probe_under(&path, None, Attack::TabStorm(10), 1).unwrap_err();
+    assert!(err.to_string().contains("no human monitor"), "{err}");
     monitor.shutdown();
     let _ = std::fs::remove_dir_all(&dir);
 }

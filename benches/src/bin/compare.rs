@@ -9,12 +9,19 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
+use benches::compare::attack::{self, Attack};
 use benches::compare::measure::{self, QUERY_STATUS, QUERY_VERSION};
-use benches::compare::report::{Metric, Results};
+use benches::compare::procfs::resident;
+use benches::compare::report::{size, Fanout, Metric, Results};
 use benches::compare::stats::percentile;
-use benches::compare::target::{resident, Kind, Target};
-use benches::compare::{floor, sys};
+use benches::compare::target::{Kind, Setup, Target};
+use benches::compare::{floor, idle, sys};
+
+/// What refvmm's firmware prints once it runs (`examples/firmware`).
+const BANNER: &str = "refvmm firmware: booted in long mode";
+
 /// The most events one run emits (`x-bench-events` takes at most a million).
 const MAX_EVENTS: u64 = 1_000_000;
 
@@ -26,6 +33,8 @@ usage: compare [options]
   --events N       events per event measurement (default 1000000, at most 1000000,
                    what x-bench-events takes; QEMU: N/25, at most 2000, STOP/RESUME events)
   --idle N         idle clients for the memory figure (default 1000)
+  --fanout N       clients of the shared fan-out figure, 10 of which read (default 1000;
+                   a burst of 100000 events)
   --only LIST      servers to run, comma-separated: floor,minimal,refvmm,qemu-none,qemu-pc
   --svg PATH       where to write the chart (default target/compare.svg)
   --minimal PATH   the minimal binary (default: next to this one)
@@ -42,6 +51,18 @@ struct Plan {
     events: u64,
     qemu_events: u64,
     idle: usize,
+    /// The shared fan-out: clients in all, readers among them, events.
+    fanout: Fanout,
+    /// How long the idle wake-ups are counted.
+    wakeup_window: Duration,
+    /// How long the CPU of a running guest is counted.
+    cpu_window: Duration,
+    /// Bytes of each huge message of the first attack.
+    message: usize,
+    /// TABs per storm of the second attack.
+    tabs: usize,
+    /// Times each attack runs at least.
+    attacks: usize,
     only: Option<Vec<String>>,
     svg: PathBuf,
     minimal: Option<PathBuf>,
@@ -59,6 +80,16 @@ impl Default for Plan {
             events: MAX_EVENTS,
             qemu_events: 2000,
             idle: 1000,
+            fanout: Fanout {
+                clients: 1000,
+                readers: 10,
+                events: 100_000,
+            },
+            wakeup_window: Duration::from_secs(10),
+            cpu_window: Duration::from_secs(10),
+            message: 60 << 20,
+            tabs: 1 << 20,
+            attacks: 2,
             only: None,
             svg: PathBuf::from("target/compare.svg"),
             minimal: None,
@@ -94,6 +125,16 @@ fn parse(args: &[String]) -> Result<Plan, String> {
                 plan.events = 2000;
                 plan.qemu_events = 100;
                 plan.idle = 50;
+                plan.fanout = Fanout {
+                    clients: 50,
+                    readers: 5,
+                    events: 5000,
+                };
+                plan.wakeup_window = Duration::from_secs(2);
+                plan.cpu_window = Duration::from_secs(3);
+                plan.message = 4 << 20;
+                plan.tabs = 64 << 10;
+                plan.attacks = 1;
                 plan.rounds = 1;
             }
             "--requests" => plan.requests = number(value(&mut i)?)? as usize,
@@ -102,6 +143,10 @@ fn parse(args: &[String]) -> Result<Plan, String> {
                 plan.qemu_events = (plan.events / 25).clamp(2, 2000);
             }
             "--idle" => plan.idle = number(value(&mut i)?)? as usize,
+            "--fanout" => {
+                plan.fanout.clients = number(value(&mut i)?)? as usize;
+                plan.fanout.readers = plan.fanout.readers.min(plan.fanout.clients);
+            }
             "--only" => {
                 let list = value(&mut i)?;
                 let keys: Vec<String> = list.split(',').map(str::to_owned).collect();
@@ -237,15 +282,21 @@ fn run_in(
     notes: &mut Vec<String>,
 ) -> io::Result<()> {
     // Both ends of every idle client, QEMU's listening sockets, and slack.
-    let want = 3 * plan.idle as u64 + 256;
+    let most = plan.idle.max(plan.fanout.clients);
+    let want = 3 * most as u64 + 256;
     let (soft, hard) = sys::open_files()?;
     let now = sys::raise_open_files(want)?;
     let mut idle = plan.idle;
+    let mut fanout = plan.fanout;
     if now < want {
-        idle = ((now.saturating_sub(256)) / 3) as usize;
+        let allowed = ((now.saturating_sub(256)) / 3) as usize;
+        idle = idle.min(allowed);
+        fanout.clients = fanout.clients.min(allowed);
+        fanout.readers = fanout.readers.min(fanout.clients);
         notes.push(format!(
-            "open-file limit {now} (hard {hard}) allows {idle} idle clients, not {}.",
-            plan.idle
+            "open-file limit {now} (hard {hard}) allows {allowed} clients: {idle} idle clients, \
+             not {}; {} fan-out clients, not {}.",
+            plan.idle, fanout.clients, plan.fanout.clients
         ));
     } else if now != soft {
         notes.push(format!(
@@ -265,6 +316,8 @@ fn run_in(
         }
     }
     let mut results = Results::new(targets.iter().map(|t| t.kind).collect(), idle);
+    results.fanout = fanout;
+    results.message_bytes = plan.message;
     let big = measure::padded_status(512);
     std::fs::create_dir_all(dir.join("fresh"))?;
     for round in 1..=plan.rounds {
@@ -284,6 +337,7 @@ fn run_in(
                     plan,
                     big: &big,
                     idle,
+                    fanout,
                     program,
                     dir: &dir.join("fresh"),
                 };
@@ -296,7 +350,7 @@ fn run_in(
         }
     }
     drop(targets);
-    println!("{}", header(plan, idle));
+    println!("{}", header(plan, idle, fanout));
     println!("{}", results.markdown());
     println!("Targets (medians of this run):\n");
     println!("{}", results.targets_check());
@@ -327,12 +381,29 @@ fn run_in(
     Ok(())
 }
 
-fn header(plan: &Plan, idle: usize) -> String {
+fn header(plan: &Plan, idle: usize, fanout: Fanout) -> String {
     format!(
         "Medians over {} interleaved rounds; per round: {} sequential round trips per latency row, \
          {} requests 16 in flight, 4 clients x {} round trips, {} events (ours, x-bench-events) or \
-         {} STOP/RESUME events (QEMU, stop/cont), {idle} idle clients.\n",
-        plan.rounds, plan.requests, plan.in_flight, plan.per_client, plan.events, plan.qemu_events
+         {} STOP/RESUME events (QEMU, stop/cont), {idle} idle clients, {} events to {} clients \
+         ({} reading), wake-ups over {} s, guest CPU over {} s, attacks of {} messages and \
+         of storms of {} TABs, each run at least {}x and until the probe made {} round trips. \
+         —: not measured.\n",
+        plan.rounds,
+        plan.requests,
+        plan.in_flight,
+        plan.per_client,
+        plan.events,
+        plan.qemu_events,
+        fanout.events,
+        fanout.clients,
+        fanout.readers,
+        plan.wakeup_window.as_secs_f64(),
+        plan.cpu_window.as_secs_f64(),
+        size(plan.message),
+        plan.tabs,
+        plan.attacks,
+        attack::MIN_PROBES,
     )
 }
 
@@ -341,6 +412,7 @@ struct Ctx<'a> {
     plan: &'a Plan,
     big: &'a [u8],
     idle: usize,
+    fanout: Fanout,
     /// The server's program, to start a fresh one.
     program: &'a Path,
     /// Where fresh servers put their sockets.
@@ -358,10 +430,15 @@ enum Step {
     Events1,
     Events8,
     Memory,
+    FanoutPeak,
+    Wakeups,
+    GuestCpu,
+    ProbeMessage,
+    ProbeTabs,
 }
 
 impl Step {
-    const ALL: [Step; 8] = [
+    const ALL: [Step; 13] = [
         Step::Version,
         Step::Status,
         Step::Big,
@@ -370,6 +447,11 @@ impl Step {
         Step::Events1,
         Step::Events8,
         Step::Memory,
+        Step::FanoutPeak,
+        Step::Wakeups,
+        Step::GuestCpu,
+        Step::ProbeMessage,
+        Step::ProbeTabs,
     ];
 
     fn metrics(self) -> &'static [Metric] {
@@ -382,6 +464,11 @@ impl Step {
             Step::Events1 => &[Metric::Events1],
             Step::Events8 => &[Metric::Events8],
             Step::Memory => &[Metric::RssIdle, Metric::RssClients, Metric::RssAfter],
+            Step::FanoutPeak => &[Metric::FanoutPeak],
+            Step::Wakeups => &[Metric::Wakeups],
+            Step::GuestCpu => &[Metric::GuestCpu],
+            Step::ProbeMessage => &[Metric::ProbeMessage],
+            Step::ProbeTabs => &[Metric::ProbeTabs],
         }
     }
 
@@ -425,7 +512,6 @@ impl Step {
                 if kind == Kind::Floor {
                     return Ok(());
                 }
-                let mib = |b: u64| b as f64 / f64::from(1u32 << 20);
                 // This instance has been through the event bursts; the
                 // idle figures come from a fresh one.
                 results.add(Metric::RssAfter, kind, mib(resident(t.pid())?));
@@ -435,7 +521,73 @@ impl Step {
                 results.add(Metric::RssIdle, kind, mib(before));
                 results.add(Metric::RssClients, kind, mib(with));
             }
+            Step::FanoutPeak => {
+                // QEMU serves one client per socket: 1,000 clients would
+                // need 1,000 sockets, and its event figure is not a burst.
+                if !kind.is_ours() {
+                    return Ok(());
+                }
+                let f = ctx.fanout;
+                let fresh = Target::start(kind, ctx.program, ctx.dir, 1)?;
+                let peak = measure::fanout_peak(
+                    fresh.socket(0),
+                    fresh.pid(),
+                    f.clients.saturating_sub(f.readers),
+                    f.readers,
+                    f.events,
+                )?;
+                results.add(Metric::FanoutPeak, kind, mib(peak));
+            }
+            Step::Wakeups => {
+                // The floor is no server of interest; QEMU pc -S is left
+                // out for time (QEMU none is the reference).
+                if !(kind.is_ours() || kind == Kind::QemuNone) {
+                    return Ok(());
+                }
+                let fresh = Target::start_as(kind, ctx.program, ctx.dir, 1, Setup::Quiet)?;
+                let rate = idle::wakeups(fresh.pid(), plan.wakeup_window)?;
+                results.add(Metric::Wakeups, kind, rate);
+            }
+            Step::GuestCpu => {
+                if kind != Kind::Refvmm {
+                    return Ok(());
+                }
+                let serial = ctx.dir.join("refvmm.serial");
+                let mut fresh =
+                    Target::start_as(kind, ctx.program, ctx.dir, 1, Setup::GuestRunning(serial))?;
+                fresh.wait_serial(BANNER)?;
+                let percent = idle::cpu_percent(fresh.pid(), plan.cpu_window)?;
+                results.add(Metric::GuestCpu, kind, percent);
+            }
+            Step::ProbeMessage | Step::ProbeTabs => {
+                // QEMU reads its monitors a byte per main-loop turn: a
+                // 1 MiB message takes it 5 s here, 60 MiB would take
+                // minutes (see the README).
+                if !kind.is_ours() {
+                    return Ok(());
+                }
+                let (setup, attack) = match self {
+                    Step::ProbeMessage => (Setup::Bench, Attack::Message(plan.message)),
+                    _ => (
+                        Setup::HumanMonitor(ctx.dir.join(format!("{}-hmp.sock", kind.key()))),
+                        Attack::TabStorm(plan.tabs),
+                    ),
+                };
+                let fresh = Target::start_as(kind, ctx.program, ctx.dir, 1, setup)?;
+                let hmp = match &fresh.setup {
+                    Setup::HumanMonitor(p) => Some(p.as_path()),
+                    _ => None,
+                };
+                let samples = attack::probe_under(fresh.socket(0), hmp, attack, plan.attacks)?;
+                let p99 = percentile(&samples, 99.0).unwrap_or(f64::NAN);
+                results.add(self.metrics()[0], kind, p99);
+            }
         }
         Ok(())
     }
+}
+
+/// Bytes in MiB.
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / f64::from(1u32 << 20)
 }

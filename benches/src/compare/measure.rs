@@ -268,15 +268,43 @@ fn drive(
 ///
 /// A client failed, or the memory could not be read.
 pub fn idle_resident(sockets: &[PathBuf], pid: u32, n: usize) -> io::Result<(u64, u64)> {
-    let before = super::target::resident(pid)?;
+    let before = super::procfs::resident(pid)?;
     let mut conns = Vec::with_capacity(n);
     for i in 0..n {
         conns.push(session(&sockets[i % sockets.len()])?);
     }
     // Every client has its answer: the server has set each session up.
-    let with = super::target::resident(pid)?;
+    let with = super::procfs::resident(pid)?;
     drop(conns);
     Ok((before, with))
+}
+
+/// Shared fan-out: `idle` negotiated clients that never read again, then
+/// `readers` clients that read everything while one of them asks for a
+/// burst of `events` `BENCH` events (`x-bench-events`); the server's peak
+/// resident memory (`VmHWM`) afterwards, in bytes. The idle clients stay
+/// connected until it is read.
+///
+/// # Errors
+///
+/// A client failed, a reader did not get every event within
+/// [`EVENTS_LIMIT`], or the memory could not be read.
+pub fn fanout_peak(
+    socket: &Path,
+    pid: u32,
+    idle: usize,
+    readers: usize,
+    events: u64,
+) -> io::Result<u64> {
+    let mut quiet = Vec::with_capacity(idle);
+    for _ in 0..idle {
+        quiet.push(session(socket)?);
+    }
+    let sockets = [socket.to_path_buf()];
+    self::events(&sockets, EventSource::Bench, readers.max(1), events)?;
+    let peak = super::procfs::peak_resident(pid)?;
+    drop(quiet);
+    Ok(peak)
 }
 
 fn join_all<T>(threads: Vec<JoinHandle<io::Result<T>>>) -> io::Result<Vec<T>> {

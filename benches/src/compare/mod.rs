@@ -4,15 +4,21 @@
 //!
 //! - [`floor`]: the echo server that sets the floor;
 //! - [`qmp`]: the bare client the measurements use;
-//! - [`target`]: the servers, how they start, their memory;
+//! - [`target`]: the servers, how they start;
 //! - [`measure`]: round trips, requests in flight, concurrent clients,
-//!   event rates, memory with idle clients;
-//! - [`stats`], [`report`]: medians, the table, the chart;
-//! - [`sys`]: the open-file limit 1,000 clients need; servers die with
-//!   this process.
+//!   event rates, memory with idle clients and under a shared fan-out;
+//! - [`idle`]: wake-ups and CPU of a server nobody talks to;
+//! - [`attack`]: a probe's latency while another client attacks;
+//! - [`procfs`]: what `/proc` says of a process;
+//! - [`stats`], [`report`]: medians, the table, the targets, the chart;
+//! - [`sys`]: the open-file limit 1,000 clients need, clock ticks;
+//!   servers die with this process.
 
+pub mod attack;
 pub mod floor;
+pub mod idle;
 pub mod measure;
+pub mod procfs;
 pub mod qmp;
 pub mod report;
 pub mod stats;

@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 use super::stats::median;
 use super::target::Kind;
 
+mod verdicts;
+
 /// Which way a measurement is better.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Better {
@@ -46,11 +48,24 @@ pub enum Metric {
     /// Resident memory of the long-running instance after the rounds'
     /// event bursts, no client.
     RssAfter,
+    /// Peak resident memory of a fresh server sending a burst of events
+    /// to many clients, most of which never read.
+    FanoutPeak,
+    /// Wake-ups per second of a fresh server with no client.
+    Wakeups,
+    /// CPU of `refvmm` with its guest running and no client, in % of a
+    /// core.
+    GuestCpu,
+    /// The probe's 99th percentile while another client sends huge
+    /// messages.
+    ProbeMessage,
+    /// The probe's 99th percentile during a TAB storm on a human monitor.
+    ProbeTabs,
 }
 
 impl Metric {
     /// Every metric, in table order.
-    pub const ALL: [Metric; 13] = [
+    pub const ALL: [Metric; 18] = [
         Metric::VersionP50,
         Metric::VersionP99,
         Metric::StatusP50,
@@ -64,9 +79,15 @@ impl Metric {
         Metric::RssIdle,
         Metric::RssClients,
         Metric::RssAfter,
+        Metric::FanoutPeak,
+        Metric::Wakeups,
+        Metric::GuestCpu,
+        Metric::ProbeMessage,
+        Metric::ProbeTabs,
     ];
 
-    /// The row heading.
+    /// The row heading, without this run's counts (see
+    /// [`Results::title`]).
     pub fn title(self) -> &'static str {
         match self {
             Metric::VersionP50 => "query-version round trip p50 (µs)",
@@ -82,6 +103,11 @@ impl Metric {
             Metric::RssIdle => "resident memory, fresh, no client (MiB)",
             Metric::RssClients => "resident memory, fresh, idle clients (MiB)",
             Metric::RssAfter => "resident memory after the event bursts (MiB)",
+            Metric::FanoutPeak => "peak resident, events to many clients, most unread (MiB)",
+            Metric::Wakeups => "idle wake-ups, fresh, no client (per second)",
+            Metric::GuestCpu => "CPU, guest running, no client (% of a core)",
+            Metric::ProbeMessage => "probe p99 while a client sends huge messages (ms)",
+            Metric::ProbeTabs => "probe p99 during a TAB storm on the human monitor (ms)",
         }
     }
 
@@ -96,6 +122,17 @@ impl Metric {
     }
 }
 
+/// The counts of a run that the row headings name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Fanout {
+    /// Clients connected in all.
+    pub clients: usize,
+    /// Those of them that read the burst (the rest never read).
+    pub readers: usize,
+    /// Events in the burst.
+    pub events: u64,
+}
+
 /// What was measured, round by round.
 #[derive(Debug, Default)]
 pub struct Results {
@@ -105,6 +142,10 @@ pub struct Results {
     failures: HashMap<(Metric, Kind), String>,
     /// Idle clients of [`Metric::RssClients`].
     pub idle_clients: usize,
+    /// The burst of [`Metric::FanoutPeak`].
+    pub fanout: Fanout,
+    /// Bytes of each message of [`Metric::ProbeMessage`].
+    pub message_bytes: usize,
 }
 
 impl Results {
@@ -114,6 +155,41 @@ impl Results {
             targets,
             idle_clients,
             ..Results::default()
+        }
+    }
+
+    /// The row heading with this run's counts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use benches::compare::report::{Fanout, Metric, Results};
+    ///
+    /// let mut r = Results::new(Vec::new(), 1000);
+    /// r.fanout = Fanout { clients: 1000, readers: 10, events: 100_000 };
+    /// assert_eq!(
+    ///     r.title(Metric::FanoutPeak),
+    ///     "peak resident, 100000 events, 1000 clients (990 unread) (MiB)"
+    /// );
+    /// assert_eq!(r.title(Metric::StatusP50), Metric::StatusP50.title());
+    /// ```
+    pub fn title(&self, metric: Metric) -> String {
+        match metric {
+            Metric::RssClients => format!(
+                "resident memory, fresh, {} idle clients (MiB)",
+                self.idle_clients
+            ),
+            Metric::FanoutPeak => format!(
+                "peak resident, {} events, {} clients ({} unread) (MiB)",
+                self.fanout.events,
+                self.fanout.clients,
+                self.fanout.clients.saturating_sub(self.fanout.readers)
+            ),
+            Metric::ProbeMessage => format!(
+                "probe p99 while a client sends {} messages (ms)",
+                size(self.message_bytes)
+            ),
+            _ => metric.title().to_owned(),
         }
     }
 
@@ -156,8 +232,10 @@ impl Results {
         self.samples.get(&(metric, kind)).and_then(|v| median(v))
     }
 
+    /// `a ÷ b` of the medians, when both are measured and it is a
+    /// number (no ratio to a zero).
     fn ratio(&self, metric: Metric, a: Kind, b: Kind) -> Option<f64> {
-        Some(self.median(metric, a)? / self.median(metric, b)?)
+        Some(self.median(metric, a)? / self.median(metric, b)?).filter(|r| r.is_finite())
     }
 
     fn cell(&self, metric: Metric, kind: Kind) -> String {
@@ -202,16 +280,7 @@ impl Results {
         }
         s.push('\n');
         for m in Metric::ALL {
-            let title = match m {
-                Metric::RssClients => {
-                    format!(
-                        "resident memory, fresh, {} idle clients (MiB)",
-                        self.idle_clients
-                    )
-                }
-                _ => m.title().to_owned(),
-            };
-            let _ = write!(s, "| {title} |");
+            let _ = write!(s, "| {} |", self.title(m));
             for k in &self.targets {
                 let _ = write!(s, " {} |", self.cell(m, *k));
             }
@@ -222,104 +291,6 @@ impl Results {
                 let _ = write!(s, " {r} |");
             }
             s.push('\n');
-        }
-        s
-    }
-
-    /// The targets of the issue, checked for each of our servers measured.
-    pub fn targets_check(&self) -> String {
-        let mut s = String::from("| Target | Server | Measured | Verdict |\n|---|---|---:|---|\n");
-        let ours: Vec<Kind> = self
-            .targets
-            .iter()
-            .copied()
-            .filter(|k| k.is_ours())
-            .collect();
-        for o in ours {
-            let mut row =
-                |target: &str, value: Option<f64>, ok: &dyn Fn(f64) -> bool, unit: &str| {
-                    let (shown, verdict) = match value {
-                        Some(v) => (
-                            if unit == "x" && v < 10.0 {
-                                // Enough digits to see which side of a bound.
-                                format!("{v:.3}x")
-                            } else {
-                                format!("{}{unit}", number(v))
-                            },
-                            if ok(v) { "met" } else { "missed" },
-                        ),
-                        None => ("—".into(), "not measured"),
-                    };
-                    let _ = writeln!(s, "| {target} | {} | {shown} | {verdict} |", o.label());
-                };
-            for (m, what) in [
-                (Metric::VersionP50, "query-version"),
-                (Metric::StatusP50, "query-status"),
-            ] {
-                row(
-                    &format!("{what} p50 within 1.3x of the floor"),
-                    self.ratio(m, o, Kind::Floor),
-                    &|r| r <= 1.3,
-                    "x",
-                );
-                row(
-                    &format!("{what} p50 at least 15x faster than QEMU"),
-                    self.ratio(m, Kind::QemuNone, o),
-                    &|r| r >= 15.0,
-                    "x",
-                );
-            }
-            let big = |k: Kind| {
-                Some(self.median(Metric::BigP50, k)? / self.median(Metric::StatusP50, k)?)
-            };
-            row(
-                "512-byte p50 within 1.2x of small p50",
-                big(o),
-                &|r| r <= 1.2,
-                "x",
-            );
-            row(
-                "16 in flight at least 0.8x of the floor",
-                self.ratio(Metric::InFlight, o, Kind::Floor),
-                &|r| r >= 0.8,
-                "x",
-            );
-            row(
-                "4 clients at least 0.8x of the floor",
-                self.ratio(Metric::Clients4, o, Kind::Floor),
-                &|r| r >= 0.8,
-                "x",
-            );
-            row(
-                "events to 1 client at least 1,000 k/s",
-                self.median(Metric::Events1, o),
-                &|v| v >= 1000.0,
-                " k/s",
-            );
-            row(
-                "events to each of 8 clients at least 150 k/s",
-                self.median(Metric::Events8, o),
-                &|v| v >= 150.0,
-                " k/s",
-            );
-            row(
-                &format!("{} idle clients under 64 MiB", self.idle_clients),
-                self.median(Metric::RssClients, o),
-                &|v| v < 64.0,
-                " MiB",
-            );
-        }
-        for q in self.targets.iter().copied().filter(|k| k.is_qemu()) {
-            let big = self
-                .median(Metric::BigP50, q)
-                .zip(self.median(Metric::StatusP50, q))
-                .map(|(b, s)| b / s);
-            let _ = writeln!(
-                s,
-                "| (reference) 512-byte p50 ÷ small p50 | {} | {} | — |",
-                q.label(),
-                big.map_or("—".into(), |r| format!("{}x", number(r)))
-            );
         }
         s
     }
@@ -355,15 +326,7 @@ impl Results {
                 Better::Lower => "lower is better",
                 Better::Higher => "higher is better",
             };
-            let title = match m {
-                Metric::RssClients => {
-                    format!(
-                        "resident memory, fresh, {} idle clients (MiB)",
-                        self.idle_clients
-                    )
-                }
-                _ => m.title().to_owned(),
-            };
+            let title = self.title(*m);
             let _ = writeln!(
                 s,
                 r#"<text x="{x0}" y="{}" font-weight="bold">{} <tspan font-weight="normal" fill="grey">({better})</tspan></text>"#,
@@ -433,6 +396,27 @@ pub fn number(v: f64) -> String {
     }
 }
 
+/// A size in bytes as the headings give it: MiB when whole, KiB when
+/// whole, else bytes.
+///
+/// # Examples
+///
+/// ```
+/// use benches::compare::report::size;
+/// assert_eq!(size(60 << 20), "60 MiB");
+/// assert_eq!(size(64 << 10), "64 KiB");
+/// assert_eq!(size(1000), "1000-byte");
+/// ```
+pub fn size(bytes: usize) -> String {
+    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+        format!("{} MiB", bytes >> 20)
+    } else if bytes >= 1 << 10 && bytes % (1 << 10) == 0 {
+        format!("{} KiB", bytes >> 10)
+    } else {
+        format!("{bytes}-byte")
+    }
+}
+
 fn xml(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -445,12 +429,20 @@ mod tests {
 
     fn sample() -> Results {
         let mut r = Results::new(vec![Kind::Floor, Kind::Minimal, Kind::QemuNone], 1000);
+        r.fanout = Fanout {
+            clients: 1000,
+            readers: 10,
+            events: 100_000,
+        };
+        r.message_bytes = 60 << 20;
         r.add(Metric::StatusP50, Kind::Floor, 10.0);
         r.add(Metric::StatusP50, Kind::Minimal, 12.0);
         r.add(Metric::StatusP50, Kind::QemuNone, 240.0);
         r.add(Metric::BigP50, Kind::Minimal, 13.2);
         r.add(Metric::Events1, Kind::Minimal, 900.0);
         r.fail(Metric::Events8, Kind::QemuNone, "timed out".into());
+        r.add(Metric::Wakeups, Kind::Minimal, 0.0);
+        r.add(Metric::Wakeups, Kind::QemuNone, 0.5);
         r
     }
 
@@ -466,35 +458,20 @@ mod tests {
             t.contains("resident memory, fresh, 1000 idle clients (MiB)"),
             "{t}"
         );
-    }
-
-    #[test]
-    fn targets_check_gives_verdicts() {
-        let t = sample().targets_check();
+        // No ratio to a zero: QEMU's 0.5 wake-ups ÷ minimal's 0.
         assert!(
-            t.contains("| query-status p50 within 1.3x of the floor | minimal | 1.200x | met |"),
+            t.contains("| idle wake-ups, fresh, no client (per second) | — | 0 | 0.500 | — | — |"),
             "{t}"
         );
         assert!(
-            t.contains(
-                "| query-status p50 at least 15x faster than QEMU | minimal | 20.0x | met |"
-            ),
+            t.contains("| peak resident, 100000 events, 1000 clients (990 unread) (MiB) |"),
             "{t}"
         );
         assert!(
-            t.contains("| 512-byte p50 within 1.2x of small p50 | minimal | 1.100x | met |"),
+            t.contains("| probe p99 while a client sends 60 MiB messages (ms) |"),
             "{t}"
         );
-        assert!(
-            t.contains("| events to 1 client at least 1,000 k/s | minimal | 900 k/s | missed |"),
-            "{t}"
-        );
-        assert!(
-            t.contains(
-                "| query-version p50 within 1.3x of the floor | minimal | — | not measured |"
-            ),
-            "{t}"
-        );
+        assert_eq!(t.lines().count(), 2 + Metric::ALL.len(), "{t}");
     }
 
     #[test]
@@ -502,6 +479,7 @@ mod tests {
         let svg = sample().svg("a & b");
         assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>\n"));
         assert!(svg.contains("a &amp; b"));
-        assert_eq!(svg.matches("<rect ").count(), 1 + 13 * 3);
+        assert_eq!(svg.matches("<rect ").count(), 1 + 18 * 3);
+        assert!(svg.contains("probe p99 during a TAB storm"));
     }
 }

@@ -78,3 +78,18 @@ pub fn kill_with_parent(command: &mut Command) {
         });
     }
 }
+
+/// Clock ticks per second (`getconf CLK_TCK`), the unit of the CPU times
+/// in `/proc/PID/stat`.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(benches::compare::sys::clock_ticks(), 100);
+/// ```
+pub fn clock_ticks() -> u64 {
+    // SAFETY: sysconf only reads its argument.
+    let n = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    // Linux has returned 100 (USER_HZ) on every architecture since 2.6.
+    u64::try_from(n).ok().filter(|n| *n > 0).unwrap_or(100)
+}
