@@ -362,3 +362,85 @@ fn descriptors_passed_to_a_console_are_closed_at_once() {
     drop(console);
     monitor.shutdown();
 }
+
+/// A console whose every key prints 4 KiB (as a TAB lists every command)
+/// and that records the most room it was ever given.
+#[derive(Debug)]
+struct Lister(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl monitor_core::console::Console for Lister {
+    fn start(&mut self, _: &monitor_core::session::Dispatcher, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"QMP\": {}}\r\n");
+    }
+
+    fn input(
+        &mut self,
+        _: &monitor_core::session::Dispatcher,
+        bytes: &[u8],
+        out: &mut Vec<u8>,
+        room: usize,
+    ) -> monitor_core::console::ConsoleInput {
+        self.0.fetch_max(room, std::sync::atomic::Ordering::Relaxed);
+        let start = out.len();
+        for (i, _) in bytes.iter().enumerate() {
+            out.extend_from_slice(&[b'x'; 4095]);
+            out.push(b'\n');
+            if out.len() - start > room && i + 1 < bytes.len() {
+                return monitor_core::console::ConsoleInput {
+                    used: i + 1,
+                    effects: monitor_core::console::ConsoleEffects::default(),
+                };
+            }
+        }
+        monitor_core::console::ConsoleInput {
+            used: bytes.len(),
+            effects: monitor_core::console::ConsoleEffects::default(),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Listers(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+impl monitor_core::console::ConsoleFactory for Listers {
+    fn open(&self, _: &monitor_core::SessionInfo) -> Box<dyn monitor_core::console::Console> {
+        Box::new(Lister(std::sync::Arc::clone(&self.0)))
+    }
+}
+
+/// A key storm on a console is handled in slices of at most 64 KiB of
+/// output per turn (docs/LIMITS.md), not up to the 1 MiB pause threshold
+/// at once, and every key is still answered.
+#[test]
+fn a_console_key_storm_is_handled_a_slice_per_turn() {
+    use std::io::{BufRead, BufReader, Write};
+    let path = socket_path("console-storm");
+    let most_room = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let monitor = builder()
+        .listen_console(
+            ListenAddr::Unix(path.clone()),
+            std::sync::Arc::new(Listers(std::sync::Arc::clone(&most_room))),
+        )
+        .spawn()
+        .expect("spawn");
+    let stream = std::os::unix::net::UnixStream::connect(&path).expect("connect");
+    stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut writer = stream.try_clone().expect("clone");
+    const KEYS: usize = 2000;
+    let storm = std::thread::spawn(move || writer.write_all(&[b'\t'; KEYS]));
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    reader.read_until(b'\n', &mut line).expect("greeting");
+    for key in 0..KEYS {
+        line.clear();
+        reader.read_until(b'\n', &mut line).expect("a key's output");
+        assert_eq!(line.len(), 4096, "key {key}");
+    }
+    storm.join().expect("writer").expect("the storm was sent");
+    let room = most_room.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        room <= 64 << 10,
+        "a console was given {room} bytes of room in one turn"
+    );
+    monitor.shutdown();
+}

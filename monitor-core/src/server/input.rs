@@ -7,7 +7,7 @@ use std::io;
 use mio::Token;
 
 use super::connection::{Connection, Peer, Received};
-use super::{Closing, Server, HEAVY};
+use super::{Closing, Server, CONSOLE_TURN_OUTPUT, HEAVY};
 use crate::session::Session;
 
 impl Server {
@@ -151,11 +151,16 @@ impl Server {
         token: Token,
         mut budget: usize,
     ) -> (bool, Result<(), Closing>) {
+        let mut console_room = CONSOLE_TURN_OUTPUT;
         loop {
-            if self.feed_console(conn) || self.run_buffered(conn, token) {
+            if self.feed_console(conn, &mut console_room) || self.run_buffered(conn, token) {
                 return (true, Ok(()));
             }
             if conn.is_paused(self.config.pause_threshold) {
+                return (false, Ok(()));
+            }
+            if console_room == 0 && conn.input_pos < conn.input.len() {
+                // The console's turn is over; the rest waits for the next.
                 return (false, Ok(()));
             }
             if conn.input_pos == conn.input.len() {
@@ -172,27 +177,32 @@ impl Server {
         }
     }
 
-    /// Gives a console the keys it has room for (its output under the
-    /// pause threshold); what it leaves stays in `input` for later.
-    /// Returns whether it ran `quit`.
-    fn feed_console(&mut self, conn: &mut Connection) -> bool {
+    /// Gives a console the keys it has room for: its output under the
+    /// pause threshold, and `turn_room` more bytes of it this turn (which
+    /// it uses up); what it leaves stays in `input` for later. Returns
+    /// whether it ran `quit`.
+    fn feed_console(&mut self, conn: &mut Connection, turn_room: &mut usize) -> bool {
         let threshold = self.config.pause_threshold;
         let unsent = conn.pending_output();
         let Peer::Console { console, .. } = &mut conn.peer else {
             return false;
         };
-        if conn.input_pos >= conn.input.len() || unsent > threshold {
+        if conn.input_pos >= conn.input.len() || unsent > threshold || *turn_room == 0 {
             return false;
         }
         let left = conn.input.len() - conn.input_pos;
+        let before = conn.output.len();
         let done = console.input(
             &self.dispatcher,
             &conn.input[conn.input_pos..],
             &mut conn.output,
-            threshold - unsent,
+            (threshold - unsent).min(*turn_room),
         );
-        let paused = conn.pending_output() > threshold;
-        conn.input_pos += if paused { done.used.min(left) } else { left };
+        *turn_room = turn_room.saturating_sub(conn.output.len().saturating_sub(before));
+        let ends = done.effects.quit || done.effects.close;
+        // A console that quits or closes reads no further: the rest is
+        // dropped with the connection.
+        conn.input_pos += if ends { left } else { done.used.min(left) };
         conn.closing |= done.effects.close;
         done.effects.quit
     }

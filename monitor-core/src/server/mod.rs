@@ -99,6 +99,10 @@ impl Shared {
     }
 }
 
+/// Output a console may produce per turn: a TAB storm (each TAB lists
+/// every command again) otherwise held the monitor thread for tens of
+/// milliseconds, up to the pause threshold (1 MiB) at once.
+const CONSOLE_TURN_OUTPUT: usize = 64 << 10;
 const WAKER: Token = Token(0);
 /// A message with this much text is heavy: it is parsed, and its `id`
 /// written, off the monitor thread (see `offload`), and one turn runs at
