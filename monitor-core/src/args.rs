@@ -65,6 +65,9 @@ pub fn from_arguments<T: DeserializeOwned>(arguments: Map) -> Result<T, CommandE
 ///
 /// `Parameter 'x' is unexpected` for the first member present.
 pub fn expect_none(arguments: &Map) -> Result<(), CommandError> {
+    if arguments.is_empty() {
+        return Ok(());
+    }
     let keys: Vec<&str> = arguments.keys().map(String::as_str).collect();
     match order::first_leftover(&keys, |_| false) {
         Some(key) => Err(CommandError::generic(format!(

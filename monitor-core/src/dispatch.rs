@@ -71,7 +71,7 @@ pub struct Context<'a> {
     pub(crate) session: &'a SessionInfo,
     pub(crate) emitter: &'a Emitter,
     pub(crate) quit: &'a std::cell::Cell<bool>,
-    pub(crate) command: &'a Arc<str>,
+    pub(crate) command: &'a str,
     pub(crate) token: u64,
     pub(crate) deferred: &'a std::cell::RefCell<Option<Deferred>>,
     pub(crate) mailbox: &'a Arc<Mailbox>,
@@ -121,7 +121,7 @@ impl<'a> Context<'a> {
         Completion::new(
             self.session.id,
             self.token,
-            Arc::clone(self.command),
+            Arc::from(self.command),
             cancelled,
             Arc::clone(self.mailbox),
         )
@@ -325,13 +325,12 @@ impl Dispatcher {
         quit: &Cell<bool>,
     ) -> (Outcome, Option<Deferred>) {
         let deferred = RefCell::new(None);
-        let command_name: Arc<str> = Arc::from(name);
         let ctx = Context {
             state: &self.state,
             session,
             emitter: &self.emitter,
             quit,
-            command: &command_name,
+            command: name,
             token,
             deferred: &deferred,
             mailbox: &self.mailbox,

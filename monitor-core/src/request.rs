@@ -53,11 +53,15 @@ pub fn check(value: Value, oob_enabled: bool) -> Result<Request, Rejected> {
             id: None,
         });
     };
+    if let Some(exec_key) = well_formed(&map, oob_enabled) {
+        return Ok(take_apart(map, exec_key));
+    }
     let id = map.get("id").cloned();
     let reject = |desc: String, id: Option<Value>| Rejected {
         error: CommandError::generic(desc),
         id,
     };
+    // A faulty request: QEMU's member order says which fault is named.
     let mut exec_key: Option<&'static str> = None;
     for index in qdict_order(map.keys().map(String::as_str)) {
         let Some((name, member)) = map.get_index(index) else {
@@ -118,6 +122,44 @@ pub fn check(value: Value, oob_enabled: bool) -> Result<Request, Rejected> {
         arguments,
         id,
     })
+}
+
+/// The request a well-formed message (see [`well_formed`]) makes, its
+/// members moved out without a lookup.
+fn take_apart(map: Map, exec_key: &str) -> Request {
+    let mut request = Request {
+        command: String::new(),
+        oob: exec_key == "exec-oob",
+        arguments: Map::new(),
+        id: None,
+    };
+    for (name, member) in map {
+        match (name.as_str(), member) {
+            ("arguments", Value::Object(arguments)) => request.arguments = arguments,
+            ("id", id) => request.id = Some(id),
+            (_, Value::String(command)) => request.command = command,
+            _ => {}
+        }
+    }
+    request
+}
+
+/// The execute key of a request with nothing to complain about: one
+/// string `execute` (or `exec-oob` with `oob` negotiated), an object
+/// `arguments` if any, an `id` if any, and nothing else.
+fn well_formed(map: &Map, oob_enabled: bool) -> Option<&'static str> {
+    let mut exec_key = None;
+    for (name, member) in map {
+        match (name.as_str(), member) {
+            ("execute", Value::String(_)) if exec_key.is_none() => exec_key = Some("execute"),
+            ("exec-oob", Value::String(_)) if oob_enabled && exec_key.is_none() => {
+                exec_key = Some("exec-oob");
+            }
+            ("arguments", Value::Object(_)) | ("id", _) => {}
+            _ => return None,
+        }
+    }
+    exec_key
 }
 
 pub use crate::order::qdict_order;
