@@ -134,11 +134,14 @@ impl<'a> Parser<'a> {
             return Err("missing : in object pair".to_owned());
         }
         let value = self.value()?;
-        if map.contains_key(&key) {
-            return Err("duplicate key".to_owned());
+        // One lookup: the key is hashed once.
+        match map.entry(key) {
+            indexmap::map::Entry::Occupied(_) => Err("duplicate key".to_owned()),
+            indexmap::map::Entry::Vacant(slot) => {
+                slot.insert(value);
+                Ok(())
+            }
         }
-        map.insert(key, value);
-        Ok(())
     }
 
     fn array(&mut self) -> Result<Value, String> {

@@ -366,6 +366,9 @@ pub struct Splitter {
     /// Messages with this much text or more are handed out unparsed by
     /// `next_item` (see `set_offload`).
     offload_at: Option<usize>,
+    /// Simple whole messages skip the lexer (see `fast`); off only to
+    /// test that both paths agree.
+    fast: bool,
 }
 
 /// A completed message in `Splitter::ready`.
@@ -403,6 +406,7 @@ impl Splitter {
             ready: VecDeque::new(),
             last_weight: 0,
             offload_at: None,
+            fast: true,
         }
     }
 
@@ -461,6 +465,9 @@ impl Splitter {
     pub(crate) fn next_item(&mut self, input: &[u8]) -> (usize, Option<Item>) {
         let mut used = 0;
         while self.ready.is_empty() && used < input.len() {
+            if let Some(frame) = self.fast_frame(&input[used..]) {
+                return (used + frame.used, Some(Item::Frame(Ok(frame.value))));
+            }
             used += self.feed_some(&input[used..]);
         }
         let item = self.ready.pop_front().map(|ready| match ready {
@@ -471,6 +478,32 @@ impl Splitter {
             Ready::Raw(raw) => Item::Raw(raw),
         });
         (used, item)
+    }
+
+    /// A simple message whole at the start of `input`, parsed without the
+    /// lexer, when no message is under way (see `fast`).
+    fn fast_frame(&mut self, input: &[u8]) -> Option<fast::Fast> {
+        if !self.fast
+            || input.first() != Some(&b'{')
+            || self.state != State::Start
+            || !self.text.is_empty()
+            || !self.tokens.is_empty()
+        {
+            return None;
+        }
+        let frame = fast::object(input, &self.limits)?;
+        if self.offload_at.is_some_and(|at| frame.text >= at) {
+            return None;
+        }
+        self.offset += frame.used as u64;
+        self.last_weight = frame.text + frame.tokens * std::mem::size_of::<Value>();
+        Some(frame)
+    }
+
+    /// Turns the fast path off (tests compare both paths).
+    #[cfg(test)]
+    pub(crate) fn set_fast(&mut self, on: bool) {
+        self.fast = on;
     }
 
     /// About how many bytes the frame [`next_frame`](Self::next_frame)
@@ -701,5 +734,6 @@ fn stray_text(token: &[u8]) -> String {
     parse::decode_lossy(&token[..end])
 }
 
+mod fast;
 #[cfg(test)]
 mod tests;

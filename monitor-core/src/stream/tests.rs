@@ -152,3 +152,132 @@ mod memory_tests {
         assert!(splitter.buffered_bytes() <= 2 * KEEP_CAPACITY);
     }
 }
+
+/// Everything a splitter gives for `input` fed in `chunks`: each frame
+/// (as text, to compare doubles and errors alike), its weight, and the
+/// bytes consumed with it.
+fn run_through(input: &[u8], cuts: &[usize], fast: bool, limits: Limits) -> Vec<String> {
+    let mut splitter = Splitter::with_limits(limits);
+    splitter.set_fast(fast);
+    let mut out = Vec::new();
+    let mut from = 0;
+    for &cut in cuts.iter().chain(std::iter::once(&input.len())) {
+        let mut rest = &input[from..cut.max(from)];
+        from = cut.max(from);
+        while !rest.is_empty() {
+            let (used, frame) = splitter.next_frame(rest);
+            rest = &rest[used..];
+            if let Some(frame) = frame {
+                out.push(format!("{frame:?} w{} u{used}", splitter.last_weight()));
+            }
+        }
+    }
+    out.push(format!("partial {}", splitter.is_partial()));
+    out
+}
+
+/// The fast path gives what the lexer gives, frame for frame, weight for
+/// weight, byte for byte consumed, however the input is cut, for
+/// messages made of the pieces it takes and of those it declines.
+#[test]
+fn the_fast_path_agrees_with_the_lexer() {
+    const PIECES: &[&str] = &[
+        "{",
+        "}",
+        "[",
+        "]",
+        ":",
+        ",",
+        " ",
+        "\t",
+        "\r\n",
+        "\"execute\"",
+        "\"id\"",
+        "\"a\"",
+        "\"query-status\"",
+        "\"\"",
+        "\"é\"",
+        "\"a\\\"b\"",
+        "'sq'",
+        "0",
+        "1",
+        "-1",
+        "12",
+        "01",
+        "-0",
+        "1.5",
+        "1e3",
+        "123456789012345678",
+        "1234567890123456789",
+        "true",
+        "false",
+        "null",
+        "nul",
+        "truex",
+        "x",
+        "\u{1}",
+        "\u{ff}",
+        "-",
+    ];
+    let mut seed: u64 = 0x5eed_f457;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let tight = Limits {
+        max_token_size: 40,
+        max_token_count: 12,
+        max_nesting: 3,
+    };
+    for case in 0..20_000 {
+        let mut input = String::new();
+        // Mostly well-formed requests, then noise around them.
+        if next(2) == 0 {
+            input.push_str(r#"{"execute": "query-status", "id": "#);
+            input.push_str(PIECES[next(PIECES.len())]);
+            input.push_str(if next(4) == 0 { "" } else { "}" });
+        }
+        for _ in 0..next(16) {
+            input.push_str(PIECES[next(PIECES.len())]);
+        }
+        if next(3) == 0 {
+            input.push_str(r#"{"a": [1, {"b": null}], "c": true}"#);
+        }
+        let bytes = input.as_bytes();
+        let cuts: Vec<usize> = (0..next(3)).map(|_| next(bytes.len() + 1)).collect();
+        let mut cuts = cuts;
+        cuts.sort_unstable();
+        let limits = if case % 5 == 0 {
+            tight
+        } else {
+            Limits::default()
+        };
+        assert_eq!(
+            run_through(bytes, &cuts, true, limits),
+            run_through(bytes, &cuts, false, limits),
+            "case {case}: {input:?} cut at {cuts:?}"
+        );
+    }
+}
+
+#[test]
+fn a_simple_request_takes_the_fast_path() {
+    let input = br#"{"execute": "query-status", "id": [1, -2, true, null, {}]}"#;
+    let fast = fast::object(input, &Limits::default()).expect("a simple request");
+    assert_eq!(fast.used, input.len());
+    let mut splitter = Splitter::new();
+    splitter.set_fast(false);
+    let slow = splitter.feed_all(input).remove(0).expect("a request");
+    assert_eq!(fast.value, slow);
+    // Declined: an escape, a float, a message not yet whole.
+    for declined in [
+        &br#"{"a": "\n"}"#[..],
+        br#"{"a": 1.5}"#,
+        br#"{"a": 1"#,
+        br#"{"a": 1, "a": 2}"#,
+    ] {
+        assert!(fast::object(declined, &Limits::default()).is_none());
+    }
+}
