@@ -293,42 +293,6 @@ fn message_split_across_many_writes_is_answered_once() {
     drop(monitor);
 }
 
-/// A console that greets as QMP does (so that `Client` connects) and
-/// answers every key with a line naming its session.
-#[derive(Debug)]
-struct KeyCounter(u64);
-
-impl monitor_core::console::Console for KeyCounter {
-    fn start(&mut self, _: &monitor_core::session::Dispatcher, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"QMP\": {}}\r\n");
-    }
-
-    fn input(
-        &mut self,
-        _: &monitor_core::session::Dispatcher,
-        bytes: &[u8],
-        out: &mut Vec<u8>,
-        _room: usize,
-    ) -> monitor_core::console::ConsoleInput {
-        for _ in bytes {
-            out.extend_from_slice(format!("{{\"key\": {}}}\r\n", self.0).as_bytes());
-        }
-        monitor_core::console::ConsoleInput {
-            used: bytes.len(),
-            effects: monitor_core::console::ConsoleEffects::default(),
-        }
-    }
-}
-
-#[derive(Debug)]
-struct KeyCounters;
-
-impl monitor_core::console::ConsoleFactory for KeyCounters {
-    fn open(&self, session: &monitor_core::SessionInfo) -> Box<dyn monitor_core::console::Console> {
-        Box::new(KeyCounter(session.id))
-    }
-}
-
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count)
 }
@@ -342,7 +306,7 @@ fn descriptors_passed_to_a_console_are_closed_at_once() {
     let monitor = builder()
         .listen_console(
             ListenAddr::Unix(path.clone()),
-            std::sync::Arc::new(KeyCounters),
+            std::sync::Arc::new(Listers::new(b"{\"key\": 1}\r\n")),
         )
         .spawn()
         .expect("spawn");
@@ -363,10 +327,13 @@ fn descriptors_passed_to_a_console_are_closed_at_once() {
     monitor.shutdown();
 }
 
-/// A console whose every key prints 4 KiB (as a TAB lists every command)
-/// and that records the most room it was ever given.
+/// A console that greets as QMP does (so that `Client` connects), answers
+/// every key with `line`, and records the most room it was ever given.
 #[derive(Debug)]
-struct Lister(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+struct Lister {
+    line: Vec<u8>,
+    most_room: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
 
 impl monitor_core::console::Console for Lister {
     fn start(&mut self, _: &monitor_core::session::Dispatcher, out: &mut Vec<u8>) {
@@ -380,31 +347,46 @@ impl monitor_core::console::Console for Lister {
         out: &mut Vec<u8>,
         room: usize,
     ) -> monitor_core::console::ConsoleInput {
-        self.0.fetch_max(room, std::sync::atomic::Ordering::Relaxed);
+        self.most_room
+            .fetch_max(room, std::sync::atomic::Ordering::Relaxed);
         let start = out.len();
-        for (i, _) in bytes.iter().enumerate() {
-            out.extend_from_slice(&[b'x'; 4095]);
-            out.push(b'\n');
+        let mut used = bytes.len();
+        for i in 0..bytes.len() {
+            out.extend_from_slice(&self.line);
             if out.len() - start > room && i + 1 < bytes.len() {
-                return monitor_core::console::ConsoleInput {
-                    used: i + 1,
-                    effects: monitor_core::console::ConsoleEffects::default(),
-                };
+                used = i + 1;
+                break;
             }
         }
         monitor_core::console::ConsoleInput {
-            used: bytes.len(),
+            used,
             effects: monitor_core::console::ConsoleEffects::default(),
         }
     }
 }
 
-#[derive(Debug)]
-struct Listers(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+/// Makes [`Lister`]s that print `line` and share `most_room`.
+#[derive(Debug, Clone)]
+struct Listers {
+    line: Vec<u8>,
+    most_room: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Listers {
+    fn new(line: &[u8]) -> Self {
+        Listers {
+            line: line.to_vec(),
+            most_room: std::sync::Arc::default(),
+        }
+    }
+}
 
 impl monitor_core::console::ConsoleFactory for Listers {
     fn open(&self, _: &monitor_core::SessionInfo) -> Box<dyn monitor_core::console::Console> {
-        Box::new(Lister(std::sync::Arc::clone(&self.0)))
+        Box::new(Lister {
+            line: self.line.clone(),
+            most_room: std::sync::Arc::clone(&self.most_room),
+        })
     }
 }
 
@@ -415,12 +397,12 @@ impl monitor_core::console::ConsoleFactory for Listers {
 fn a_console_key_storm_is_handled_a_slice_per_turn() {
     use std::io::{BufRead, BufReader, Write};
     let path = socket_path("console-storm");
-    let most_room = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut line = vec![b'x'; 4095];
+    line.push(b'\n');
+    let listers = Listers::new(&line);
+    let most_room = std::sync::Arc::clone(&listers.most_room);
     let monitor = builder()
-        .listen_console(
-            ListenAddr::Unix(path.clone()),
-            std::sync::Arc::new(Listers(std::sync::Arc::clone(&most_room))),
-        )
+        .listen_console(ListenAddr::Unix(path.clone()), std::sync::Arc::new(listers))
         .spawn()
         .expect("spawn");
     let stream = std::os::unix::net::UnixStream::connect(&path).expect("connect");

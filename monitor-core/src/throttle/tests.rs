@@ -447,3 +447,25 @@ fn longest_period_arms_a_far_deadline() {
         Some(clock.ms(0) + Rule::MAX_PERIOD)
     );
 }
+
+/// `passes_at_once` says yes exactly when `offer` would hand the event
+/// straight back with nothing held to go out first.
+#[test]
+fn passes_at_once_only_when_nothing_is_held_and_no_rule_applies() {
+    let clock = Clock::new();
+    let mut t = Throttle::new(Policy::qemu());
+    assert!(t.passes_at_once("STOP"));
+    assert!(!t.passes_at_once("RTC_CHANGE"), "a rule applies");
+    assert!(t.offer(rtc(1), clock.ms(0)).is_some(), "the first goes out");
+    // A period runs now: nothing passes at once, even without a rule, so
+    // that whatever it holds is expired first.
+    assert!(!t.passes_at_once("STOP"));
+    let mut out = Vec::new();
+    t.expire(clock.ms(2000), &mut out);
+    t.expire(clock.ms(4000), &mut out);
+    assert!(t.next_deadline().is_none());
+    assert!(t.passes_at_once("STOP"));
+    let flushed = t.set_enabled(false);
+    assert!(flushed.is_empty());
+    assert!(t.passes_at_once("RTC_CHANGE"), "throttling is off");
+}
