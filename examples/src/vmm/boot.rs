@@ -115,18 +115,23 @@ pub fn setup_boot_vcpu(vcpu: &VcpuFd) -> Result<()> {
         .map_err(|e| VmmError::Kvm("KVM_SET_REGS", e))
 }
 
-/// The boot special registers, on top of KVM's reset values.
-pub fn boot_sregs(sregs: &mut kvm_sregs) {
-    let code = segment(GDT[(CODE_SELECTOR >> 3) as usize], CODE_SELECTOR);
-    let data = segment(GDT[(DATA_SELECTOR >> 3) as usize], DATA_SELECTOR);
-    sregs.cs = code;
+/// Loads flat segments from `gdt` (at [`GDT_ADDR`] in guest memory): CS
+/// from entry `code`, every data segment from [`DATA_SELECTOR`]'s.
+pub fn load_segments(sregs: &mut kvm_sregs, gdt: &[u64], code: u16) {
+    let data = segment(gdt[usize::from(DATA_SELECTOR >> 3)], DATA_SELECTOR);
+    sregs.cs = segment(gdt[usize::from(code >> 3)], code);
     sregs.ds = data;
     sregs.es = data;
     sregs.fs = data;
     sregs.gs = data;
     sregs.ss = data;
     sregs.gdt.base = GDT_ADDR;
-    sregs.gdt.limit = (std::mem::size_of_val(&GDT) - 1) as u16;
+    sregs.gdt.limit = (std::mem::size_of_val(gdt) - 1) as u16;
+}
+
+/// The boot special registers, on top of KVM's reset values.
+pub fn boot_sregs(sregs: &mut kvm_sregs) {
+    load_segments(sregs, &GDT, CODE_SELECTOR);
     sregs.cr0 = CR0_PE;
     sregs.cr3 = 0;
     sregs.cr4 = 0;

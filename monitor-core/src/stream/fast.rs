@@ -11,7 +11,7 @@
 //! message as it always did: the fast path only ever returns what the
 //! slow one would (`tests.rs` checks both on the same inputs).
 
-use super::Limits;
+use super::{whitespace_run, Limits};
 use crate::value::{Map, Value};
 
 /// The longest message the fast path looks at.
@@ -73,9 +73,16 @@ impl Scan<'_> {
     }
 
     fn skip_whitespace(&mut self) {
-        while matches!(self.peek(), Some(b' ' | b'\t' | b'\r' | b'\n')) {
-            self.at += 1;
-        }
+        self.at += whitespace_run(&self.input[self.at..]);
+    }
+
+    /// Whether the byte at `at` ends a number or keyword in any lexer
+    /// state (whitespace, `,`, `}`, `]`); false at the end of the input.
+    fn ends_token(&self, at: usize) -> bool {
+        matches!(
+            self.input.get(at),
+            Some(b' ' | b'\t' | b'\r' | b'\n' | b',' | b'}' | b']')
+        )
     }
 
     /// A one-byte token.
@@ -185,10 +192,7 @@ impl Scan<'_> {
             return None;
         }
         let end = digits_at + digits;
-        if !matches!(
-            self.input.get(end)?,
-            b' ' | b'\t' | b'\r' | b'\n' | b',' | b'}' | b']'
-        ) {
+        if !self.ends_token(end) {
             return None;
         }
         let mut n: i64 = 0;
@@ -203,12 +207,7 @@ impl Scan<'_> {
     /// `word`, followed by a byte that ends a keyword.
     fn keyword(&mut self, word: &[u8], value: Value) -> Option<Value> {
         let end = self.at + word.len();
-        if self.input.get(self.at..end)? != word
-            || !matches!(
-                self.input.get(end)?,
-                b' ' | b'\t' | b'\r' | b'\n' | b',' | b'}' | b']'
-            )
-        {
+        if self.input.get(self.at..end)? != word || !self.ends_token(end) {
             return None;
         }
         self.at = end;

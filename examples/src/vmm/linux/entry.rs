@@ -6,7 +6,7 @@ use kvm_bindings::{kvm_regs, kvm_sregs};
 use kvm_ioctls::VcpuFd;
 
 use super::{BOOT_STACK, PML4_ADDR, START_INFO_ADDR, ZERO_PAGE_ADDR};
-use crate::vmm::boot::{self, gdt_entry, segment, DATA_SELECTOR, GDT_ADDR};
+use crate::vmm::boot::{self, gdt_entry};
 use crate::vmm::{Result, VmmError};
 
 /// How vCPU 0 enters the kernel.
@@ -71,16 +71,7 @@ pub fn entry_sregs(sregs: &mut kvm_sregs, entry: Entry) {
     match entry {
         Entry::Pvh { .. } => boot::boot_sregs(sregs),
         Entry::Linux64 { .. } => {
-            let code = segment(GDT64[usize::from(CODE64_SELECTOR >> 3)], CODE64_SELECTOR);
-            let data = segment(GDT64[usize::from(DATA_SELECTOR >> 3)], DATA_SELECTOR);
-            sregs.cs = code;
-            sregs.ds = data;
-            sregs.es = data;
-            sregs.fs = data;
-            sregs.gs = data;
-            sregs.ss = data;
-            sregs.gdt.base = GDT_ADDR;
-            sregs.gdt.limit = (std::mem::size_of_val(&GDT64) - 1) as u16;
+            boot::load_segments(sregs, &GDT64, CODE64_SELECTOR);
             sregs.cr3 = PML4_ADDR;
             sregs.cr4 = CR4_PAE;
             sregs.cr0 = CR0_PE | CR0_ET | CR0_PG;
