@@ -147,3 +147,86 @@ fn the_built_ins_are_listed_and_answer() {
     let extra = ask(json!({"execute": "query-commands", "arguments": {"x": 1}}));
     assert_eq!(extra["error"]["desc"], "Parameter 'x' is unexpected");
 }
+
+/// A burst of connections is accepted a bounded number per turn, with the
+/// other clients served between: the monitor once accepted (or refused)
+/// its whole listen queue in one turn, and 10,000 connect-and-close cycles
+/// held every client for up to 87 ms.
+///
+/// The monitor thread is held in `x-hold` while 100 clients queue up and
+/// a second client's `x-count` waits in its socket; both become ready in
+/// the same turn once it is let go. `x-count` then sees how many clients
+/// that turn accepted before serving it: at most one turn's accepts, not
+/// the whole queue (100 on the old code).
+#[test]
+fn a_burst_of_connections_is_accepted_a_bounded_number_per_turn() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{mpsc, Arc, Mutex};
+
+    use monitor_core::{Command, CommandError};
+
+    const QUEUED: usize = 100;
+    const ACCEPTS_PER_TURN: usize = 64;
+    let path = socket_path("accept-burst");
+    let connected = Arc::new(AtomicUsize::new(0));
+    let (release, held) = mpsc::channel::<()>();
+    let held = Mutex::new(held);
+    let (started_tx, started) = mpsc::channel::<()>();
+    let started_tx = Mutex::new(started_tx);
+    let (seen_tx, seen) = mpsc::channel::<usize>();
+    let seen_tx = Mutex::new(seen_tx);
+    let counter = Arc::clone(&connected);
+    let counted = Arc::clone(&connected);
+    let monitor = Monitor::builder()
+        .version(7, 2, 0, "regressions")
+        .command(Command::typed("x-hold", move |_, ()| {
+            started_tx.lock().unwrap().send(()).expect("report");
+            held.lock().unwrap().recv_timeout(TIMEOUT).expect("let go");
+            Ok::<_, CommandError>(())
+        }))
+        .command(Command::typed("x-count", move |_, ()| {
+            let now = counted.load(Ordering::SeqCst);
+            seen_tx.lock().unwrap().send(now).expect("report");
+            Ok::<_, CommandError>(now)
+        }))
+        .on_connect(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .max_connections(QUEUED + 10)
+        .listen_unix(&path)
+        .spawn()
+        .expect("spawn");
+    let served = Served { monitor, path };
+    let (mut holder, mut holder_reader) = negotiated(&served.path);
+    let (mut counter_client, mut counter_reader) = negotiated(&served.path);
+    let before = connected.load(Ordering::SeqCst);
+    assert_eq!(before, 2);
+    holder
+        .write_all(br#"{"execute": "x-hold"}"#)
+        .expect("send x-hold");
+    // Once the hold runs, a connection is queued, not accepted, until the
+    // monitor thread is let go.
+    started.recv_timeout(TIMEOUT).expect("x-hold runs");
+    let queued: Vec<UnixStream> = (0..QUEUED)
+        .map(|_| UnixStream::connect(&served.path).expect("connect"))
+        .collect();
+    counter_client
+        .write_all(br#"{"execute": "x-count"}"#)
+        .expect("send x-count");
+    release.send(()).expect("let go");
+    assert_eq!(line(&mut holder_reader), b"{\"return\": {}}\r\n");
+    let at_count = seen.recv_timeout(TIMEOUT).expect("x-count ran");
+    let answer: Json = serde_json::from_slice(&line(&mut counter_reader)).expect("answer");
+    assert_eq!(answer, json!({"return": at_count}));
+    let accepted = at_count - before;
+    assert!(
+        accepted <= ACCEPTS_PER_TURN,
+        "{accepted} of {QUEUED} queued clients were accepted before a ready client was served"
+    );
+    // And every queued client is greeted in the end.
+    for stream in queued {
+        stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        let mut reader = BufReader::new(stream);
+        assert!(line(&mut reader).starts_with(b"{\"QMP\""));
+    }
+}

@@ -273,6 +273,7 @@ impl Server {
         let exit = loop {
             let end = self.log.end();
             let busy = !self.parsed.is_empty()
+                || self.listeners.iter().any(|l| l.more)
                 || self
                     .conns
                     .values()
@@ -310,7 +311,8 @@ impl Server {
                     continue;
                 }
                 if token.0 <= self.listeners.len() {
-                    self.accept_all(token.0 - 1);
+                    // Accepted below, a bounded number per turn.
+                    self.listeners[token.0 - 1].more = true;
                     continue;
                 }
                 let Some(conn) = self.conns.get_mut(&token) else {
@@ -335,6 +337,7 @@ impl Server {
             }
             self.attach_consoles();
             self.retry_accepts();
+            self.accept_more();
             self.expire_negotiations();
             self.log_limit.flush(Instant::now());
             self.pull_events();
