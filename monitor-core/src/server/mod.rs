@@ -113,9 +113,10 @@ const READ_CHUNK: usize = 64 << 10;
 /// Bytes read from all clients together in one turn: each client with
 /// work gets an equal share, at least [`MIN_READ_SHARE`] and at most
 /// `ServerConfig::read_budget`. Lexing and framing cost up to about 20 ms
-/// a MiB (of one-digit numbers), so a turn stays short however many
-/// clients send at once.
-const TURN_READ_BUDGET: usize = 1 << 20;
+/// a MiB (of one-digit numbers), so reading stays near 10 ms a turn
+/// however many clients send at once (with 1 MiB, eight clients sending
+/// arrays of a million numbers made turns of up to 29 ms).
+const TURN_READ_BUDGET: usize = 512 << 10;
 /// The least a client with work reads in a turn.
 const MIN_READ_SHARE: usize = 16 << 10;
 /// Bytes written to all clients together in one turn, shared as reads
