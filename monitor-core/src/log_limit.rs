@@ -23,16 +23,21 @@ pub(crate) enum Kind {
     Closing,
     /// `refused a client of ADDR: REASON`.
     Refused,
+    /// `session N: closed the descriptors it passed: REASON`, and `session
+    /// N: more than 16 descriptors in one message; ...`: a client can send
+    /// descriptors in every message.
+    Descriptors,
 }
 
 impl Kind {
-    const ALL: [Kind; 2] = [Kind::Closing, Kind::Refused];
+    const ALL: [Kind; 3] = [Kind::Closing, Kind::Refused, Kind::Descriptors];
 
     /// How the summary line names the messages it stands for.
     fn describe(self) -> &'static str {
         match self {
             Kind::Closing => "closing a connection",
             Kind::Refused => "refused a client",
+            Kind::Descriptors => "closed descriptors a client passed",
         }
     }
 

@@ -13,6 +13,7 @@
 //!   until the command finished. Now a full close releases it at once; a
 //!   half-close still gets its answers.
 //! - Defect 8 (part): `getfd` names and `add-fd` texts were unbounded.
+//! - Defect 13 (part): each message's refused descriptors were a warning.
 
 use std::fs::File;
 use std::io::{BufReader, Write};
@@ -331,4 +332,33 @@ fn defect_08_overlong_fd_names_and_opaque_texts_are_refused() {
     let answer = request(&stream, &mut reader, &add_fd, &[file.as_fd()]);
     assert_eq!(answer["return"]["fdset-id"], json!(0));
     assert_eq!(fd_count(pid), baseline + 2);
+}
+
+/// Defect 13 (part): a client can bring descriptors with every message,
+/// and each one the monitor refused was a warning of its own: 1,000
+/// messages carrying the client's own socket wrote 1,000 lines. They are
+/// rate limited like the other warnings clients cause.
+#[test]
+fn defect_13_refused_descriptors_leave_a_bounded_log() {
+    let minimal = Minimal::start(&[], "warn");
+    let started = std::time::Instant::now();
+    let (stream, mut reader) = served(&minimal.socket);
+    negotiate(&stream, &mut reader);
+    for i in 0..1000 {
+        let message = json!({"execute": "query-version", "id": i});
+        let answer = request(&stream, &mut reader, &message, &[stream.as_fd()]);
+        assert_eq!(answer["id"], json!(i), "{answer}");
+    }
+    let log = minimal.log();
+    let refused = log.matches("closed the descriptors it passed").count();
+    assert!(refused > 0, "no descriptors were refused:\n{log}");
+    // One kind of warning: 10 lines and one summary per 10 s interval.
+    let lines = log.lines().count();
+    let bound = 11 * (started.elapsed().as_secs() / 10 + 2) as usize + 1;
+    eprintln!("1,000 messages with refused descriptors: {lines} log lines (at most {bound})");
+    assert!(
+        lines <= bound,
+        "{lines} log lines for 1,000 refused descriptors, more than {bound}:\n{}",
+        log.lines().take(40).collect::<Vec<_>>().join("\n")
+    );
 }

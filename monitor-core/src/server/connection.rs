@@ -11,6 +11,7 @@ use super::event_log::EventLog;
 use super::offload::Freer;
 use crate::console::Console;
 use crate::dispatch::SessionInfo;
+use crate::log_limit::{Kind as LogKind, LogLimit};
 use crate::response::Splices;
 use crate::session::Session;
 
@@ -352,10 +353,13 @@ impl Connection {
     /// `listeners` (this monitor's) or they do not fit the descriptor
     /// budget: then they are all closed at once, and the next command that
     /// looks for them is told why.
+    /// Its warnings are rate limited by `log_limit`: a client can send
+    /// descriptors with every message.
     pub(crate) fn receive(
         &mut self,
         buf: &mut [u8],
         listeners: &[super::ListenAddr],
+        log_limit: &mut LogLimit,
     ) -> io::Result<Received> {
         let ClientSocket::Unix(socket) = &self.socket else {
             return self
@@ -365,7 +369,8 @@ impl Connection {
         };
         let received = super::peer::recv_with_fds(socket, buf)?;
         let id = self.peer.info().id;
-        if received.truncated {
+        let mut warn = || log_limit.allow(LogKind::Descriptors, Instant::now());
+        if received.truncated && warn() {
             log::warn!(
                 "session {id}: more than {} descriptors in one message; the rest were closed",
                 crate::fds::FDS_PER_MESSAGE
@@ -381,7 +386,9 @@ impl Connection {
         log::debug!("session {id}: received {} descriptors", received.fds.len());
         let Peer::Qmp(session) = &self.peer else {
             // A console runs commands with no descriptors of its own.
-            log::warn!("session {id}: closed the descriptors it passed: a console takes none");
+            if warn() {
+                log::warn!("session {id}: closed the descriptors it passed: a console takes none");
+            }
             return Ok(Received {
                 bytes: received.bytes,
                 fds,
@@ -398,7 +405,7 @@ impl Connection {
         } else {
             session.fds().receive(received.fds).err()
         };
-        if let Some(why) = refused {
+        if let Some(why) = refused.filter(|_| warn()) {
             log::warn!("session {id}: closed the descriptors it passed: {why}");
         }
         Ok(Received {

@@ -241,7 +241,11 @@ impl Server {
         // Into the loop's buffer, zeroed once, then copied: growing
         // `input` by a zeroed chunk per read cost a 64 KiB memset each.
         let chunk = budget.min(self.read_buf.len());
-        match conn.receive(&mut self.read_buf[..chunk], &self.listen_addrs) {
+        match conn.receive(
+            &mut self.read_buf[..chunk],
+            &self.listen_addrs,
+            &mut self.log_limit,
+        ) {
             Ok(Received { bytes: 0, .. }) => {
                 conn.read_closed = true;
                 conn.readable = false;
