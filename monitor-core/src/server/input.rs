@@ -228,6 +228,10 @@ impl Server {
             let Some(effects) = effects else {
                 continue;
             };
+            self.turn_messages += 1;
+            if self.last_talker.replace(token).is_some_and(|t| t != token) {
+                self.turn_messages += 1;
+            }
             self.queue_answers(conn);
             if effects.quit {
                 return true;

@@ -129,6 +129,13 @@ const MIN_WRITE_SHARE: usize = 64 << 10;
 /// How long a listener whose `accept` failed (out of descriptors, most
 /// often) waits before it is tried again, unless a client leaves first.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+/// How long the loop polls without sleeping after a turn that handled
+/// more than one message (several clients, or requests sent back to back).
+/// Such clients send again within microseconds, and a sleeping monitor
+/// thread costs each of them a wake-up (a cross-CPU interrupt), more than
+/// the wait. A lone client with one request at a time does not set it
+/// off: there, polling took the CPU its client needed.
+const SPIN: Duration = Duration::from_micros(40);
 /// How long shutdown keeps trying to deliver queued output.
 const FLUSH_GRACE: Duration = Duration::from_secs(1);
 
@@ -179,6 +186,8 @@ impl Prepared {
             scratch: Vec::new(),
             log: EventLog::default(),
             heavy_done: false,
+            turn_messages: 0,
+            last_talker: None,
             offload,
             parsed: VecDeque::new(),
             read_buf: vec![0; READ_CHUNK],
@@ -208,6 +217,12 @@ pub(crate) struct Server {
     log: EventLog,
     /// A heavy message was run this turn (see [`HEAVY`]).
     heavy_done: bool,
+    /// Messages handled this turn: more than one is a sign that clients
+    /// are sending back to back (see [`SPIN`]).
+    turn_messages: usize,
+    /// The connection whose message was handled last: a message from
+    /// another one is a sign of several clients at work.
+    last_talker: Option<Token>,
     /// Parses heavy messages.
     offload: Offload,
     /// Heavy messages parsed, waiting for their turn to run.
@@ -271,6 +286,7 @@ impl Server {
 
     pub(crate) fn run(mut self) -> Result<Exit, ServerError> {
         let mut events = Events::with_capacity(256);
+        let mut spin_until: Option<Instant> = None;
         let exit = loop {
             let end = self.log.end();
             let busy = !self.parsed.is_empty()
@@ -297,7 +313,7 @@ impl Server {
                 .min()
                 .map(|d| d.saturating_duration_since(Instant::now()))
             };
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
+            if let Err(e) = self.wait(&mut events, timeout, &mut spin_until) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
@@ -344,6 +360,7 @@ impl Server {
             self.pull_events();
             self.deliver_deferred();
             self.heavy_done = false;
+            self.turn_messages = 0;
             let mut quit = self.deliver_parsed();
             let tokens: Vec<Token> = self
                 .conns
@@ -365,10 +382,41 @@ impl Server {
                 break Exit::Quit;
             }
             self.release_gone();
-            self.publish_stats(turn.elapsed());
+            let now = Instant::now();
+            if self.turn_messages > 1 {
+                spin_until = Some(now + SPIN);
+            }
+            self.publish_stats(now - turn);
         };
         self.close_all();
         Ok(exit)
+    }
+
+    /// Waits for readiness up to `timeout`. Until `spin_until` (and
+    /// within `timeout`) it polls without sleeping (see [`SPIN`]).
+    fn wait(
+        &mut self,
+        events: &mut Events,
+        timeout: Option<Duration>,
+        spin_until: &mut Option<Instant>,
+    ) -> io::Result<()> {
+        // A loop with work does not sleep anyway.
+        let spin = spin_until.filter(|_| timeout != Some(Duration::ZERO));
+        if let Some(until) = spin {
+            let until = match timeout {
+                Some(t) => until.min(Instant::now() + t),
+                None => until,
+            };
+            while Instant::now() < until {
+                self.poll.poll(events, Some(Duration::ZERO))?;
+                if !events.is_empty() {
+                    // Still spinning at the next wait, until `spin_until`.
+                    return Ok(());
+                }
+            }
+            *spin_until = None;
+        }
+        self.poll.poll(events, timeout)
     }
 
     fn publish_stats(&self, turn: Duration) {
