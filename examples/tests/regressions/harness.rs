@@ -230,6 +230,22 @@ impl Drop for Probe {
     }
 }
 
+/// Fails unless `log` is within what `kinds` kinds of rate-limited
+/// warning may write since `started`: 10 lines and one summary each per
+/// 10 s interval (the first starting with its first line), plus `extra`
+/// lines; prints the count (`what` names the attack).
+pub fn assert_log_bounded(log: &str, started: Instant, kinds: usize, extra: usize, what: &str) {
+    let lines = log.lines().count();
+    let intervals = started.elapsed().as_secs() as usize / 10 + 2;
+    let bound = kinds * 11 * intervals + extra;
+    eprintln!("{what}: {lines} log lines (at most {bound})");
+    assert!(
+        lines <= bound,
+        "{lines} log lines for {what}, more than {bound}:\n{}",
+        log.lines().take(40).collect::<Vec<_>>().join("\n")
+    );
+}
+
 /// A fresh path for a socket of this test process.
 pub fn temp_socket(tag: &str) -> PathBuf {
     use std::sync::atomic::AtomicUsize;
