@@ -389,21 +389,29 @@ impl SchemaGen {
         key: TypeKey,
         build: impl FnOnce(&mut Self) -> ObjectInfo,
     ) -> String {
+        self.in_place(key, ObjectInfo::default(), build, |name, info| {
+            SchemaInfo::Object { name, info }
+        })
+    }
+
+    /// The type `key` names, its entry made by `entry` from what `build`
+    /// returns. The entry goes in first, made from `empty`, so that a type
+    /// that refers to itself finds its name taken and recursion ends.
+    fn in_place<T>(
+        &mut self,
+        key: TypeKey,
+        empty: T,
+        build: impl FnOnce(&mut Self) -> T,
+        entry: impl Fn(String, T) -> SchemaInfo,
+    ) -> String {
         let name = match self.reserve(key) {
             Ok(name) => name,
             Err(existing) => return existing,
         };
-        // Reserve the slot first so recursive types terminate.
         let index = self.entries.len();
-        self.entries.push(SchemaInfo::Object {
-            name: name.clone(),
-            info: ObjectInfo::default(),
-        });
-        let info = build(self);
-        self.entries[index] = SchemaInfo::Object {
-            name: name.clone(),
-            info,
-        };
+        self.entries.push(entry(name.clone(), empty));
+        let built = build(self);
+        self.entries[index] = entry(name.clone(), built);
         name
     }
 
@@ -431,22 +439,10 @@ impl SchemaGen {
         &mut self,
         build: impl FnOnce(&mut Self) -> Vec<String>,
     ) -> String {
-        match self.reserve(TypeKey::Type(TypeId::of::<T>())) {
-            Ok(name) => {
-                let index = self.entries.len();
-                self.entries.push(SchemaInfo::Alternate {
-                    name: name.clone(),
-                    members: Vec::new(),
-                });
-                let members = build(self);
-                self.entries[index] = SchemaInfo::Alternate {
-                    name: name.clone(),
-                    members,
-                };
-                name
-            }
-            Err(existing) => existing,
-        }
+        let key = TypeKey::Type(TypeId::of::<T>());
+        self.in_place(key, Vec::new(), build, |name, members| {
+            SchemaInfo::Alternate { name, members }
+        })
     }
 
     /// The members of an object type already described (for `flatten`).

@@ -127,17 +127,16 @@ pub(super) fn open_listeners(
 impl Server {
     /// Accepts the clients waiting on listener `index`, at most
     /// [`ACCEPTS_PER_TURN`] of them.
-    pub(super) fn accept_all(&mut self, index: usize) {
+    fn accept_on(&mut self, index: usize) {
+        self.listeners[index].more = false;
         for _ in 0..ACCEPTS_PER_TURN {
             let BoundListener {
                 listener,
                 name,
                 pretty,
                 retry,
-                more,
                 ..
             } = &mut self.listeners[index];
-            *more = false;
             let pretty = *pretty;
             let stream = match listener.accept() {
                 Ok(s) => s,
@@ -190,7 +189,7 @@ impl Server {
     pub(super) fn accept_more(&mut self) {
         for index in 0..self.listeners.len() {
             if self.listeners[index].more {
-                self.accept_all(index);
+                self.accept_on(index);
             }
         }
     }

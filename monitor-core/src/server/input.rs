@@ -229,6 +229,8 @@ impl Server {
                 continue;
             };
             self.turn_messages += 1;
+            // A message from another connection than the last counts
+            // twice: on its own it is a sign of several clients at work.
             if self.last_talker.replace(token).is_some_and(|t| t != token) {
                 self.turn_messages += 1;
             }
