@@ -112,7 +112,9 @@ pub(crate) fn get_str(line: &str, i: usize) -> Result<(String, usize), (GetStrEr
         while at(s, i) != 0 && !is_space(at(s, i)) {
             i += 1;
         }
-        out = line[start..i].to_owned();
+        // Bytes, not a `str` slice: `start` can be inside a character
+        // where the previous parameter stopped one byte past a number.
+        out = String::from_utf8_lossy(&s[start..i]).into_owned();
     }
     truncate(&mut out, MAX_STR);
     Ok((out, i))

@@ -106,6 +106,15 @@ impl LineParser<'_> {
         ArgError::new(self.command, kind, offset, at_end)
     }
 
+    /// The line's bytes from `start` to `end`, as text. QEMU parses bytes,
+    /// and where it steps one byte past a number (`1.5e999é`) a parameter
+    /// can start inside a character: its bytes read as replacement
+    /// characters rather than slicing the `str` there.
+    fn text(&self, start: usize, end: usize) -> String {
+        let end = end.min(self.s.len());
+        String::from_utf8_lossy(&self.s[start.min(end)..end]).into_owned()
+    }
+
     /// Skips white space; then whether an optional parameter is absent
     /// because the line ended.
     fn absent_at_end(&mut self, param: &Param) -> bool {
@@ -147,7 +156,7 @@ impl LineParser<'_> {
                     return Err(self.error(ArgErrorKind::StringExpected(None), self.pos));
                 }
                 self.args
-                    .insert(name, ArgValue::Str(self.line[self.pos..].to_owned()));
+                    .insert(name, ArgValue::Str(self.text(self.pos, self.s.len())));
                 self.pos = self.s.len();
             }
             ParamKind::Opts => self.opts(param)?,
@@ -188,7 +197,7 @@ impl LineParser<'_> {
                 if size.hex_with_suffix {
                     self.args.warn(format!(
                         "Using a multiplier suffix on hex numbers is deprecated: {}",
-                        &self.line[start..]
+                        self.text(start, self.s.len())
                     ));
                 }
                 self.pos = size.end;
@@ -204,9 +213,9 @@ impl LineParser<'_> {
                 while at(self.s, end).is_ascii_graphic() {
                     end += 1;
                 }
-                let value = match &self.line[start..end] {
-                    "on" => true,
-                    "off" => false,
+                let value = match &self.s[start..end] {
+                    b"on" => true,
+                    b"off" => false,
                     _ => return Err(self.error(ArgErrorKind::ExpectedOnOff, start)),
                 };
                 self.pos = end;
@@ -392,8 +401,8 @@ impl LineParser<'_> {
         if start >= self.s.len() {
             return Err(self.error(ArgErrorKind::JsonExpected, start));
         }
-        let mut stream = serde_json::Deserializer::from_str(&self.line[start..])
-            .into_iter::<serde_json::Value>();
+        let mut stream =
+            serde_json::Deserializer::from_slice(&self.s[start..]).into_iter::<serde_json::Value>();
         match stream.next() {
             Some(Ok(value)) => {
                 let end = start + stream.byte_offset();

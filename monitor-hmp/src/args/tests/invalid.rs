@@ -481,3 +481,34 @@ fn error_offsets_point_into_the_line() {
         );
     }
 }
+
+/// A size whose exponent overflows makes QEMU step one byte past the
+/// number; before a multi-byte character, the next parameter starts
+/// inside it. Every type code reads on from there without panicking (the
+/// fuzzer once found `b` slicing the line in the middle of a character).
+#[test]
+fn a_parameter_can_start_inside_a_character() {
+    let codes = [
+        "s", "S", "F", "B", "i", "l", "M", "o", "T", "b", "O", "q", "/", "-f", "-fs",
+    ];
+    for code in codes {
+        let spec = format!("v:o,w:{code}");
+        for line in ["0.1e999é", "0.1e999é on", "0.1e999€ 1", "0.1e999é\"x\""] {
+            match parse(&spec, line) {
+                Ok(args) => drop(format!("{args:?}")),
+                Err(e) => assert!(!e.to_string().is_empty(), "{spec:?} {line:?}"),
+            }
+        }
+    }
+    let err = parse("v:o,w:b", "0.1e999é on").unwrap_err();
+    assert_eq!(err.to_string(), "Expected 'on' or 'off'");
+    // The word is the character's second byte.
+    assert_eq!(
+        parse("v:o,w:s", "0.1e999é").unwrap().str("w"),
+        Some("\u{fffd}")
+    );
+    assert_eq!(
+        parse("v:o,w:S", "0.1e999é x").unwrap().str("w"),
+        Some("\u{fffd} x")
+    );
+}
