@@ -153,7 +153,7 @@ fuzz_target!(|data: &[u8]| {
                 release(d, usize::from(take_byte(&mut data).unwrap_or(0)));
             }
             _ => {
-                session.settle(&d, &mut out);
+                session.settle(d, &mut out);
             }
         }
         step_all(d, &mut session, &input, &mut pos, &mut out);
@@ -163,7 +163,7 @@ fuzz_target!(|data: &[u8]| {
         // arriving afterwards are ignored.
         session.close();
         while release(d, 0) {}
-        session.settle(&d, &mut out);
+        session.settle(d, &mut out);
         assert_eq!(session.pending(), 0);
     } else {
         // Everything held is answered; the session ends idle.
@@ -171,7 +171,7 @@ fuzz_target!(|data: &[u8]| {
         loop {
             step_all(d, &mut session, &input, &mut pos, &mut out);
             let released = release(d, rounds);
-            let (delivered, _) = session.settle(&d, &mut out);
+            let (delivered, _) = session.settle(d, &mut out);
             if !released && delivered == 0 {
                 break;
             }
