@@ -52,7 +52,6 @@ pub fn parse_response(line: &str) -> serde_json::Value {
     let mut patched = Vec::with_capacity(line.len());
     let mut i = 0;
     let mut in_string = false;
-    let mut replaced = false;
     while i < bytes.len() {
         let b = bytes[i];
         if in_string {
@@ -71,15 +70,12 @@ pub fn parse_response(line: &str) -> serde_json::Value {
         {
             patched.extend_from_slice(NON_FINITE.as_bytes());
             i += token.len();
-            replaced = true;
             continue;
         }
         patched.push(b);
         i += 1;
     }
-    if !replaced {
-        invalid()
-    }
+    // Nothing replaced leaves the line as it was, which did not parse.
     let Ok(v) = serde_json::from_slice::<serde_json::Value>(&patched) else {
         invalid()
     };

@@ -106,13 +106,12 @@ impl LineParser<'_> {
         ArgError::new(self.command, kind, offset, at_end)
     }
 
-    /// The line's bytes from `start` to `end`, as text. QEMU parses bytes,
-    /// and where it steps one byte past a number (`1.5e999é`) a parameter
-    /// can start inside a character: its bytes read as replacement
-    /// characters rather than slicing the `str` there.
-    fn text(&self, start: usize, end: usize) -> String {
-        let end = end.min(self.s.len());
-        String::from_utf8_lossy(&self.s[start.min(end)..end]).into_owned()
+    /// The rest of the line from `start`, as text. QEMU parses bytes, and
+    /// where it steps one byte past a number (`1.5e999é`) a parameter can
+    /// start inside a character: its bytes read as replacement characters
+    /// rather than slicing the `str` there.
+    fn rest_from(&self, start: usize) -> String {
+        String::from_utf8_lossy(&self.s[start.min(self.s.len())..]).into_owned()
     }
 
     /// Skips white space; then whether an optional parameter is absent
@@ -156,7 +155,7 @@ impl LineParser<'_> {
                     return Err(self.error(ArgErrorKind::StringExpected(None), self.pos));
                 }
                 self.args
-                    .insert(name, ArgValue::Str(self.text(self.pos, self.s.len())));
+                    .insert(name, ArgValue::Str(self.rest_from(self.pos)));
                 self.pos = self.s.len();
             }
             ParamKind::Opts => self.opts(param)?,
@@ -197,7 +196,7 @@ impl LineParser<'_> {
                 if size.hex_with_suffix {
                     self.args.warn(format!(
                         "Using a multiplier suffix on hex numbers is deprecated: {}",
-                        self.text(start, self.s.len())
+                        self.rest_from(start)
                     ));
                 }
                 self.pos = size.end;
